@@ -1,0 +1,127 @@
+"""The ``gradbounds`` command.
+
+Subcommands live in :mod:`gradbounds.commands`, one module each, defining
+``HELP`` (one line), ``DESCRIPTION``, ``add_arguments(parser)`` and
+``run(args) -> int``.  Exit codes: 0 when every verdict holds, 1 when a
+violation is found, 2 for bad usage or bad input (one line on stderr, never a
+traceback).  The CLI turns on ``jax_enable_x64``: its verdicts are float64
+unless ``--dtype float32`` is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+
+COMMANDS = ("check", "chain", "theory", "spectrum", "train", "figures")
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def parse_ints(text: str, what: str = "--widths") -> tuple[int, ...]:
+    """``"784,30,10"`` -> ``(784, 30, 10)`` with a one-line error otherwise."""
+    try:
+        vals = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise UsageError(f"{what}: expected comma-separated integers, got {text!r}") from None
+    return vals
+
+
+def json_ready(obj):
+    """Replaces numpy scalars/arrays and non-finite floats so that ``json.dumps`` is strict."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        if math.isfinite(v):
+            return v
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def write_json(obj, path: str) -> None:
+    """Writes ``obj`` as JSON to ``path`` (``-`` for stdout)."""
+    text = json.dumps(json_ready(obj), indent=2, allow_nan=False)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        with open(path, "w") as f:
+            f.write(text + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gradbounds",
+        description=(
+            "Exact, checkable bounds on vanishing and exploding gradients. "
+            "Exit codes: 0 all verdicts hold, 1 a violation was found, 2 bad usage or input."
+        ),
+    )
+    from gradbounds import __version__
+
+    parser.add_argument("--version", action="version", version=f"gradbounds {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"gradbounds.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"gradbounds.commands.{name}":
+                continue  # not built yet
+            raise
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=getattr(mod, "DESCRIPTION", mod.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``gradbounds`` command; returns the exit code."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        return int(args._run(args))
+    except UsageError as e:
+        print(f"gradbounds: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError, KeyError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"gradbounds {getattr(args, 'command', '')}: error: {msg}".replace("  ", " "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gradbounds: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

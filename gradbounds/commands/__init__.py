@@ -1,0 +1,1 @@
+"""Subcommands of the ``gradbounds`` CLI, one module each (see :mod:`gradbounds.cli`)."""
