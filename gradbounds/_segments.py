@@ -71,7 +71,7 @@ def scan_or_loop(step, carry, xs, *, reverse: bool = False):
         return jax.lax.scan(step, carry, xs, reverse=reverse)
     ys = [None] * k
     for i in reversed(range(k)) if reverse else range(k):
-        carry, ys[i] = step(carry, jax.tree_util.tree_map(lambda a: a[i], xs))
+        carry, ys[i] = step(carry, jax.tree_util.tree_map(lambda a, i=i: a[i], xs))
     if k == 0:
         return carry, None
     return carry, jax.tree_util.tree_map(lambda *a: jnp.stack(a), *ys)
