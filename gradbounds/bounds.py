@@ -96,6 +96,7 @@ class Levels(NamedTuple):
     err_D: jax.Array
     err_G: jax.Array
     finite: jax.Array  # z^l and σ'(z^l) finite, per layer
+    tight_DG: jax.Array  # max|σ_r'(z^r)| == γ_r for every r >= l: D and G are the same sum
 
 
 def _rcumsum(x):
@@ -134,6 +135,7 @@ def _step_factory(n_L: int, u: float):
             inc_P=_safe_log(s),
             smin_rel=smin / jnp.where(s > 0, s, 1),
             log_B=_safe_log(jnp.linalg.svd(B, compute_uv=False)[0]),
+            S=jnp.max(jnp.abs(d)),
             log_S=_safe_log(jnp.max(jnp.abs(d))),
             log_W=_safe_log(jnp.linalg.svd(Wn, compute_uv=False)[0]),
             err_E=err_e,
@@ -214,7 +216,7 @@ def levels_segments(segs, x, y, *, cost="quadratic") -> Levels:
         if seg.length > 1:
             carry, o = scan_or_loop(step, carry, (act.deriv(zs[s][:-1]), seg.W[1:]), reverse=True)
             pieces.append(o)
-    keys = ("inc_E", "inc_P", "smin_rel", "log_B", "log_S", "log_W", "err_E", "err_P", "err_B", "err_W")
+    keys = ("inc_E", "inc_P", "smin_rel", "log_B", "S", "log_S", "log_W", "err_E", "err_P", "err_B", "err_W")
     if pieces:
         per = {k: jnp.concatenate([p[k] for p in reversed(pieces)]) for k in keys + ("finite",)}
     else:
@@ -256,43 +258,71 @@ def levels_segments(segs, x, y, *, cost="quadratic") -> Levels:
     zfin = jnp.concatenate([jnp.all(jnp.isfinite(zz), axis=-1) for zz in zs])
     last_ok = jnp.all(jnp.isfinite(m)) & jnp.all(jnp.isfinite(out.delta))
     finite = zfin & jnp.concatenate([per["finite"], last_ok[None]])
-    return Levels(lower, E, P, J, D, G, err_lower, err_E, err_P, err_J, err_D, err_G, finite)
+    # D and G are the same sum where every actual max σ' equals γ (relu, linear, ...): D ≡ G there
+    sat = jnp.concatenate([per["S"] == jnp.asarray(gammas, dtype).reshape(-1), (jnp.max(jnp.abs(m)) == gamma_L)[None]])
+    tight_DG = _rcumsum((~sat).astype(jnp.int32)) == 0
+    return Levels(lower, E, P, J, D, G, err_lower, err_E, err_P, err_J, err_D, err_G, finite, tight_DG)
 
 
-def identities(L: int, start: str) -> np.ndarray:
-    """Mask ``(L, 5)`` of comparisons that are the same formula on both sides.
+def identities(widths, start: str) -> np.ndarray:
+    """Mask ``(L, 5)`` of comparisons whose two sides are equal in exact arithmetic.
 
-    Always ``P_L ≡ J_L ≡ D_L`` (no factor between them).  When ``g = δ^L``
-    (``start="delta"``, ``M_L = I``) also ``lower_L ≡ E_L ≡ P_L``,
-    ``D_L ≡ G_L`` and ``P_{L-1} ≡ J_{L-1}`` (``‖B^{L-1} I‖ = ‖B^{L-1}‖‖I‖``).
+    The computed sides agree only to rounding, so without this mask such a
+    comparison would always be *inconclusive*.  With factors
+    ``B^l, ..., B^{L-1}, M_L`` (shapes ``n_r × n_{r+1}``):
+
+    * ``E ≡ P`` and ``lower ≡ E`` when ``n_L = 1`` (``Π_l`` is a column, so
+      ``‖Π_l g‖ = ‖Π_l‖|g| = σ_min(Π_l)|g|``), or at ``l = L`` when ``M_L = I``;
+    * ``P ≡ J`` when every inner dimension ``n_{l+1}, ..., n_L`` is 1 (a
+      product of rank-one factors through scalars), at ``l = L`` (no factor
+      but ``M_L``), and at ``l = L-1`` when ``M_L = I``;
+    * ``J ≡ D`` when every ``n_r = 1`` for ``r = l..L-1`` (``Σ'(z^r)`` is a
+      scalar), and at ``l = L``;
+    * ``D ≡ G`` at ``l = L`` when ``M_L = I`` (both are ``‖g‖``).
     """
-    mask = np.zeros((L, len(COMPARISONS)), bool)
+    ws = tuple(int(n) for n in widths)
+    L = len(ws) - 1
     idx = {c: j for j, c in enumerate(COMPARISONS)}
-    mask[L - 1, idx["P", "J"]] = mask[L - 1, idx["J", "D"]] = True
-    if start == "delta":
-        for c in (("lower", "E"), ("E", "P"), ("D", "G")):
-            mask[L - 1, idx[c]] = True
-        if L > 1:
-            mask[L - 2, idx["P", "J"]] = True
+    mask = np.zeros((L, len(COMPARISONS)), bool)
+    delta = start == "delta"
+    for l in range(1, L + 1):
+        row = mask[l - 1]
+        if ws[L] == 1 or (delta and l == L):
+            row[idx["E", "P"]] = row[idx["lower", "E"]] = True
+        if l == L or all(n == 1 for n in ws[l + 1 : L + 1]) or (delta and l == L - 1):
+            row[idx["P", "J"]] = True
+        if l == L or all(n == 1 for n in ws[l:L]):
+            row[idx["J", "D"]] = True
+        if delta and l == L:
+            row[idx["D", "G"]] = True
     return mask
 
 
-def verdict_codes(lv: Levels, *, start: str) -> jax.Array:
+def verdict_codes(lv: Levels, *, start: str, widths=None) -> jax.Array:
     """Verdict codes per layer and comparison: 0 holds, 1 inconclusive, 2 violated.
 
     Shape ``(..., L, 5)`` in the order of :data:`COMPARISONS`.  ``X ≤ Y``
     holds when ``log Y − log X > SAFETY·(err_X + err_Y)`` or ``X = 0``, is
     violated when the gap is below minus that, and inconclusive otherwise;
-    comparisons that are identities by construction (:func:`identities`) hold.
+    comparisons that are identities in exact arithmetic (:func:`identities`)
+    hold, and so does ``D ≤ G`` where every computed ``max|σ_r'|`` equals
+    ``γ_r`` (the two sides are then the same sum of the same numbers, and the
+    true ``σ'`` cannot exceed its supremum).  Without ``widths`` only the identities that hold for every width
+    are applied (as if every ``n_l > 1``).
     """
+    if widths is None:
+        widths = (2,) * (lv.E.shape[-1] + 1)
     codes = []
     for lo, hi in COMPARISONS:
         x, y = getattr(lv, lo), getattr(lv, hi)
         margin = SAFETY * (getattr(lv, "err_" + lo) + getattr(lv, "err_" + hi))
         gap = jnp.where(x == -jnp.inf, jnp.inf, y - x)
-        codes.append(jnp.where(gap > margin, 0, jnp.where(gap < -margin, 2, 1)))
+        c = jnp.where(gap > margin, 0, jnp.where(gap < -margin, 2, 1))
+        if (lo, hi) == ("D", "G"):
+            c = jnp.where(lv.tight_DG, 0, c)
+        codes.append(c)
     codes = jnp.stack(codes, -1)
-    return jnp.where(identities(lv.E.shape[-1], start), 0, codes)
+    return jnp.where(identities(widths, start), 0, codes)
 
 
 @partial(jax.jit, static_argnames=("cost",))
@@ -416,7 +446,9 @@ def _check_levels(lv: Levels) -> None:
         bad = np.isnan(arr) | (arr == np.inf)
         if bad.any():
             l = int(np.argwhere(bad)[0][-1]) + 1
-            raise ValueError(f"layer {l}: level {name} is {arr[tuple(np.argwhere(bad)[0])]} (NaN or inf)")
+            raise ValueError(
+                f"layer {l}: level {name} is {arr[tuple(np.argwhere(bad)[0])]} (a norm overflowed or was NaN)"
+            )
 
 
 def _prepare(net, x, y):
@@ -457,7 +489,7 @@ def hierarchy(net, x, y, *, cost="quadratic") -> Hierarchy:
         lv = jax.tree_util.tree_map(lambda t: t[0], lv)
     _check_levels(lv)
     start = _start(net, cost)
-    codes = np.asarray(verdict_codes(lv, start=start))
+    codes = np.asarray(verdict_codes(lv, start=start, widths=widths))
     return Hierarchy(
         jax.tree_util.tree_map(np.asarray, lv),
         codes,
@@ -487,7 +519,7 @@ def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
     lv = _levels_sweep(segments(nets, batched=True), x, y, costs.get_cost(cost))
     _check_levels(lv)
     start = _start(first, cost)
-    codes = np.asarray(verdict_codes(lv, start=start))
+    codes = np.asarray(verdict_codes(lv, start=start, widths=widths))
     return Hierarchy(
         jax.tree_util.tree_map(np.asarray, lv),
         codes,

@@ -34,6 +34,7 @@ References:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def _orthogonal(key, n_out, n_in, dtype):
     big, small = max(n_out, n_in), min(n_out, n_in)
     a = jax.random.normal(key, (big, small), dtype)
     q, r = jnp.linalg.qr(a)
-    q = q * jnp.sign(jnp.diagonal(r))
+    q = q * jnp.sign(jnp.diagonal(r))[None, :]
     return q if n_out >= n_in else q.T
 
 
@@ -175,17 +176,17 @@ def init_network(
         gw = jax.random.normal(kw, (n_out, n_in), dtype)
         gb = jax.random.normal(kb, (n_out,), dtype)
         if init == "nielsen":
-            W, b = gw / np.sqrt(n_in), gb
+            W, b = gw / math.sqrt(n_in), gb
         elif init == "standard-normal":
             W, b = gw, gb
         elif init == "glorot":
-            W, b = gw * np.sqrt(2.0 / (n_in + n_out)), jnp.zeros_like(gb)
+            W, b = gw * math.sqrt(2.0 / (n_in + n_out)), jnp.zeros_like(gb)
         elif init == "he":
-            W, b = gw * np.sqrt(2.0 / n_in), jnp.zeros_like(gb)
+            W, b = gw * math.sqrt(2.0 / n_in), jnp.zeros_like(gb)
         elif init == "orthogonal":
-            W, b = np.sqrt(sw2) * _orthogonal(kw, n_out, n_in, dtype), np.sqrt(sb2) * gb
+            W, b = math.sqrt(sw2) * _orthogonal(kw, n_out, n_in, dtype), math.sqrt(sb2) * gb
         else:  # gaussian
-            W, b = gw * np.sqrt(sw2 / n_in), np.sqrt(sb2) * gb
+            W, b = gw * math.sqrt(sw2 / n_in), math.sqrt(sb2) * gb
         layers.append(Layer(W.astype(dtype), b.astype(dtype), acts[i]))
     return tuple(layers)
 

@@ -1,0 +1,88 @@
+"""σ' in closed form equals jax.grad; γ equals a dense numeric maximisation of |σ'|."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+import pytest
+
+from gradbounds import activations
+
+NAMES = activations.names()
+# dense on [-12, 12] (step 1e-4), the kinks, and far points where a sup is approached (softplus' → 1)
+GRID = jnp.concatenate([jnp.linspace(-12.0, 12.0, 240_001), jnp.array([-1.0, 0.0, 1.0, -1e3, -40.0, 40.0, 1e3])])
+
+
+def test_registry_has_the_issue_list():
+    want = {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "gelu", "silu", "erf", "hard_tanh", "linear"}
+    assert want <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deriv_equals_jax_grad_everywhere_including_kinks(name):
+    act = activations.get(name)
+    grad = jax.vmap(jax.grad(act.fn))(GRID)
+    np.testing.assert_allclose(act.deriv(GRID), grad, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gamma_is_the_sup_of_the_derivative(name):
+    act = activations.get(name)
+    numeric = float(jnp.max(jnp.abs(act.deriv(GRID))))
+    # the grid step is 1e-4; |σ''| <= 1 near the maximiser, so the grid max is within 1e-8 of γ
+    assert numeric <= act.gamma * (1 + 1e-12)
+    assert numeric >= act.gamma - 1e-8
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("sigmoid", 0.25),
+        ("tanh", 1.0),
+        ("relu", 1.0),
+        ("selu", activations.SELU_LAMBDA * activations.SELU_ALPHA),
+        ("erf", 2 / math.sqrt(math.pi)),
+        ("gelu", 1.1289),
+        ("silu", 1.0998),
+        ("softplus", 1.0),
+        ("hard_tanh", 1.0),
+    ],
+)
+def test_gamma_closed_forms(name, value):
+    assert activations.get(name).gamma == pytest.approx(value, abs=5e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mpmath_twins_agree_with_jax(name):
+    act = activations.get(name)
+    ts = np.array([-3.1, -1.0, -0.2, 0.0, 0.2, 1.0, 2.5])
+    with mpmath.workdps(30):
+        f = np.array([float(act.mp_fn(mpmath.mpf(t))) for t in ts])
+        d = np.array([float(act.mp_deriv(mpmath.mpf(t))) for t in ts])
+    np.testing.assert_allclose(f, act.fn(jnp.asarray(ts)), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(d, act.deriv(jnp.asarray(ts)), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dtype_is_kept(name):
+    act = activations.get(name)
+    z = jnp.linspace(-2, 2, 5, dtype=jnp.float32)
+    assert act.fn(z).dtype == jnp.float32
+    assert act.deriv(z).dtype == jnp.float32
+
+
+def test_unknown_and_bad_names():
+    with pytest.raises(ValueError, match="unknown activation 'nope'"):
+        activations.get("nope")
+    with pytest.raises(TypeError, match="expected a name"):
+        activations.get(3)
+    assert activations.get("swish").name == "silu"
+
+
+def test_register_validates():
+    with pytest.raises(ValueError, match="already registered"):
+        activations.register(activations.get("tanh"))
+    with pytest.raises(ValueError, match="gamma"):
+        activations.register(activations.Activation("bad", jnp.tanh, jnp.tanh, float("nan")))
