@@ -392,7 +392,11 @@ class Hierarchy:
         return VERDICTS[int(np.max(self.codes))]
 
     def to_dict(self) -> dict:
-        """JSON-ready summary; with a batch, each level is the mean of log10 (min, max beside it)."""
+        """JSON-ready summary; with a batch, each level is the median of log10 (min, max beside it).
+
+        Medians, not means: a dead relu network has ``E = 0`` exactly
+        (``log10 = -inf``), which would swallow a mean.
+        """
         L = len(self.widths) - 1
         slack = self.slack_log10()
         batched = self.codes.ndim > 2
@@ -401,9 +405,9 @@ class Hierarchy:
         for i in range(L):
             entry = {"layer": i + 1}
             vals = {k: self.log10(k)[..., i] for k in LEVELS}
-            entry["log10"] = {k: _num(np.mean(v)) for k, v in vals.items()}
-            entry["log10_lower"] = _num(np.mean(self.log10("lower")[..., i]))
-            entry["slack_log10"] = {k: _num(np.mean(v[..., i])) for k, v in slack.items()}
+            entry["log10"] = {k: _num(np.median(v)) for k, v in vals.items()}
+            entry["log10_lower"] = _num(np.median(self.log10("lower")[..., i]))
+            entry["slack_log10"] = {k: _median_slack(v[..., i]) for k, v in slack.items()}
             if batched:
                 entry["log10_min"] = {k: _num(np.min(v)) for k, v in vals.items()}
                 entry["log10_max"] = {k: _num(np.max(v)) for k, v in vals.items()}
@@ -423,11 +427,18 @@ class Hierarchy:
         }
         if batched:
             out["summary"] = (
-                f"log10 values are means over {' x '.join(self.batch)} "
+                f"log10 values are medians over {' x '.join(self.batch)} "
                 f"({int(np.prod(self.codes.shape[:-2]))} in all); log10_min/log10_max beside them; "
                 "verdicts are the worst case"
             )
         return out
+
+
+def _median_slack(v):
+    """Median of the slack over the examples where it is defined (E > 0)."""
+    v = np.asarray(v).reshape(-1)
+    v = v[np.isfinite(v)]
+    return _num(np.median(v)) if v.size else None
 
 
 def _num(v):
@@ -489,7 +500,7 @@ def hierarchy(net, x, y, *, cost="quadratic") -> Hierarchy:
         lv = jax.tree_util.tree_map(lambda t: t[0], lv)
     _check_levels(lv)
     start = _start(net, cost)
-    codes = np.asarray(verdict_codes(lv, start=start, widths=widths))
+    codes = np.array(verdict_codes(lv, start=start, widths=widths))
     return Hierarchy(
         jax.tree_util.tree_map(np.asarray, lv),
         codes,
@@ -519,7 +530,7 @@ def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
     lv = _levels_sweep(segments(nets, batched=True), x, y, costs.get_cost(cost))
     _check_levels(lv)
     start = _start(first, cost)
-    codes = np.asarray(verdict_codes(lv, start=start, widths=widths))
+    codes = np.array(verdict_codes(lv, start=start, widths=widths))
     return Hierarchy(
         jax.tree_util.tree_map(np.asarray, lv),
         codes,

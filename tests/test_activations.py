@@ -16,7 +16,20 @@ GRID = jnp.concatenate([jnp.linspace(-12.0, 12.0, 240_001), jnp.array([-1.0, 0.0
 
 
 def test_registry_has_the_issue_list():
-    want = {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "gelu", "silu", "erf", "hard_tanh", "linear"}
+    want = {
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "softplus",
+        "gelu",
+        "silu",
+        "erf",
+        "hard_tanh",
+        "linear",
+    }
     assert want <= set(NAMES)
 
 

@@ -48,7 +48,9 @@ def _direct(net, x, y, cost="quadratic"):
 @pytest.mark.parametrize("cost", ["quadratic", "cross-entropy"])
 def test_levels_equal_direct_computation(name, cost):
     out_act = "sigmoid" if cost == "cross-entropy" else name
-    net = small_net(seed=7, widths=(5, 6, 4, 4, 3), activation=[name] * 3 + [out_act], init="gaussian", sw2=2.0, sb2=0.1)
+    net = small_net(
+        seed=7, widths=(5, 6, 4, 4, 3), activation=[name] * 3 + [out_act], init="gaussian", sw2=2.0, sb2=0.1
+    )
     x, y = example(net)
     h = gb.hierarchy(net, x, y, cost=cost)
     want = _direct(net, x, y, cost)
@@ -143,8 +145,14 @@ def _levels(**kw):
 
 
 def test_verdict_codes_hold_violate_and_inconclusive():
-    ladder = dict(lower=np.array([0.0, 0]), E=np.array([1.0, 1]), P=np.array([2.0, 2]), J=np.array([3.0, 3]),
-                  D=np.array([4.0, 4]), G=np.array([5.0, 5]))
+    ladder = dict(
+        lower=np.array([0.0, 0]),
+        E=np.array([1.0, 1]),
+        P=np.array([2.0, 2]),
+        J=np.array([3.0, 3]),
+        D=np.array([4.0, 4]),
+        G=np.array([5.0, 5]),
+    )
     errs = {f"err_{k}": np.full(2, 1e-15) for k in ("lower", "E", "P", "J", "D", "G")}
     W = (3, 3, 3)
     assert np.all(np.asarray(verdict_codes(_levels(**ladder, **errs), start="grad_a", widths=W)) == 0)

@@ -77,9 +77,21 @@ def test_npz_without_activations_defaults_to_sigmoid(tmp_path):
     "arrays,match",
     [
         (dict(W1=np.ones((2, 3)), b1=np.zeros(3)), r"layer 1: expected b of shape \(2,\), got \(3,\)"),
-        (dict(W1=np.ones((2, 3)), b1=np.zeros(2), W2=np.ones((2, 4)), b2=np.zeros(2)), r"layer 2: expected W of shape \(2, 2\)"),
+        (
+            dict(W1=np.ones((2, 3)), b1=np.zeros(2), W2=np.ones((2, 4)), b2=np.zeros(2)),
+            r"layer 2: expected W of shape \(2, 2\)",
+        ),
         (dict(W1=np.ones((2, 3)), b1=np.array([0.0, np.nan])), r"layer 1: b: expected finite values, got nan"),
-        (dict(W1=np.ones((2, 3)), b1=np.zeros(2), W2=np.ones((2, 2)), b2=np.zeros(2), activations=np.array(["tanh", "x"])), "unknown activation 'x'"),
+        (
+            dict(
+                W1=np.ones((2, 3)),
+                b1=np.zeros(2),
+                W2=np.ones((2, 2)),
+                b2=np.zeros(2),
+                activations=np.array(["tanh", "x"]),
+            ),
+            "unknown activation 'x'",
+        ),
         (dict(W1=np.ones((0, 3)), b1=np.zeros(0)), "layer 1: expected non-zero widths"),
         (dict(W1=np.ones((2, 3)), b1=np.zeros(2), W2=np.ones((2, 2))), "missing bias arrays b2"),
         (dict(foo=np.ones(2)), "expected arrays W1, b1"),

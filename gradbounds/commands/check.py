@@ -51,7 +51,13 @@ def add_arguments(p) -> None:
     p.add_argument("--cost", default="quadratic", help="quadratic or cross-entropy")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
-    p.add_argument("--exact", action="store_true", help="re-decide inconclusive verdicts in mpmath (one network)")
+    p.add_argument(
+        "--exact",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="re-decide inconclusive verdicts in mpmath: auto (default) does it when at most 16 examples"
+        " of networks no wider than 64 units and no deeper than 64 layers need it",
+    )
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
 
 
@@ -144,16 +150,36 @@ def compute(args):
         h = gb.sweep(nets, x, y, cost=args.cost)
     x0 = x.reshape(-1, x.shape[-1])[0]
     y0 = y.reshape(-1, y.shape[-1])[0]
-    if args.exact:
-        if nets is not None:
-            raise UsageError("--exact re-decides one network at a time; drop --networks")
-        from gradbounds.exact import redecide
-
-        h = redecide(h, net, x, y, cost=args.cost)
+    h = _redecide(h, net, nets, x, y, args)
     under = {
         dt: gb.underflow_depth(net, x0, y0, cost=args.cost, dtype=getattr(jnp, dt)) for dt in ("float32", "float64")
     }
     return h, under
+
+
+def _redecide(h, net, nets, x, y, args):
+    """Re-decides inconclusive comparisons in mpmath (see ``--exact``)."""
+    import dataclasses
+
+    import jax
+
+    from gradbounds.exact import redecide
+
+    per_example = h.codes.reshape(-1, *h.codes.shape[-2:])
+    n_inconclusive = int(np.sum(np.any(per_example == 1, axis=(1, 2))))
+    if n_inconclusive == 0 or args.exact == "never":
+        return h
+    if args.exact == "auto" and (n_inconclusive > 16 or max(h.widths[1:]) > 64 or len(h.widths) > 65):
+        return h
+    if nets is None:
+        return redecide(h, net, x, y, cost=args.cost)
+    codes = np.array(h.codes)
+    for i in range(codes.shape[0]):
+        if (codes[i] == 1).any():
+            net_i = jax.tree_util.tree_map(lambda t, i=i: t[i], nets)
+            sub = dataclasses.replace(h, codes=codes[i])
+            codes[i] = redecide(sub, net_i, x[i], y[i], cost=args.cost).codes
+    return dataclasses.replace(h, codes=codes)
 
 
 def _table(h, under) -> str:
@@ -173,12 +199,20 @@ def _table(h, under) -> str:
     for e in d["layers"]:
         lv, sl = e["log10"], e["slack_log10"]
         row = f"{e['layer']:>5} | {f(e['log10_lower'])} " + " ".join(f(lv[k]) for k in ("E", "P", "J", "D", "G"))
-        row += " | " + " ".join(f(sl[k], 6) for k in ("alignment", "submultiplicativity", "split", "activation", "total"))
+        row += " | " + " ".join(
+            f(sl[k], 6) for k in ("alignment", "submultiplicativity", "split", "activation", "total")
+        )
         row += f" | {e['verdict']}"
         lines.append(row)
     u = ", ".join(f"{k}: {'none' if v is None else f'after {v} layers'}" for k, v in under.items())
     lines.append(f"plain backprop underflows to exactly 0 ({u})")
     lines.append(f"verdict: {d['verdict']}")
+    n = int(np.sum(np.any(h.codes.reshape(-1, *h.codes.shape[-2:]) == 1, axis=(1, 2))))
+    if n:
+        lines.append(
+            f"{n} example(s) stay inconclusive: their two sides agree to float rounding"
+            " ('--exact always' re-decides them in mpmath)"
+        )
     return "\n".join(lines)
 
 
