@@ -107,7 +107,7 @@ def test_batch_of_examples_and_sweep_agree_with_single_calls():
     sw = gb.sweep(nets, xs, ys)
     assert sw.levels.E.shape == (3, 4, 3) and sw.batch == ("network", "example")
     for i in range(3):
-        net = jax.tree_util.tree_map(lambda t: t[i], nets)
+        net = jax.tree_util.tree_map(lambda t, i=i: t[i], nets)
         hb = gb.hierarchy(net, xs[i], ys[i])
         np.testing.assert_allclose(sw.levels.G[i], hb.levels.G, rtol=1e-13)
         h1 = gb.hierarchy(net, xs[i, 2], ys[i, 2])
