@@ -1,0 +1,309 @@
+"""The experiments behind ``gradbounds figures`` and the paper's numbers.
+
+Each :class:`Experiment` has ``compute(quick, seed, nielsen_dir) -> dict``
+(JSON-ready), ``draw(result, path, ...)`` (a :mod:`gradbounds.figures`
+function), ``numbers(result) -> {key: (value, format)}`` and optionally
+``tables(result) -> {name: LaTeX}``; ``requires`` names the modules it needs.
+Every random draw comes from ``jax.random.key(seed + offset)``.
+
+References:
+  Nielsen, *Neural Networks and Deep Learning*, ch. 5; DESIGN.md §2–3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+SEED_WIDTHS = (784, 30, 30, 30, 30, 10)
+
+
+class Experiment(NamedTuple):
+    compute: Callable
+    draw: Callable
+    numbers: Callable | None = None
+    tables: Callable | None = None
+    requires: tuple = ()
+
+
+def _x64():
+    import jax
+
+    if not jax.config.jax_enable_x64:
+        raise ValueError("figures: expected jax_enable_x64 (float64 verdicts); run through `gradbounds figures`")
+
+
+def random_family(seed, widths, N, n, **init):
+    """``N`` networks (stacked) and ``n`` examples each: inputs U[0,1], one-hot targets of random classes."""
+    import jax
+
+    import gradbounds as gb
+
+    keys = jax.random.split(jax.random.key(seed), N)
+    nets = jax.vmap(lambda k: gb.init_network(k, widths, **init))(keys)
+    kx, ky = jax.random.split(jax.random.key(seed + 1))
+    x = jax.random.uniform(kx, (N, n, widths[0]))
+    y = jax.nn.one_hot(jax.random.randint(ky, (N, n), 0, widths[-1]), widths[-1], dtype=x.dtype)
+    return nets, x, y
+
+
+# --- ladder -------------------------------------------------------------------
+
+
+def ladder_compute(*, quick, seed, **_):
+    import gradbounds as gb
+
+    _x64()
+    N, n = (4, 8) if quick else (50, 20)
+    nets, x, y = random_family(seed, SEED_WIDTHS, N, n, activation="sigmoid", init="nielsen")
+    d = gb.sweep(nets, x, y, cost="quadratic").to_dict()
+    d.update(activation="sigmoid", init="nielsen", networks=N, examples=n)
+    return d
+
+
+def ladder_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.bound_ladder(result, path=path)
+
+
+def ladder_numbers(r):
+    lay = r["layers"]
+    out = {"networks": (r["networks"], "d"), "examples": (r["examples"], "d"), "verdict": (r["verdict"], "s")}
+    for e in lay:
+        l = e["layer"]
+        for k in ("E", "P", "J", "D", "G"):
+            out[f"{k}.{l}"] = (e["log10"][k], ".2f")
+        for k, v in e["slack_log10"].items():
+            out[f"slack.{k}.{l}"] = (v, ".2f")
+    out["ratioE"] = (10 ** (lay[-2]["log10"]["E"] - lay[0]["log10"]["E"]), ".0f")  # last hidden / first hidden
+    out["ratioG"] = (10 ** (lay[-2]["log10"]["G"] - lay[0]["log10"]["G"]), ".0f")
+    return out
+
+
+def ladder_tables(r):
+    rows = []
+    for e in r["layers"]:
+        lv, s = e["log10"], e["slack_log10"]
+        cells = [str(e["layer"])] + [_tex(lv[k]) for k in "EPJDG"]
+        cells += [_tex(s[k]) for k in ("alignment", "submultiplicativity", "split", "activation", "total")]
+        rows.append(" & ".join(cells) + r" \\")
+    head = r"$l$ & $E$ & $P$ & $J$ & $D$ & $G$ & $P{-}E$ & $J{-}P$ & $D{-}J$ & $G{-}D$ & $G{-}E$ \\"
+    body = "\n".join(rows)
+    return {
+        "ladder": "\\begin{tabular}{r rrrrr rrrrr}\n\\toprule\n"
+        "& \\multicolumn{5}{c}{$\\log_{10}$ level} & \\multicolumn{5}{c}{slack, $\\log_{10}$} \\\\\n"
+        "\\cmidrule(lr){2-6}\\cmidrule(lr){7-11}\n"
+        f"{head}\n\\midrule\n{body}\n\\bottomrule\n\\end{{tabular}}\n"
+    }
+
+
+def _tex(v, fmt=".2f"):
+    from gradbounds.commands.figures import tex_number
+
+    return "--" if v is None or isinstance(v, str) else tex_number(v, fmt)
+
+
+# --- slack against depth ------------------------------------------------------------
+
+SLACK_FAMILIES = (
+    ("sigmoid, Nielsen init", dict(activation="sigmoid", init="nielsen")),
+    ("relu, He", dict(activation="relu", init="he")),
+)
+
+
+def slack_compute(*, quick, seed, **_):
+    _x64()
+    L, width, N, n = (32, 16, 4, 4) if quick else (200, 30, 10, 10)
+    fams = []
+    for i, (label, init) in enumerate(SLACK_FAMILIES):
+        nets, x, y = random_family(seed + 10 * i, (width,) * (L + 1), N, n, **init)
+        import gradbounds as gb
+
+        h = gb.sweep(nets, x, y)
+        s = h.slack_log10()
+        k = np.arange(L, 0, -1)  # layers crossed at layer l = 1..L
+        order = np.argsort(k)
+        ok = np.isfinite(s["total"])  # E = 0 (a dead relu network) has no finite slack
+        tot = np.where(ok, s["total"], np.nan)
+        fam = {
+            "label": label,
+            "init": init,
+            "k": k[order],
+            "slack": {
+                p: (np.sum(np.where(ok, v, 0.0), axis=(0, 1)) / np.sum(ok, axis=(0, 1)))[order] for p, v in s.items()
+            },
+            "slack_min": np.nanmin(tot, axis=(0, 1))[order],
+            "slack_max": np.nanmax(tot, axis=(0, 1))[order],
+            "excluded": int(np.sum(~ok[..., 0])),
+            "verdict": h.verdict,
+        }
+        fams.append(fam)
+    verdict = max((f["verdict"] for f in fams), key=("holds", "inconclusive", "violated").index)
+    return {"families": fams, "depth": L, "width": width, "networks": N, "examples": n, "verdict": verdict}
+
+
+def slack_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.slack_depth(result, path=path)
+
+
+def slack_numbers(r):
+    out = {"depth": (r["depth"], "d"), "width": (r["width"], "d"), "networks": (r["networks"], "d")}
+    for fam, key in zip(r["families"], ("sigmoid", "relu")):
+        k = np.asarray(fam["k"], float)
+        tot = np.asarray(fam["slack"]["total"], float)
+        slope = np.polyfit(k[k >= 5], tot[k >= 5], 1)[0]
+        out[f"{key}.perlayer"] = (slope, ".2f")
+        out[f"{key}.total"] = (tot[-1], ".1f")
+        for p in ("alignment", "submultiplicativity", "split", "activation"):
+            out[f"{key}.share.{p}"] = (100 * fam["slack"][p][-1] / tot[-1], ".0f")
+    return out
+
+
+# --- the one-neuron chain ------------------------------------------------------------------
+
+
+def _chain_result(net, cost="quadratic"):
+    from gradbounds.chain import chain_gradients
+
+    r = chain_gradients(net, 1.0, 0.0, cost=cost)
+    w = np.array([float(lay.W[0, 0]) for lay in net])
+    L = len(net)
+    # γ-bound: |∂C/∂b_j| ≤ γ ∏_{k>j} |w_k| γ · |∂C/∂a_L|, γ = 1/4
+    tail = np.concatenate([np.cumsum(np.log10(np.abs(w[1:]) / 4)[::-1])[::-1], [0.0]])
+    bound = np.log10(0.25) + tail + np.log10(abs(r.dC_da))
+    d = {k: np.asarray(v).tolist() if not np.isscalar(v) else v for k, v in r._asdict().items()}
+    d.update(w=w, log10_bound=bound, depth=L)
+    return d
+
+
+def chain_compute(*, quick, seed, **_):
+    import jax
+
+    from gradbounds.chain import chain_network
+
+    _x64()
+    vn = chain_network(jax.random.key(seed + 20), 40)
+    ex = chain_network(None, 250, exploding=True)
+    return {"vanishing": _chain_result(vn), "exploding": _chain_result(ex)}
+
+
+def chain_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.chain(result["vanishing"], result["exploding"], path=path)
+
+
+def chain_numbers(r):
+    v, e = r["vanishing"], r["exploding"]
+    fv = np.asarray(v["factors"], float)
+    ge = np.asarray(e["grad_b"], float)
+    over = np.where(~np.isfinite(ge))[0]
+    return {
+        "van.depth": (v["depth"], "d"),
+        "van.log10first": (v["log10_abs_grad_b"][0], ".1f"),
+        "van.log10last": (v["log10_abs_grad_b"][-1], ".2f"),
+        "van.meanlog10factor": (np.mean(np.log10(np.abs(fv))), ".2f"),
+        "van.maxfactor": (np.max(np.abs(fv)), ".3f"),
+        "van.slack": (v["log10_bound"][0] - v["log10_abs_grad_b"][0], ".1f"),
+        "exp.depth": (e["depth"], "d"),
+        "exp.factor": (float(np.mean(e["factors"])), ".6g"),
+        "exp.factorspread": (float(np.ptp(e["factors"])), ".1e"),
+        "exp.log10first": (e["log10_abs_grad_b"][0], ".1f"),
+        "exp.slack": (e["log10_bound"][0] - e["log10_abs_grad_b"][0], ".1e"),
+        "exp.overflowlayers": (int(over.size), "d"),
+        "exp.lastfinite": (int(over.max() + 2) if over.size else 1, "d"),
+    }
+
+
+# --- underflow per dtype ---------------------------------------------------------------------
+
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def underflow_compute(*, quick, seed, **_):
+    import jax
+    import jax.numpy as jnp
+
+    import gradbounds as gb
+
+    _x64()
+    L, width, S = (500, 10, 2) if quick else (1000, 10, 8)
+    per = {dt: [] for dt in DTYPES}
+    curve = None
+    for s in range(S):
+        net = gb.init_network(jax.random.key(seed + 30 + s), (width,) * (L + 1), activation="sigmoid", init="nielsen")
+        kx, ky = jax.random.split(jax.random.key(seed + 60 + s))
+        x, y = jax.random.uniform(kx, (width,)), jax.random.uniform(ky, (width,))
+        E = np.asarray(gb.levels(net, x, y).E) / np.log(10)  # layer l = 1..L
+        k = np.arange(L, 0, -1)
+        e_k = E[::-1]  # index k-1 -> layers crossed k
+        if curve is None:
+            curve = (k[::-1], e_k)
+        for dt in DTYPES:
+            depth = gb.underflow_depth(net, x, y, dtype=dt)
+            per[dt].append((depth, float(e_k[depth - 1]) if depth else None))
+    dtypes = {}
+    for dt in DTYPES:
+        fi = jnp.finfo(dt)
+        depths = [d for d, _ in per[dt] if d is not None]
+        first = per[dt][0]
+        dtypes[dt] = {
+            "depth": first[0],
+            "log10_E_at_depth": first[1],
+            "depths": [d for d, _ in per[dt]],
+            "log10_E_at_depths": [v for _, v in per[dt]],
+            "median_depth": float(np.median(depths)) if len(depths) == S else None,
+            "tiny_log10": float(np.log10(float(fi.tiny))),
+            "subnormal_log10": float(np.log10(float(fi.smallest_subnormal))),
+        }
+    return {"k": curve[0], "log10_E": curve[1], "depth": L, "width": width, "networks": S, "dtypes": dtypes}
+
+
+def underflow_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.underflow(result, path=path)
+
+
+def underflow_numbers(r):
+    out = {"depth": (r["depth"], "d"), "width": (r["width"], "d"), "networks": (r["networks"], "d")}
+    out["log10first"] = (r["log10_E"][-1], ".0f")
+    for dt, d in r["dtypes"].items():
+        out[f"{dt}.depth"] = (d["depth"], "d")
+        out[f"{dt}.log10E"] = (d["log10_E_at_depth"], ".1f")
+        out[f"{dt}.tiny"] = (d["tiny_log10"], ".1f")
+        out[f"{dt}.subnormal"] = (d["subnormal_log10"], ".1f")
+        ds = [x for x in d["depths"] if x is not None]
+        out[f"{dt}.mindepth"] = (min(ds) if ds else None, "d")
+        out[f"{dt}.maxdepth"] = (max(ds) if ds else None, "d")
+    return out
+
+
+def underflow_tables(r):
+    rows = []
+    for dt, d in r["dtypes"].items():
+        ds = [x for x in d["depths"] if x is not None]
+        es = [x for x in d["log10_E_at_depths"] if x is not None]
+        rng = f"{min(ds)}--{max(ds)}" if ds else "none"
+        erng = f"{_tex(min(es), '.1f')} to {_tex(max(es), '.1f')}" if es else "--"
+        rows.append(
+            f"\\texttt{{{dt}}} & {_tex(d['tiny_log10'], '.1f')} & {_tex(d['subnormal_log10'], '.1f')} & {rng} & {erng} \\\\"
+        )
+    return {
+        "underflow": "\\begin{tabular}{l rr r r}\n\\toprule\n"
+        "dtype & $\\log_{10}$ tiny & $\\log_{10}$ subnormal & zero from $k$ & exact $\\log_{10}\\|\\delta\\|$ there \\\\\n"
+        "\\midrule\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{tabular}\n"
+    }
+
+
+EXPERIMENTS = {
+    "ladder": Experiment(ladder_compute, ladder_draw, ladder_numbers, ladder_tables),
+    "slack": Experiment(slack_compute, slack_draw, slack_numbers),
+    "chain": Experiment(chain_compute, chain_draw, chain_numbers),
+    "underflow": Experiment(underflow_compute, underflow_draw, underflow_numbers, underflow_tables),
+}

@@ -1,0 +1,631 @@
+"""Publication figures from results (objects or their JSON).
+
+Every function takes a result (a :class:`~gradbounds.bounds.Hierarchy`, a
+:class:`~gradbounds.chain.ChainResult`, or the JSON-ready dicts the
+``gradbounds`` commands write), returns a :class:`matplotlib.figure.Figure`
+and, given ``path``, saves it as a vector PDF sized for a column
+(``column="half"``: 3.25 in, ICML) or the text width (``"full"``).
+Figures are drawn on bare ``Figure`` objects (no pyplot, no global backend:
+they work headless and inside notebooks alike), without LaTeX, with the
+Okabe–Ito colour-blind-safe palette *and* a distinct line style and marker
+per series, so they read in grey.  The quantities plotted are those of
+DESIGN.md §2: the levels ``E ≤ P ≤ J ≤ D ≤ G`` in log10, the slack
+``log10 G − log10 E`` and its four parts.
+
+References:
+  Nielsen, *Neural Networks and Deep Learning*, ch. 5 (the chain, the
+  per-layer speeds); Poole et al. 2016 and Schoenholz et al. 2017 (χ₁, the
+  critical line); Pennington, Schoenholz & Ganguli 2017 (Jacobian spectra);
+  Okabe & Ito 2008 (palette).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "PALETTE",
+    "STYLES",
+    "new_figure",
+    "save",
+    "show",
+    "bound_ladder",
+    "slack_depth",
+    "chain",
+    "underflow",
+    "nielsen_dir",
+    "load_nielsen",
+    "nielsen_speeds",
+    "phase_diagram",
+    "spectra",
+]
+
+# Okabe & Ito (2008): distinguishable under every common colour-vision deficiency.
+PALETTE = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#7F7F7F",
+}
+_CYCLE = [
+    (PALETTE["black"], "-", "o"),
+    (PALETTE["blue"], "--", "s"),
+    (PALETTE["green"], "-.", "^"),
+    (PALETTE["orange"], ":", "v"),
+    (PALETTE["vermillion"], (0, (5, 1, 1, 1)), "D"),
+    (PALETTE["purple"], (0, (3, 1, 1, 1, 1, 1)), "P"),
+    (PALETTE["sky"], (0, (1, 1)), "X"),
+]
+#: colour, line style and marker of each level of the hierarchy (and the lower bound).
+STYLES = {k: dict(color=c, linestyle=ls, marker=m) for k, (c, ls, m) in zip(("E", "P", "J", "D", "G"), _CYCLE)}
+STYLES["lower"] = dict(color=PALETTE["grey"], linestyle=(0, (1, 2)), marker="x")
+LEVEL_LABELS = {
+    "lower": r"lower $\sigma_{\min}$",
+    "E": r"E exact $\|\delta^l\|$",
+    "P": "P  product",
+    "J": "J  per-layer",
+    "D": "D  split (*)",
+    "G": r"G  $\gamma$-bound (**)",
+}
+SLACK_LABELS = {
+    "alignment": "alignment $P-E$",
+    "submultiplicativity": "submult. $J-P$",
+    "split": "split $D-J$",
+    "activation": "activation $G-D$",
+    "total": "total $G-E$",
+}
+_WIDTH = {"half": 3.25, "full": 6.75}  # ICML column and text width, inches
+
+
+def _base_rc() -> dict:
+    """rcParams of every figure: venue font sizes, Computer Modern (matplotlib's own TrueType cmr10), no LaTeX."""
+    try:
+        from tueplots import fontsizes
+
+        rc = dict(fontsizes.icml2024())
+    except ImportError:
+        rc = {"font.size": 8, "axes.labelsize": 8, "xtick.labelsize": 6, "ytick.labelsize": 6}
+    rc.update(
+        {
+            "text.usetex": False,
+            "font.family": "serif",
+            "font.serif": ["cmr10", "DejaVu Serif"],
+            "mathtext.fontset": "cm",
+            "axes.formatter.use_mathtext": True,  # cmr10 has no Unicode minus
+            "axes.unicode_minus": False,
+            "axes.titlesize": 8,
+            "legend.fontsize": 6.5,
+            "legend.frameon": True,
+            "legend.framealpha": 0.85,
+            "legend.edgecolor": "none",
+            "legend.handlelength": 2.6,
+            "legend.borderpad": 0.3,
+            "legend.labelspacing": 0.3,
+            "lines.linewidth": 1.1,
+            "lines.markersize": 3.5,
+            "axes.linewidth": 0.6,
+            "xtick.major.width": 0.6,
+            "ytick.major.width": 0.6,
+            "grid.linewidth": 0.4,
+            "grid.alpha": 0.5,
+            "pdf.fonttype": 42,  # embedded TrueType, no Type 3 fonts
+            "savefig.pad_inches": 0.015,
+        }
+    )
+    return rc
+
+
+def _size(column: str, nrows: int, ncols: int, height_ratio: float | None) -> tuple[float, float]:
+    if column not in _WIDTH:
+        raise ValueError(f"column: expected 'half' or 'full', got {column!r}")
+    try:
+        from tueplots import figsizes
+
+        kw = dict(nrows=nrows, ncols=ncols)
+        if height_ratio is not None:
+            kw["height_to_width_ratio"] = height_ratio
+        return tuple(getattr(figsizes, f"icml2024_{column}")(**kw)["figure.figsize"])
+    except ImportError:  # fixed ICML widths without tueplots
+        w = _WIDTH[column]
+        ratio = height_ratio if height_ratio is not None else (math.sqrt(5) - 1) / 2
+        return (w, w / ncols * nrows * ratio)
+
+
+def _drawing(fn):
+    """Runs a figure function inside the figures' rcParams (nothing global changes)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(_base_rc()):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(*, nrows=1, ncols=1, column="half", height_ratio=None, sharex=False, sharey=False):
+    """A bare :class:`~matplotlib.figure.Figure` sized for a column, and its axes (2-D array).
+
+    Uses tueplots' ICML 2024 sizes when installed, else 3.25 in (half) or
+    6.75 in (full) wide with the golden ratio per panel.  Call it (and draw)
+    inside the figure functions, which set the rcParams.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=_size(column, nrows, ncols, height_ratio), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
+    return fig, axes
+
+
+def save(fig, path) -> Path:
+    """Saves ``fig`` (vector PDF unless the suffix says otherwise), without a timestamp."""
+    import matplotlib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"CreationDate": None} if path.suffix.lower() == ".pdf" else {}
+    quiet = logging.getLogger("fontTools")  # subsetting chatter about font timestamps
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(_base_rc()):
+            fig.savefig(path, metadata=meta)
+    finally:
+        quiet.setLevel(level)
+    return path
+
+
+def show(fig, *, dpi=150):
+    """Displays ``fig`` as a PNG in a notebook (IPython), in the figures' rcParams; returns the PNG bytes."""
+    import io
+
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_base_rc()):
+        fig.savefig(buf, format="png", dpi=dpi)
+    data = buf.getvalue()
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        return data
+    display(Image(data=data))
+    return data
+
+
+def _done(fig, path):
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+def _load(result):
+    if isinstance(result, (str, os.PathLike)):
+        with open(result) as f:
+            return json.load(f)
+    return result
+
+
+def _arr(v) -> np.ndarray:
+    """JSON numbers (with ``"inf"``/``"-inf"``/``None``) to a float array."""
+    conv = {"inf": np.inf, "-inf": -np.inf, None: np.nan}
+    if isinstance(v, (list, tuple)):
+        return np.array([conv.get(t, t) if isinstance(t, (str, type(None))) else t for t in v], float)
+    return np.asarray(v, float)
+
+
+def _shared_legend(fig, axes, *, ncols):
+    """One legend under all panels, each label once."""
+    seen = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=ncols, frameon=False)
+
+
+def _plot(ax, x, y, style, label=None, **kw):
+    st = dict(style)
+    st.update(kw)
+    n = len(x)
+    st.setdefault("markevery", max(1, n // 12))
+    return ax.plot(x, y, label=label, **st)[0]
+
+
+# --- the bound ladder -------------------------------------------------------
+
+
+def _ladder_data(result) -> dict:
+    result = _load(result)
+    if hasattr(result, "to_dict"):
+        result = result.to_dict()
+    layers = result["layers"]
+    out = {"layer": np.array([e["layer"] for e in layers])}
+    for k in ("E", "P", "J", "D", "G"):
+        out[k] = _arr([e["log10"][k] for e in layers])
+        if "log10_min" in layers[0]:
+            out[k + "_min"] = _arr([e["log10_min"][k] for e in layers])
+            out[k + "_max"] = _arr([e["log10_max"][k] for e in layers])
+    out["lower"] = _arr([e.get("log10_lower") for e in layers])
+    return out
+
+
+@_drawing
+def bound_ladder(result, *, path=None, show_lower=True, title=None, column="half"):
+    """The levels E ≤ P ≤ J ≤ D ≤ G per layer (log10), from a hierarchy or its JSON.
+
+    .. math:: \\log_{10} E_l \\le \\log_{10} P_l \\le \\log_{10} J_l \\le \\log_{10} D_l \\le \\log_{10} G_l
+
+    With a batch, each level is the summary of ``Hierarchy.to_dict()``
+    (the median of log10 over networks and examples) and E and G carry a band
+    from their minimum to their maximum (``log10_min``/``log10_max``).
+
+    Args:
+      result: :class:`~gradbounds.bounds.Hierarchy`, its ``to_dict()``, the
+        JSON of ``gradbounds check``, or a path to that JSON.
+      path: where to save the PDF (optional).
+      show_lower: draw the certified lower bound where it is positive.
+
+    References:
+      DESIGN.md §2; the seed answer's bounds (*) = D and (**) = G.
+    """
+    d = _ladder_data(result)
+    fig, axes = new_figure(column=column, height_ratio=0.8)
+    ax = axes[0, 0]
+    x = d["layer"]
+    for k in ("G", "D", "J", "P", "E"):
+        _plot(ax, x, d[k], STYLES[k], LEVEL_LABELS[k], markevery=1)
+        if k + "_min" in d and k in ("E", "G"):
+            ax.fill_between(x, d[k + "_min"], d[k + "_max"], color=STYLES[k]["color"], alpha=0.15, linewidth=0)
+    if show_lower and np.isfinite(d["lower"]).any():
+        _plot(ax, x, d["lower"], STYLES["lower"], LEVEL_LABELS["lower"], markevery=1)
+    ax.set_xlabel(r"layer $l$")
+    ax.set_ylabel(r"$\log_{10}$ of the level")
+    ax.set_xticks(x)
+    ax.grid(True, axis="y")
+    if title:
+        ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    order = [labels.index(LEVEL_LABELS[k]) for k in ("lower", "E", "P", "J", "D", "G") if LEVEL_LABELS[k] in labels]
+    ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=3,
+        frameon=False,
+    )
+    return _done(fig, path)
+
+
+# --- slack against depth ------------------------------------------------------
+
+
+@_drawing
+def slack_depth(result, *, path=None, column="half"):
+    """Slack ``log10 G − log10 E`` and its four parts against the number of layers crossed.
+
+    .. math:: \\log_{10}\\frac{G}{E} = (P{-}E) + (J{-}P) + (D{-}J) + (G{-}D) \\quad (\\log_{10})
+
+    Args:
+      result: dict with ``"families"``, a list of ``{"label", "k", "slack":
+        {part: [...]}}`` where ``k`` counts the layers the error crosses
+        (``L − l + 1``) and each part is a mean over networks and examples
+        (where ``E > 0``, so the parts add up to the total);
+        optional ``"slack_min"``/``"slack_max"`` give a band for the total.
+    """
+    result = _load(result)
+    fams = result["families"]
+    fig, axes = new_figure(ncols=len(fams), column=column, sharey=True, height_ratio=1.25 if len(fams) > 1 else 0.8)
+    for ax, fam in zip(axes[0], fams):
+        k = _arr(fam["k"])
+        for j, part in enumerate(("total", "activation", "split", "submultiplicativity", "alignment")):
+            col, ls, mk = _CYCLE[j]
+            _plot(ax, k, _arr(fam["slack"][part]), dict(color=col, linestyle=ls, marker=mk), SLACK_LABELS[part])
+        if "slack_min" in fam:
+            ax.fill_between(k, _arr(fam["slack_min"]), _arr(fam["slack_max"]), color="k", alpha=0.12, linewidth=0)
+        ax.set_xlabel(r"layers crossed $k=L-l+1$")
+        ax.set_title(fam["label"])
+        ax.grid(True)
+    axes[0, 0].set_ylabel(r"slack, $\log_{10}$")
+    _shared_legend(fig, axes, ncols=3)
+    return _done(fig, path)
+
+
+# --- the one-neuron chain -------------------------------------------------------
+
+
+def _chain_dict(r) -> dict:
+    r = _load(r)
+    if hasattr(r, "_asdict"):
+        r = {k: np.asarray(v).tolist() if not np.isscalar(v) else v for k, v in r._asdict().items()}
+    return r
+
+
+@_drawing
+def chain(vanishing, exploding, *, path=None, column="half"):
+    """The one-neuron chain: ``log10 |∂C/∂b_j|`` against j, vanishing and exploding (×25).
+
+    .. math:: \\frac{∂C}{∂b_j} = σ'(z_j)\\prod_{k>j} w_kσ'(z_k)\\,\\frac{∂C}{∂a_L}
+
+    Args:
+      vanishing, exploding: :class:`~gradbounds.chain.ChainResult` or dicts
+        with ``log10_abs_grad_b``; optional ``log10_bound`` (the γ-bound
+        ``|∂C/∂a_L| ∏ |w_k|/4``, drawn dashed) and ``grad_b`` (the plain
+        float64 product; entries that over- or underflowed are marked).
+
+    References:
+      Nielsen ch. 5, "What's causing the vanishing gradient problem?".
+    """
+    fig, axes = new_figure(ncols=2, column=column, height_ratio=1.1)
+    for ax, r, name in zip(axes[0], (vanishing, exploding), ("vanishing", r"exploding, $\times 25$")):
+        r = _chain_dict(r)
+        y = _arr(r["log10_abs_grad_b"])
+        j = np.arange(1, len(y) + 1)
+        _plot(ax, j, y, STYLES["E"], "exact")
+        if r.get("log10_bound") is not None:
+            st = dict(STYLES["G"], linestyle="--", fillstyle="none", markevery=(len(j) // 24, max(1, len(j) // 12)))
+            _plot(ax, j, _arr(r["log10_bound"]), st, r"$\gamma$-bound, $\gamma=1/4$")
+        if r.get("grad_b") is not None:
+            g = np.abs(_arr(r["grad_b"]))
+            bad = np.where(~np.isfinite(g) | (g == 0))[0]
+            if bad.size:
+                what = "overflow" if np.isinf(g).any() else "underflow"
+                ax.axvspan(
+                    bad.min() + 0.5,
+                    bad.max() + 1.5,
+                    color=PALETTE["grey"],
+                    alpha=0.25,
+                    linewidth=0,
+                    label=f"float64 {what}",
+                )
+        ax.set_xlabel(r"layer $j$")
+        ax.set_title(name)
+        ax.grid(True)
+    axes[0, 0].set_ylabel(r"$\log_{10}|\partial C/\partial b_j|$")
+    _shared_legend(fig, axes, ncols=3)
+    return _done(fig, path)
+
+
+# --- underflow depth per dtype ---------------------------------------------------
+
+
+@_drawing
+def underflow(result, *, path=None, column="half"):
+    """Exact ``log10 ‖δ^l‖`` against layers crossed, and where plain backprop underflows, per dtype.
+
+    Args:
+      result: dict with ``"k"`` (layers crossed), ``"log10_E"`` (exact, by
+        rescaled backprop) and ``"dtypes"``: ``{name: {"depth": k or None,
+        "tiny_log10": log10 of the smallest normal, "subnormal_log10": ...}}``.
+    """
+    result = _load(result)
+    k, e = _arr(result["k"]), _arr(result["log10_E"])
+    fig, axes = new_figure(column=column)
+    ax = axes[0, 0]
+    _plot(ax, k, e, dict(color="k", linestyle="-", marker=None), r"exact $\log_{10}\|\delta^l\|$")
+    groups = {}
+    for i, (name, d) in enumerate(result["dtypes"].items()):
+        col, ls, mk = _CYCLE[i + 1]
+        groups.setdefault(round(d["tiny_log10"], 6), []).append((name, col, ls))
+        if d.get("depth") is not None:
+            kd = d["depth"]
+            ax.plot(
+                [kd],
+                [np.interp(kd, k, e)],
+                marker=mk,
+                color=col,
+                linestyle="none",
+                markersize=5,
+                label=f"{name}: zero from $k$={kd}",
+            )
+        else:
+            ax.plot([], [], marker=mk, color=col, linestyle="none", label=f"{name}: never zero")
+    for tiny, members in groups.items():
+        name, col, ls = members[-1]
+        ax.axhline(tiny, color=col, linestyle=ls, linewidth=0.7)
+        ax.annotate(
+            "smallest normal, " + ", ".join(m[0] for m in members),
+            (1.0, tiny),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 1.5),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=5.5,
+            color="k",
+        )
+    ax.set_xlabel(r"layers crossed $k=L-l+1$")
+    ax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
+    ax.grid(True)
+    ax.legend(loc="lower left")
+    return _done(fig, path)
+
+
+# --- Nielsen's per-layer speeds ------------------------------------------------
+
+
+def nielsen_dir(directory=None) -> Path:
+    """Directory of the author's published curves.
+
+    ``directory``, else ``$GRADBOUNDS_NIELSEN_DIR``, else ``<repo>/../shared/data/nielsen``
+    (the repository is cloned with ``shared/`` beside it).
+    """
+    if directory is None:
+        directory = os.environ.get("GRADBOUNDS_NIELSEN_DIR")
+    if directory is None:
+        directory = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nielsen"
+    return Path(directory)
+
+
+def load_nielsen(directory=None) -> dict[int, np.ndarray]:
+    """The author's speeds ``{k: array (steps, k)}`` from ``norms_during_training_{k}_layers.json``.
+
+    Raises:
+      FileNotFoundError: the directory or a file is missing (the message says
+        where it looked and how to point elsewhere).
+    """
+    d = nielsen_dir(directory)
+    out = {}
+    for k in (2, 3, 4):
+        f = d / f"norms_during_training_{k}_layers.json"
+        if not f.is_file():
+            raise FileNotFoundError(
+                f"Nielsen's published curves: expected {f.name} in {d}, not found "
+                "(pass nielsen_dir=/--nielsen-dir or set GRADBOUNDS_NIELSEN_DIR)"
+            )
+        with open(f) as fh:
+            arr = np.asarray(json.load(fh), float)
+        if arr.ndim != 2 or arr.shape[1] != k:
+            raise ValueError(f"{f}: expected rows of {k} speeds, got shape {arr.shape}")
+        out[k] = arr
+    return out
+
+
+@_drawing
+def nielsen_speeds(ours=None, *, published=None, nielsen_dir=None, path=None, label="ours"):
+    """Per-layer speed of learning ``‖(1/n)Σ_x δ^l_x‖`` against step, beside the author's curves.
+
+    Args:
+      ours: ``{k: array (steps, k)}`` or ``{str(k): {"speeds": rows}}`` (the
+        JSON of ``gradbounds train``); optional.
+      published: ``{k: array}``; by default :func:`load_nielsen` (``nielsen_dir``).
+
+    References:
+      Nielsen ch. 5, the figures of "The vanishing gradient problem".
+    """
+    pub = published if published is not None else load_nielsen(nielsen_dir)
+    fig, axes = new_figure(ncols=3, column="full", sharey=True, height_ratio=0.85)
+    for ax, k in zip(axes[0], (2, 3, 4)):
+        P = np.asarray(pub[k])
+        steps = np.arange(P.shape[0])
+        for i in range(k):
+            col, ls, mk = _CYCLE[i]
+            _plot(
+                ax,
+                steps,
+                P[:, i],
+                dict(color=col, linestyle=":", marker=mk, fillstyle="none"),
+                f"layer {i + 1}, Nielsen",
+            )
+        if ours is not None and (k in ours or str(k) in ours):
+            o = ours.get(k, ours.get(str(k)))
+            o = np.asarray(o["speeds"] if isinstance(o, dict) else o, float)
+            for i in range(k):
+                col, ls, mk = _CYCLE[i]
+                _plot(
+                    ax,
+                    np.arange(o.shape[0]),
+                    o[:, i],
+                    dict(color=col, linestyle="-", marker=mk),
+                    f"layer {i + 1}, {label}",
+                )
+        ax.set_yscale("log")
+        ax.set_xlabel("step (epoch)")
+        ax.set_title(f"{k} hidden layers")
+        ax.grid(True, which="major")
+    axes[0, 0].set_ylabel(r"speed $\|\frac{1}{n}\sum_x\delta^l_x\|$")
+    axes[0, -1].legend(loc="upper right", ncols=2)
+    return _done(fig, path)
+
+
+# --- mean-field phase diagram ---------------------------------------------------
+
+
+@_drawing
+def phase_diagram(result, *, path=None, column="half"):
+    """χ₁ over (σ_w², σ_b²) with the order-to-chaos line χ₁ = 1.
+
+    .. math:: χ_1 = σ_w^2\\,\\mathbb{E}_{z}[σ'(\\sqrt{q^*}z)^2]
+
+    Args:
+      result: dict with ``"sw2"`` (m,), ``"sb2"`` (n,), ``"chi1"`` (n, m),
+        ``"critical": {"sb2": [...], "sw2": [...]}`` and ``"activation"``.
+        Arguments are variances.
+
+    References:
+      Poole et al. 2016, eq. (7); Schoenholz et al. 2017, eq. (5).
+    """
+    result = _load(result)
+    sw2, sb2, chi = _arr(result["sw2"]), _arr(result["sb2"]), np.asarray(result["chi1"], float)
+    fig, axes = new_figure(column=column, height_ratio=0.8)
+    ax = axes[0, 0]
+    mesh = ax.pcolormesh(sw2, sb2, np.log2(chi), cmap="cividis", shading="auto", rasterized=True)
+    cs = ax.contour(sw2, sb2, chi, levels=[0.5, 0.8, 1.25, 2.0], colors="k", linewidths=0.5, linestyles=":")
+    ax.clabel(cs, fontsize=5, fmt="%.2g")
+    crit = result["critical"]
+    ax.plot(_arr(crit["sw2"]), _arr(crit["sb2"]), color="w", linewidth=2.2)
+    ax.plot(
+        _arr(crit["sw2"]), _arr(crit["sb2"]), color="k", linewidth=1.1, linestyle="--", label=r"critical $\chi_1=1$"
+    )
+    ax.text(0.05, 0.9, "ordered", transform=ax.transAxes, fontsize=7, color="w", va="top")
+    ax.text(0.95, 0.1, "chaotic", transform=ax.transAxes, fontsize=7, ha="right", color="k")
+    ax.set_xlabel(r"$\sigma_w^2$")
+    ax.set_ylabel(r"$\sigma_b^2$")
+    ax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$")
+    fig.colorbar(mesh, ax=ax, label=r"$\log_2\chi_1$")
+    ax.legend(loc="upper center")
+    return _done(fig, path)
+
+
+# --- singular-value spectra --------------------------------------------------------
+
+
+@_drawing
+def spectra(result, *, path=None, column="full"):
+    """Singular values of layer Jacobians and of their products, against free probability.
+
+    Left: ``log10 σ_i(J^l)`` per layer and ``log10 σ_i(J^l⋯J^1)`` of the
+    products (expansion above 0, shrinkage below).  Right: histogram of the
+    squared singular values of the input-output Jacobian with the predicted
+    mean and spectral edge.
+
+    Args:
+      result: dict with ``"layer_log10_sv"`` (L lists), ``"product_log10_sv"``
+        (L lists), ``"io_sq_sv"`` (list) and ``"predicted": {"mean", "edge"}``
+        (optional), ``"measured": {"mean", ...}`` and ``"label"``.
+
+    References:
+      Pennington, Schoenholz & Ganguli 2017, 2018.
+    """
+    result = _load(result)
+    fig, axes = new_figure(ncols=2, column=column, height_ratio=0.7)
+    ax = axes[0, 0]
+    lay = [np.asarray(v, float) for v in result["layer_log10_sv"]]
+    prod = [np.asarray(v, float) for v in result["product_log10_sv"]]
+    L = len(lay)
+    for l in range(L):
+        ax.plot(np.full(lay[l].size, l + 1) - 0.15, lay[l], "_", color=PALETTE["blue"], markersize=4)
+        ax.plot(np.full(prod[l].size, l + 1) + 0.15, prod[l], ".", color=PALETTE["vermillion"], markersize=2)
+    ax.plot([], [], "_", color=PALETTE["blue"], label=r"$\sigma_i(J^l)$")
+    ax.plot([], [], ".", color=PALETTE["vermillion"], label=r"$\sigma_i(J^l\cdots J^1)$")
+    ax.axhline(0.0, color="k", linewidth=0.6)
+    ax.set_xlabel(r"layer $l$")
+    ax.set_ylabel(r"$\log_{10}\sigma_i$")
+    ax.legend(loc="lower left")
+    ax.grid(True, axis="y")
+    ax = axes[0, 1]
+    sq = np.asarray(result["io_sq_sv"], float)
+    ax.hist(sq, bins=40, density=True, color=PALETTE["sky"], edgecolor="k", linewidth=0.3, label="measured")
+    pred = result.get("predicted") or {}
+    if "mean" in pred:
+        ax.axvline(pred["mean"], color="k", linestyle="--", label="predicted mean")
+    if "edge" in pred and pred["edge"] is not None:
+        ax.axvline(pred["edge"], color=PALETTE["vermillion"], linestyle="-.", label="predicted edge")
+    ax.axvline(np.mean(sq), color=PALETTE["blue"], linestyle=":", label="measured mean")
+    ax.set_xlabel(r"squared singular value $\lambda$ of $\partial a^L/\partial x$")
+    ax.set_ylabel("density")
+    ax.set_title(result.get("label", ""))
+    ax.legend(loc="upper right")
+    return _done(fig, path)
