@@ -1,0 +1,527 @@
+"""Per-layer speed of learning during training (Nielsen ch. 5), with optax.
+
+Nielsen measures how fast hidden layer ``l`` learns by the norm of the bias
+gradient of the cost averaged over ``n`` examples,
+
+.. math::
+
+   s_l = \\Big\\|\\frac1n\\sum_x δ^l_x\\Big\\|
+       \\;\\le\\; \\bar E_l = \\frac1n\\sum_x \\|δ^l_x\\|
+       \\;\\le\\; \\bar G_l = \\frac1n\\sum_x G_l(x),
+
+the norm of the mean, not the mean of the norms.  The first inequality is the
+triangle inequality (the gap, ``log10 Ē − log10 s``, is the *cancellation*
+between examples), the second the bound hierarchy of :mod:`gradbounds.bounds`
+example by example (the gap ``log10 Ḡ − log10 Ē`` is the bound's slack).
+With cross-entropy and a sigmoid output σ' cancels and the hierarchy starts
+from ``δ^L = a^L − y`` (Nielsen ch. 3, eq. 66).
+
+Training uses optax.  L2 regularisation follows Nielsen's ``network2.py``:
+
+.. math::
+
+   w \\leftarrow \\Big(1 - \\frac{ηλ}{n}\\Big) w - \\frac{η}{m}\\sum_{x∈\\text{batch}} ∇_w C_x,
+   \\qquad b \\leftarrow b - \\frac{η}{m}\\sum_{x∈\\text{batch}} ∇_b C_x,
+
+that is ``optax.add_decayed_weights(λ/n)`` on the weights only, then
+``optax.sgd(η, momentum)`` (momentum as in Nielsen ch. 3: ``v ← μv − η∇C``,
+``w ← w + v``).  Each optimiser step is jitted and mini-batches of an epoch
+run in one ``lax.scan``.
+
+The preset ``nielsen-ch5`` is the protocol of the book's ``generate_gradient.py``
+(sizes ``[n_0] + [30]*k + [10]``, sigmoid, cross-entropy, ``W ~ N(0,1)/√n_in``,
+``b ~ N(0,1)``, the first 1000 training images, full-batch gradient descent
+with η = 0.1, λ = 5.0, 500 steps, speeds recorded before each step);
+``nielsen-ch5-accuracy`` is the chapter's accuracy run (full training set,
+mini-batches of 10, 30 epochs).  The monitor for users' own optax loops is
+in :mod:`gradbounds.monitor`.
+
+References:
+  Nielsen, *Neural Networks and Deep Learning*, ch. 5 ("The vanishing
+  gradient problem", ``generate_gradient.py``), ch. 3 (eqs. 66, 93 and
+  ``network2.py``); the seed answer's bounds (*) and (**).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradbounds import bounds, costs
+from gradbounds.networks import Layer, forward, init_network, validate_network, widths
+
+__all__ = [
+    "Protocol",
+    "PRESETS",
+    "PUBLISHED_INITIAL_SPEEDS",
+    "REMEDIES",
+    "TrainResult",
+    "preset",
+    "optimizer",
+    "speeds",
+    "layer_statistics",
+    "train",
+    "accuracy",
+    "compare_remedies",
+    "summarize",
+]
+
+# Row 0 of the author's norms_during_training_{2,3,4}_layers.json (MNIST, one draw of the network):
+# the speeds of hidden layers 1..k at initialisation, as plotted in Nielsen ch. 5.
+PUBLISHED_INITIAL_SPEEDS = {
+    2: (0.06574134326503182, 0.3092184942703712),
+    3: (0.011838212272121293, 0.05996519457449515, 0.28314239285488185),
+    4: (0.0029752663545292526, 0.017076665445425132, 0.06953924167660484, 0.28513893545173896),
+}
+
+
+class Plan(NamedTuple):
+    """A protocol's schedule: batch size, batches per epoch, total steps, record and detail spacing."""
+
+    batch_size: int
+    batches_per_epoch: int
+    total_steps: int
+    record_every: int
+    detail_every: int
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One training protocol (every field has Nielsen ch. 5's value by default).
+
+    Attributes:
+      hidden: widths of the hidden layers.
+      activation: σ of the hidden layers (the output layer uses ``output_activation``).
+      output_activation: σ of the output layer (sigmoid, so that cross-entropy cancels σ').
+      init: initialisation scheme (:data:`gradbounds.INITS`).
+      cost: ``"cross-entropy"`` or ``"quadratic"``.
+      eta: learning rate η.
+      l2: Nielsen's λ; weights decay by ``1 − ηλ/n`` per step (n = training-set size).
+      momentum: μ (0 for plain gradient descent).
+      batch_size: mini-batch size m (``None``: the whole training set, one step per epoch).
+      n_train: use the first ``n_train`` training images (``None``: all).
+      steps: number of optimiser steps (takes precedence over ``epochs``).
+      epochs: number of passes over the training set when ``steps`` is ``None``.
+      record_every: record speeds every this many steps (``None``: once an epoch).
+      detail_every: steps between records with levels and accuracy (``None``: about 5 in a run).
+      n_eval: speeds and levels over the first ``n_eval`` training images (``None``: all used).
+      shuffle: reshuffle the training set every epoch (irrelevant for full batches).
+      levels: compute :func:`layer_statistics` in detail records (else speeds and accuracy only).
+    """
+
+    hidden: tuple = (30, 30, 30, 30)
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    init: str = "nielsen"
+    cost: str = "cross-entropy"
+    eta: float = 0.1
+    l2: float = 5.0
+    momentum: float = 0.0
+    batch_size: int | None = None
+    n_train: int | None = 1000
+    steps: int | None = 500
+    epochs: int | None = None
+    record_every: int | None = None
+    detail_every: int | None = None
+    n_eval: int | None = None
+    shuffle: bool = True
+    levels: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        for name in ("batch_size", "n_train", "steps", "epochs", "record_every", "detail_every", "n_eval"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
+                raise ValueError(f"{name}: expected a positive integer or None, got {v!r}")
+        if self.steps is None and self.epochs is None:
+            raise ValueError("expected steps or epochs, got neither")
+        for name in ("eta", "l2", "momentum"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name}: expected a finite number >= 0, got {getattr(self, name)!r}")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum: expected 0 <= μ < 1, got {self.momentum}")
+
+    def plan(self, n: int) -> Plan:
+        """Batch size, batches per epoch, total steps and record spacing for ``n`` training images."""
+        m = n if self.batch_size is None else min(self.batch_size, n)
+        nb = -(-n // m)
+        total = self.steps if self.steps is not None else self.epochs * nb
+        rec = nb if self.record_every is None else self.record_every
+        det = self.detail_every or rec * max(1, math.ceil(math.ceil(total / rec) / 5))
+        return Plan(m, nb, total, rec, det)
+
+    def with_hidden(self, k: int, width: int = 30) -> Protocol:
+        """The protocol with ``k`` hidden layers of ``width`` neurons."""
+        if k < 1:
+            raise ValueError(f"hidden: expected at least 1 hidden layer, got {k}")
+        return replace(self, hidden=(width,) * k)
+
+
+PRESETS = {
+    "nielsen-ch5": Protocol(),
+    "nielsen-ch5-accuracy": Protocol(
+        batch_size=10, n_train=None, steps=None, epochs=30, n_eval=1000, hidden=(30, 30, 30, 30)
+    ),
+}
+
+REMEDIES = {
+    "baseline": {},
+    "activation=tanh": {"activation": "tanh"},
+    "activation=relu": {"activation": "relu"},
+    "init=standard-normal": {"init": "standard-normal"},
+    "init=glorot": {"init": "glorot"},
+    "init=he": {"init": "he"},
+    "init=orthogonal": {"init": "orthogonal"},
+    "momentum=0.9": {"momentum": 0.9},
+    "l2=0": {"l2": 0.0},
+}
+
+
+def preset(name: str, *, hidden: int | None = None, **overrides) -> Protocol:
+    """A preset protocol (:data:`PRESETS`), with ``hidden`` layers of 30 and field overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    if hidden is not None:
+        p = p.with_hidden(hidden)
+    if "steps" in overrides and overrides["steps"] is not None:
+        overrides.setdefault("epochs", None)
+    return replace(p, **{k: v for k, v in overrides.items() if k in Protocol.__dataclass_fields__})
+
+
+def optimizer(*, eta: float, l2: float = 0.0, n: int = 1, momentum: float = 0.0):
+    """Nielsen's update as an optax transformation (L2 on weights only).
+
+    .. math:: w ← (1 − ηλ/n)w − η\\,\\overline{∇_w C},\\qquad b ← b − η\\,\\overline{∇_b C}.
+
+    References:
+      Nielsen ch. 3, eq. (93) and ``network2.py`` (``update_mini_batch``); ch. 3 (momentum).
+    """
+    import optax
+
+    parts = []
+    if l2:
+        parts.append(
+            optax.add_decayed_weights(l2 / n, mask=lambda p: tuple(Layer(True, False, q.activation) for q in p))
+        )
+    parts.append(optax.sgd(eta, momentum=momentum or None))
+    return optax.chain(*parts)
+
+
+def _example_cost(net, x, y, c):
+    fw = forward(net, x)
+    if net[-1].activation in c.cancels_with and c.from_z is not None:
+        return c.from_z(fw.z[-1], y)
+    return c.fn(fw.a[-1], y)
+
+
+def _mean_cost(net, x, y, c, w=None):
+    per = jax.vmap(lambda a, b: _example_cost(net, a, b, c))(x, y)
+    return jnp.mean(per) if w is None else jnp.sum(w * per) / jnp.sum(w)
+
+
+@partial(jax.jit, static_argnames=("cost",))
+def _speeds(net, x, y, cost):
+    bs = tuple(layer.b for layer in net)
+    rebuild = lambda bs_: tuple(Layer(q.W, b, q.activation) for q, b in zip(net, bs_))  # noqa: E731
+    g = jax.grad(lambda bs_: _mean_cost(rebuild(bs_), x, y, cost))(bs)
+    return jnp.stack([jnp.linalg.norm(gb) for gb in g])
+
+
+def speeds(net, x, y, *, cost="cross-entropy") -> jax.Array:
+    """Nielsen's speed of learning of every layer, ``(L,)``.
+
+    .. math:: s_l = \\Big\\|\\frac1n\\sum_{i=1}^n δ^l_{x_i}\\Big\\| = \\|∇_{b^l}\\bar C\\|.
+
+    Args:
+      net: tuple of :class:`~gradbounds.Layer`.
+      x: inputs ``(n, n_0)``; y: targets ``(n, n_L)``.
+      cost: ``"cross-entropy"``, ``"quadratic"`` or a callable.
+
+    References:
+      Nielsen ch. 5, ``generate_gradient.py`` (``get_average_gradient``, ``list_norm``).
+    """
+    return _speeds(tuple(net), jnp.asarray(x), jnp.asarray(y), costs.get_cost(cost))
+
+
+def _start(net, c) -> str:
+    return "delta" if (net[-1].activation in c.cancels_with and c.from_z is not None) else "grad_a"
+
+
+@partial(jax.jit, static_argnames=("cost",))
+def _stats(net, x, y, cost):
+    lv = jax.vmap(lambda a, b: bounds.levels(net, a, b, cost=cost))(x, y)
+    n = x.shape[0]
+    logmean = lambda t: jax.scipy.special.logsumexp(t, axis=0) - math.log(n)  # noqa: E731
+    codes = jnp.max(bounds.verdict_codes(lv, start=_start(net, cost)), axis=(0, 2))
+    return dict(
+        log_speed=jnp.log(_speeds(net, x, y, cost)),
+        log_E=logmean(lv.E),
+        log_G=logmean(lv.G),
+        codes=codes,
+        finite=jnp.all(lv.finite, axis=0) & jnp.all(~jnp.isnan(lv.E) & ~jnp.isnan(lv.G), axis=0),
+    )
+
+
+def layer_statistics(net, x, y, *, cost="cross-entropy") -> dict:
+    """Speeds, mean E and G levels, their gaps and the hierarchy's verdicts per layer.
+
+    .. math:: \\log_{10} s_l \\le \\log_{10}\\bar E_l \\le \\log_{10}\\bar G_l.
+
+    Returns a dict of lists over layers ``1..L``: ``log10_speed``, ``log10_E``,
+    ``log10_G``, ``cancellation_log10`` (Ē vs s), ``bound_slack_log10`` (Ḡ vs
+    Ē), ``slack_log10`` (Ḡ vs s), ``verdicts`` (worst over examples and the
+    comparisons E ≤ P ≤ J ≤ D ≤ G) and ``verdict``.
+
+    Raises:
+      ValueError: a layer whose levels are NaN or inf (naming it).
+    """
+    net = tuple(net)
+    c = costs.get_cost(cost)
+    st = jax.device_get(_stats(net, jnp.asarray(x), jnp.asarray(y), c))
+    bad = np.flatnonzero(~st["finite"])
+    if bad.size:
+        raise ValueError(f"layer {int(bad[0]) + 1}: z, σ'(z) or a level is not finite (training diverged?)")
+    ln10 = np.log(10.0)
+    sp, E, G = st["log_speed"] / ln10, st["log_E"] / ln10, st["log_G"] / ln10
+    verdicts = [bounds.VERDICTS[int(k)] for k in st["codes"]]
+    with np.errstate(invalid="ignore"):
+        return {
+            "log10_speed": sp.tolist(),
+            "log10_E": E.tolist(),
+            "log10_G": G.tolist(),
+            "cancellation_log10": (E - sp).tolist(),
+            "bound_slack_log10": (G - E).tolist(),
+            "slack_log10": (G - sp).tolist(),
+            "verdicts": verdicts,
+            "verdict": bounds.VERDICTS[int(np.max(st["codes"]))],
+        }
+
+
+@partial(jax.jit, static_argnames=("cost", "opt"))
+def _run_chunk(net, state, X, Y, idx, w, cost, opt):
+    import optax
+
+    tx = optimizer(eta=opt[0], l2=opt[1], n=opt[2], momentum=opt[3])
+
+    def step(carry, batch):
+        net_, st = carry
+        i, wi = batch
+        g = jax.grad(_mean_cost)(net_, X[i], Y[i], cost, wi)
+        upd, st = tx.update(g, st, net_)
+        return (optax.apply_updates(net_, upd), st), None
+
+    return jax.lax.scan(step, (net, state), (idx, w))[0]
+
+
+@jax.jit
+def _n_correct(net, x, labels):
+    out = jax.vmap(lambda a: forward(net, a).a[-1])(x)
+    return jnp.sum(jnp.argmax(out, axis=-1) == labels)
+
+
+def accuracy(net, x, labels) -> float:
+    """Fraction of examples whose largest output is the label (Nielsen's ``accuracy``)."""
+    x, labels = jnp.asarray(x), jnp.asarray(labels)
+    return int(_n_correct(tuple(net), x, labels)) / max(1, int(labels.shape[0]))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` recorded.
+
+    Attributes:
+      protocol: the :class:`Protocol` run; dataset: its name; widths: the network's.
+      steps: ``(R,)`` step of each record (speeds are taken *before* that step).
+      speeds: ``(R, L)`` speeds of every layer (hidden layers are ``[:, :-1]``).
+      details: records with :func:`layer_statistics` and test accuracy.
+      final: speeds, statistics and accuracy after the last step.
+      net: the trained network.
+    """
+
+    protocol: Protocol
+    dataset: str
+    widths: tuple
+    steps: np.ndarray
+    speeds: np.ndarray
+    details: list = field(default_factory=list)
+    final: dict = field(default_factory=dict)
+    net: tuple = ()
+    seed: int | None = None
+    dtype: str = "float64"
+
+    @property
+    def hidden_speeds(self) -> np.ndarray:
+        """``(R, L−1)``: the speeds of hidden layers 1..L−1 (Nielsen's columns)."""
+        return self.speeds[:, :-1]
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary; ``speeds`` has one row per record, hidden layers 1..L−1."""
+        out = {
+            "dataset": self.dataset,
+            "widths": list(self.widths),
+            "hidden_layers": len(self.widths) - 2,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "protocol": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.protocol).items()},
+            "steps": self.steps.tolist(),
+            "speeds": self.hidden_speeds.tolist(),
+            "output_speeds": self.speeds[:, -1].tolist(),
+            "details": self.details,
+            "final": self.final,
+        }
+        k = len(self.widths) - 2
+        if k in PUBLISHED_INITIAL_SPEEDS and len(self.steps) and self.steps[0] == 0:
+            pub = np.array(PUBLISHED_INITIAL_SPEEDS[k])
+            out["initial"] = {
+                "speeds": self.hidden_speeds[0].tolist(),
+                "ratios_to_last_hidden": (self.hidden_speeds[0] / self.hidden_speeds[0, -1]).tolist(),
+                "published_speeds_mnist": pub.tolist(),
+                "published_ratios_to_last_hidden": (pub / pub[-1]).tolist(),
+            }
+        return out
+
+
+def _epoch_order(key, e, n, m, shuffle, dtype):
+    nb = -(-n // m)
+    perm = np.arange(n)
+    if shuffle and nb > 1:
+        perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, e), n))
+    idx = np.zeros(nb * m, np.int32)
+    idx[:n] = perm
+    w = np.zeros(nb * m, dtype)
+    w[:n] = 1
+    return idx.reshape(nb, m), w.reshape(nb, m)
+
+
+def train(
+    data,
+    protocol: Protocol | None = None,
+    *,
+    seed: int = 0,
+    key: jax.Array | None = None,
+    net=None,
+    dtype=None,
+    progress: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Trains a network on ``data`` under ``protocol``, recording per-layer speeds.
+
+    Speeds (:func:`speeds`) are recorded before steps ``0, r, 2r, ...`` over
+    the first ``n_eval`` training images; every ``detail_every`` steps, and
+    after the last step, :func:`layer_statistics` and test accuracy too.
+
+    Args:
+      data: a :class:`gradbounds.data.Dataset`.
+      protocol: a :class:`Protocol` (default ``PRESETS["nielsen-ch5"]``).
+      seed: seed of the key for initialisation and shuffling (ignored if ``key``).
+      key: an explicit ``jax.random`` key.
+      net: start from this network instead of drawing one (its widths must fit the data).
+      dtype: float dtype of a drawn network (default JAX's default float); data follow the network's.
+      progress: called with the number of steps just done.
+
+    Returns:
+      :class:`TrainResult`.
+
+    References:
+      Nielsen ch. 5 (``generate_gradient.py``), ch. 3 (``network2.py``).
+    """
+    p = PRESETS["nielsen-ch5"] if protocol is None else protocol
+    key = jax.random.key(seed) if key is None else key
+    k_init, k_shuffle = jax.random.split(key)
+    d = data.head(p.n_train)
+    if net is None:
+        ws = (d.n_inputs, *p.hidden, d.n_classes)
+        acts = [p.activation] * len(p.hidden) + [p.output_activation]
+        net = init_network(k_init, ws, activation=acts, init=p.init, dtype=dtype)
+    else:
+        net = tuple(net)
+        ws = validate_network(net)
+        if ws[0] != d.n_inputs or ws[-1] != d.n_classes:
+            raise ValueError(f"network: expected widths ({d.n_inputs}, ..., {d.n_classes}) for {d.name}, got {ws}")
+    dtype = net[0].W.dtype
+    X, Y = jnp.asarray(d.x_train, dtype), jnp.asarray(d.y_train(), dtype)
+    n_ev = len(X) if p.n_eval is None else min(p.n_eval, len(X))
+    Xe, Ye = X[:n_ev], Y[:n_ev]
+    Xt, Lt = jnp.asarray(d.x_test, dtype), jnp.asarray(d.labels_test)
+    c = costs.get_cost(p.cost)
+    n = len(X)
+    m, nb, total, rec, det = p.plan(n)
+    opt = (float(p.eta), float(p.l2), int(n), float(p.momentum))
+    state = optimizer(eta=p.eta, l2=p.l2, n=n, momentum=p.momentum).init(net)
+
+    def detail(step, net_):
+        st = layer_statistics(net_, Xe, Ye, cost=c) if p.levels else {}
+        return {"step": int(step), "accuracy": accuracy(net_, Xt, Lt), **st}
+
+    steps_rec, speed_rows, details = [], [], []
+    s, order, epoch = 0, None, -1
+    while s < total:
+        if s % rec == 0:
+            sp = np.asarray(_speeds(net, Xe, Ye, c))
+            if not np.all(np.isfinite(sp)):
+                bad = int(np.flatnonzero(~np.isfinite(sp))[0]) + 1
+                raise ValueError(f"step {s}: layer {bad}: speed is {sp[bad - 1]} (training diverged; lower eta?)")
+            steps_rec.append(s)
+            speed_rows.append(sp)
+            if s % det == 0:
+                details.append(detail(s, net))
+        e, j = divmod(s, nb)
+        if e != epoch:
+            order, epoch = _epoch_order(k_shuffle, e, n, m, p.shuffle, np.dtype(dtype)), e
+        stop = min((s // rec + 1) * rec, (e + 1) * nb, total)
+        net, state = _run_chunk(net, state, X, Y, order[0][j : j + stop - s], order[1][j : j + stop - s], c, opt)
+        if progress is not None:
+            progress(stop - s)
+        s = stop
+    final_speeds = np.asarray(_speeds(net, Xe, Ye, c))
+    final = {"step": int(total), "speeds": final_speeds.tolist(), **detail(total, net)}
+    return TrainResult(
+        p,
+        d.name,
+        widths(net),
+        np.asarray(steps_rec, np.int64),
+        np.asarray(speed_rows),
+        details,
+        final,
+        net,
+        seed,
+        str(dtype),
+    )
+
+
+def summarize(result: TrainResult) -> dict:
+    """Spread of speeds across hidden layers: first/last hidden-layer ratios at the start,
+    the end and the median over the records, with the final test accuracy."""
+    hs = result.hidden_speeds
+    fin = np.asarray(result.final["speeds"][:-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "initial_speeds": hs[0].tolist(),
+            "initial_ratio_first_last": float(hs[0, 0] / hs[0, -1]),
+            "final_speeds": fin.tolist(),
+            "final_ratio_first_last": float(fin[0] / fin[-1]),
+            "median_log10_ratio_first_last": float(np.median(np.log10(hs[:, 0] / hs[:, -1]))),
+            "final_accuracy": result.final["accuracy"],
+        }
+
+
+def compare_remedies(
+    data, protocol: Protocol | None = None, *, remedies=None, seed: int = 0, dtype=None, progress=None
+) -> dict:
+    """Runs ``protocol`` once per remedy (:data:`REMEDIES`: activation, init, momentum, L2).
+
+    Every run uses the same seed.  Returns ``{name: TrainResult}``.
+    """
+    p = PRESETS["nielsen-ch5"] if protocol is None else protocol
+    remedies = REMEDIES if remedies is None else remedies
+    out = {}
+    for name, change in remedies.items():
+        out[name] = train(data, replace(p, **change), seed=seed, dtype=dtype, progress=progress)
+    return out
