@@ -407,7 +407,8 @@ def underflow(result, *, path=None, column="half"):
 
     Args:
       result: dict with ``"k"`` (layers crossed), ``"log10_E"`` (exact, by
-        rescaled backprop) and ``"dtypes"``: ``{name: {"depth": k or None,
+        rescaled backprop; horizontal lines mark each dtype's smallest normal
+        number, labelled at their right end) and ``"dtypes"``: ``{name: {"depth": k or None,
         "tiny_log10": log10 of the smallest normal, "subnormal_log10": ...}}``.
     """
     result = _load(result)
@@ -435,17 +436,18 @@ def underflow(result, *, path=None, column="half"):
     for tiny, members in groups.items():
         name, col, ls = members[-1]
         ax.axhline(tiny, color=col, linestyle=ls, linewidth=0.7)
-        ax.annotate(
-            "smallest normal, " + ", ".join(m[0] for m in members),
-            (1.0, tiny),
+        ax.annotate(  # short name at the right end of the dtype's smallest-normal line
+            ", ".join(m[0] for m in members),
+            (0.99, tiny),
             xycoords=("axes fraction", "data"),
-            xytext=(-2, 1.5),
+            xytext=(0, 1.5),
             textcoords="offset points",
             ha="right",
             va="bottom",
             fontsize=5.5,
             color="k",
         )
+    ax.margins(y=0.1)
     ax.set_xlabel(r"layers crossed $k=L-l+1$")
     ax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
     ax.grid(True)

@@ -53,6 +53,8 @@ def random_family(seed, widths, N, n, **init):
 
 
 def ladder_compute(*, quick, seed, **_):
+    import jax
+
     import gradbounds as gb
 
     _x64()
@@ -60,7 +62,25 @@ def ladder_compute(*, quick, seed, **_):
     nets, x, y = random_family(seed, SEED_WIDTHS, N, n, activation="sigmoid", init="nielsen")
     d = gb.sweep(nets, x, y, cost="quadratic").to_dict()
     d.update(activation="sigmoid", init="nielsen", networks=N, examples=n)
+    d.update(product_check(jax.tree_util.tree_map(lambda t: t[0], nets), x[0], y[0]))
     return d
+
+
+def product_check(net, X, Y) -> dict:
+    """Largest relative differences: closed-form backprop vs autodiff, and ‖∂C/∂W^l‖ vs ‖δ^l‖‖a^{l-1}‖."""
+    import gradbounds as gb
+
+    pe, we = 0.0, 0.0
+    for x, y in zip(X, Y):
+        cf, ad = gb.errors(net, x, y), gb.errors_autodiff(net, x, y)
+        a, gWs = gb.forward(net, x).a, gb.weight_gradients(net, x, y)
+        for l, (u, v) in enumerate(zip(cf, ad)):
+            pe = max(pe, float(np.linalg.norm(u - v) / np.linalg.norm(v)))
+            gW = np.asarray(gWs[l])
+            rhs = float(np.linalg.norm(v) * np.linalg.norm(a[l]))
+            for ord_ in (2, "fro"):
+                we = max(we, abs(np.linalg.norm(gW, ord_) - rhs) / rhs)
+    return {"product_error": pe, "weight_error": we}
 
 
 def ladder_draw(result, path, **_):
@@ -72,6 +92,8 @@ def ladder_draw(result, path, **_):
 def ladder_numbers(r):
     lay = r["layers"]
     out = {"networks": (r["networks"], "d"), "examples": (r["examples"], "d"), "verdict": (r["verdict"], "s")}
+    out["producterror"] = (r["product_error"], ".0e")
+    out["weighterror"] = (r["weight_error"], ".0e")
     for e in lay:
         l = e["layer"]
         for k in ("E", "P", "J", "D", "G"):
@@ -189,7 +211,32 @@ def chain_compute(*, quick, seed, **_):
     _x64()
     vn = chain_network(jax.random.key(seed + 20), 40)
     ex = chain_network(None, 250, exploding=True)
-    return {"vanishing": _chain_result(vn), "exploding": _chain_result(ex)}
+    return {"vanishing": _chain_result(vn), "exploding": _chain_result(ex), "window": window_compute(quick=quick)}
+
+
+def window_width(w):
+    """Width of ``{a : |w σ'(w a + b)| ≥ 1}`` for the sigmoid (0 for ``|w| ≤ 4``; Nielsen ch. 5, problem).
+
+    .. math:: \\frac{2}{|w|}\\ln\\Big(\\frac{|w|(1+\\sqrt{1-4/|w|})}{2}-1\\Big)
+    """
+    w = np.abs(np.asarray(w, float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 2 / w * np.log(w * (1 + np.sqrt(1 - 4 / w)) / 2 - 1)
+    return np.where(w > 4, out, 0.0)
+
+
+def window_compute(*, quick):
+    """The window's maximum over |w| (closed form on a grid) and a dense-grid check of the closed form."""
+    ws = np.linspace(4.0, 40.0, 36_001 if quick else 360_001)
+    width = window_width(ws)
+    i = int(np.argmax(width))
+    a = np.linspace(-3, 3, 600_001)
+    checks = []
+    for w in (4.5, ws[i], 10.0, 50.0):
+        s = 1 / (1 + np.exp(-w * a))
+        grid = np.count_nonzero(np.abs(w * s * (1 - s)) >= 1) * (a[1] - a[0])
+        checks.append(abs(grid - float(window_width(w))))
+    return {"w_best": float(ws[i]), "max_width": float(width[i]), "grid_error": float(max(checks))}
 
 
 def chain_draw(result, path, **_):
@@ -217,6 +264,9 @@ def chain_numbers(r):
         "exp.slack": (e["log10_bound"][0] - e["log10_abs_grad_b"][0], ".1e"),
         "exp.overflowlayers": (int(over.size), "d"),
         "exp.lastfinite": (int(over.max() + 2) if over.size else 1, "d"),
+        "window.wbest": (r["window"]["w_best"], ".2f"),
+        "window.max": (r["window"]["max_width"], ".3f"),
+        "window.griderror": (r["window"]["grid_error"], ".0e"),
     }
 
 
