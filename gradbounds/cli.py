@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gradbounds",
         description=(
             "Exact, checkable bounds on vanishing and exploding gradients. "
-            "Exit codes: 0 all verdicts hold, 1 a violation was found, 2 bad usage or input."
+            "Exit codes: 0 all verdicts hold, 1 a violation was found, 2 bad usage or input, 3 a verdict stays inconclusive."
         ),
     )
     from gradbounds import __version__
