@@ -38,8 +38,8 @@ in :mod:`gradbounds.monitor`.
 
 References:
   Nielsen, *Neural Networks and Deep Learning*, ch. 5 ("The vanishing
-  gradient problem", ``generate_gradient.py``), ch. 3 (eqs. 66, 93 and
-  ``network2.py``); the seed answer's bounds (*) and (**).
+  gradient problem", ``generate_gradient.py``), ch. 3 (eq. 66, L2
+  regularisation, momentum, ``network2.py``); the seed answer's bounds (*) and (**).
 """
 
 from __future__ import annotations
@@ -191,9 +191,14 @@ def preset(name: str, *, hidden: int | None = None, **overrides) -> Protocol:
     p = PRESETS[name]
     if hidden is not None:
         p = p.with_hidden(hidden)
-    if "steps" in overrides and overrides["steps"] is not None:
+    unknown = sorted(set(overrides) - set(Protocol.__dataclass_fields__))
+    if unknown:
+        raise TypeError(
+            f"preset: unknown protocol field {unknown[0]!r}; expected some of {', '.join(Protocol.__dataclass_fields__)}"
+        )
+    if overrides.get("steps") is not None:
         overrides.setdefault("epochs", None)
-    return replace(p, **{k: v for k, v in overrides.items() if k in Protocol.__dataclass_fields__})
+    return replace(p, **overrides)
 
 
 def optimizer(*, eta: float, l2: float = 0.0, n: int = 1, momentum: float = 0.0):
@@ -202,7 +207,8 @@ def optimizer(*, eta: float, l2: float = 0.0, n: int = 1, momentum: float = 0.0)
     .. math:: w ← (1 − ηλ/n)w − η\\,\\overline{∇_w C},\\qquad b ← b − η\\,\\overline{∇_b C}.
 
     References:
-      Nielsen ch. 3, eq. (93) and ``network2.py`` (``update_mini_batch``); ch. 3 (momentum).
+      Nielsen ch. 3 (L2 regularisation, its mini-batch update rule and ``network2.py``'s
+      ``update_mini_batch``; momentum-based gradient descent).
     """
     import optax
 

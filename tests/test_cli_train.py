@@ -63,7 +63,7 @@ def test_idx_directory_and_remedy_options(tmp_path, capsys):
     code, out, err = _run(
         capsys, "--dataset", f"idx:{d}", "--hidden", "2", "--width", "5", "--n-train", "0", "--steps", "6",
         "--batch-size", "8", "--activation", "tanh", "--init", "glorot", "--momentum", "0.5", "--l2", "0",
-        "--eta", "0.05", "--json", str(js), "--quiet",
+        "--eta", "0.05", "--json", str(js), "--quiet", "--no-levels",
     )  # fmt: skip
     assert code == 0, err
     doc = json.loads(js.read_text())
@@ -78,7 +78,7 @@ def test_idx_directory_and_remedy_options(tmp_path, capsys):
         8,
     )
     assert doc["steps"] == [0, 5] and doc["final"]["step"] == 6  # 40 images in batches of 8: one record an epoch
-    assert "12 inputs" in out
+    assert "12 inputs" in out and "log10_E" not in doc["final"] and "accuracy" in doc["final"]
 
 
 def test_remedies_subset(capsys):
@@ -94,6 +94,7 @@ def test_remedies_subset(capsys):
         "baseline,activation=relu",
         "--json",
         "-",
+        "--no-levels",
     )
     assert code == 0, err
     doc = json.loads(out)
@@ -127,7 +128,9 @@ def test_fashion_mnist_initial_ratios(capsys):
                 f"GRADBOUNDS_REQUIRE_FASHION=1 but {directory} is missing: apt-get install dataset-fashion-mnist"
             )
         pytest.skip(f"Fashion-MNIST not installed at {directory} (set GRADBOUNDS_REQUIRE_FASHION=1 to require it)")
-    code, out, err = _run(capsys, "--dataset", "fashion-mnist", "--hidden", "4", "--steps", "1", "--json", "-")
+    code, out, err = _run(
+        capsys, "--dataset", "fashion-mnist", "--hidden", "4", "--steps", "1", "--json", "-", "--no-levels"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["widths"] == [784, 30, 30, 30, 30, 10]

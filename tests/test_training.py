@@ -180,6 +180,8 @@ def test_schedule_records_and_epochs():
     assert training.preset("nielsen-ch5", hidden=3).hidden == (30, 30, 30)
     with pytest.raises(ValueError, match="unknown preset"):
         training.preset("nielsen")
+    with pytest.raises(TypeError, match="unknown protocol field 'lr'"):
+        training.preset("nielsen-ch5", lr=0.1)
     with pytest.raises(ValueError, match="momentum"):
         training.Protocol(momentum=1.0)
     with pytest.raises(ValueError, match="widths"):

@@ -68,6 +68,7 @@ def add_arguments(p) -> None:
     rem.add_argument("--momentum", type=float, help="momentum mu (0: plain gradient descent)")
     rem.add_argument("--l2", type=float, help="Nielsen's L2 lambda (0: none)")
     rem.add_argument("--cost", help="cross-entropy or quadratic")
+    run.add_argument("--no-levels", action="store_true", help="skip the bound levels (speeds and accuracy only)")
     rem.add_argument("--compare-remedies", action="store_true", help="run the standard set of remedies")
     rem.add_argument("--remedies", metavar="LIST", help="comma-separated subset of the remedies to compare")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling (default 0)")
@@ -101,6 +102,8 @@ def _protocol(args):
             if v < 0:
                 raise UsageError(f"--{name.replace('_', '-')}: expected >= 0, got {v}")
             over[name] = v or None
+    if args.no_levels:
+        over["levels"] = False
     if args.steps is not None:
         over["epochs"] = None
     elif args.epochs is not None:
@@ -133,7 +136,7 @@ def _table(result, out) -> None:
         )
         print("  Nielsen's speeds    " + "".join(f"{v:>9.3g}" for v in ini["published_speeds_mnist"]), file=out)
     for title, det in (("at step 0", result.details[0] if result.details else None), ("after training", result.final)):
-        if det is None:
+        if det is None or "log10_E" not in det:
             continue
         print(f"\nlevels {title} (log10; s <= mean E <= mean G over the evaluation images):", file=out)
         print(f"  {'layer':>5}  {'speed s':>8}  {'mean E':>8}  {'mean G':>8}  {'G/s':>6}  verdict", file=out)
