@@ -34,7 +34,7 @@ The preset ``nielsen-ch5`` is the protocol of the book's ``generate_gradient.py`
 with η = 0.1, λ = 5.0, 500 steps, speeds recorded before each step);
 ``nielsen-ch5-accuracy`` is the chapter's accuracy run (full training set,
 mini-batches of 10, 30 epochs).  The monitor for users' own optax loops is
-in :mod:`gradbounds.monitor`.
+in :mod:`gradbounds.monitoring`.
 
 References:
   Nielsen, *Neural Networks and Deep Learning*, ch. 5 ("The vanishing
@@ -110,7 +110,8 @@ class Protocol:
       steps: number of optimiser steps (takes precedence over ``epochs``).
       epochs: number of passes over the training set when ``steps`` is ``None``.
       record_every: record speeds every this many steps (``None``: once an epoch).
-      detail_every: steps between records with levels and accuracy (``None``: about 5 in a run).
+      detail_every: levels and accuracy at the recorded steps that are multiples of this
+        (``None``: about 5 in a run), and after the last step.
       n_eval: speeds and levels over the first ``n_eval`` training images (``None``: all used).
       shuffle: reshuffle the training set every epoch (irrelevant for full batches).
       levels: compute :func:`layer_statistics` in detail records (else speeds and accuracy only).
@@ -439,8 +440,7 @@ def train(
       Nielsen ch. 5 (``generate_gradient.py``), ch. 3 (``network2.py``).
     """
     p = PRESETS["nielsen-ch5"] if protocol is None else protocol
-    key = jax.random.key(seed) if key is None else key
-    k_init, k_shuffle = jax.random.split(key)
+    k_init, k_shuffle = jax.random.split(jax.random.key(seed) if key is None else key)
     d = data.head(p.n_train)
     if net is None:
         ws = (d.n_inputs, *p.hidden, d.n_classes)
@@ -497,7 +497,7 @@ def train(
         details,
         final,
         net,
-        seed,
+        seed if key is None else None,
         str(dtype),
     )
 

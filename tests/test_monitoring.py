@@ -1,4 +1,4 @@
-"""Tests for gradbounds.monitor: speeds, levels and warnings for users' own training loops."""
+"""Tests for gradbounds.monitoring: speeds, levels and warnings for users' own training loops."""
 
 import warnings
 
@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import gradbounds as gb
-from gradbounds import monitor as mon
+from gradbounds import monitoring as mon
 from gradbounds import training
 
 
