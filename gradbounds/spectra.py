@@ -1,0 +1,487 @@
+"""Singular values of ``J^l``, ``B^l``, their products and ``∂a^L/∂x``, stable at any depth.
+
+A product of many layer matrices ``P = A_m ⋯ A_1`` overflows or underflows in
+float64 long before depth 1,000, and a direct SVD of a rescaled product only
+resolves singular values down to ``ε σ_max``.  Here products are handled by
+repeated QR re-orthonormalisation (the Lyapunov-exponent method): a k-frame
+``Q_0`` is pushed through the factors, ``A_i Q_{i-1} = Q_i R_i``, and the logs
+``log|diag R_i|`` are accumulated, so nothing is ever formed that could
+overflow.  What each quantity guarantees:
+
+* one forward pass (:func:`lyapunov_exponents`): ``Σ_{j≤p} Σ_i log|R_i[j,j]|``
+  is the log of the p-volume of ``P`` on ``span(Q_0[:, :p])``, a lower bound on
+  ``Σ_{j≤p} log σ_j(P)`` (equal when p = n and P is square:
+  ``log|det P|``); divided by the depth these are the finite-depth Lyapunov
+  exponents.
+* forward–backward sweeps (``method="qr"``): a backward pass through
+  ``A_iᵀ`` turns the sweep into orthogonal (subspace) iteration on ``PᵀP``.
+  At its fixed point ``Q_0 = V`` (right singular vectors) the accumulated ``R``
+  is diagonal and ``Σ_i log|R_i[j,j]| = log σ_j(P)`` exactly; the sweeps stop
+  when two successive forward passes agree to ``tol·(1 + |log σ|)``
+  (``converged``).  Consecutive singular values that differ by a factor ``ρ``
+  converge like ``ρ^{2·sweeps}``, so deep products (widely separated σ) need
+  one or two sweeps.
+* ``method="svd"``: the product formed with per-step rescaling (log scale
+  kept) and one SVD: accurate to ``≈ ε σ_max`` absolutely, the reference
+  where that is enough.
+
+Chains are scanned over runs of identical layers (:mod:`gradbounds._segments`),
+so depth 1,000 and more compiles quickly.  Directions of expansion and
+shrinkage are the right singular vectors with ``σ > 1`` and ``σ < 1``.
+
+References:
+  Benettin, Galgani, Giorgilli & Strelcyn 1980 (QR method for Lyapunov
+  exponents); Eckmann & Ruelle 1985, §III.B; Golub & Van Loan 2013, §8.3.7
+  (orthogonal iteration) and §8.6 (SVD); Pennington et al. 2017, eq. (2)
+  (``J = ∏ D^l W^l``); Saxe et al. 2014 (linear orthogonal networks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradbounds import activations
+from gradbounds._segments import scan_or_loop, segments
+from gradbounds.networks import check_input, validate_network
+
+__all__ = [
+    "Spectrum",
+    "Directions",
+    "layer_singular_values",
+    "error_singular_values",
+    "directions",
+    "layer_directions",
+    "product_spectrum",
+    "input_output_spectrum",
+    "lyapunov_exponents",
+    "sample_jacobian_spectrum",
+]
+
+
+@dataclass(frozen=True)
+class _Run:
+    """``k`` chain steps ``A = diag(post) W diag(pre)``: W ``(k, n_out, n_in)``, pre ``(k, n_in)``, post ``(k, n_out)``."""
+
+    W: jax.Array
+    pre: jax.Array
+    post: jax.Array
+
+
+jax.tree_util.register_dataclass(_Run, data_fields=["W", "pre", "post"], meta_fields=[])
+
+
+def _derivs(segs, x):
+    """σ'(z^l) per segment, stacked ``(k_s, n_s)``, by a scanned forward pass."""
+    ds, a = [], x
+    for seg in segs:
+        act = activations.get(seg.activation)
+
+        def fstep(a_prev, wb, act=act):
+            z = wb[0] @ a_prev + wb[1]
+            return act.fn(z), act.deriv(z)
+
+        a, d = scan_or_loop(fstep, a, (seg.W, seg.b))
+        ds.append(d)
+    return ds
+
+
+def _runs(segs, x, kind: str, start: int, output: bool):
+    """Chain steps for ``kind="J"`` (``J^L⋯J^start``) or ``"B"`` (``(B^start⋯B^{L-1}[Σ'(z^L)])ᵀ``)."""
+    ds = _derivs(segs, x)
+    L = sum(s.length for s in segs)
+    runs, g0, prev_last = [], 0, None
+    for s, (seg, d) in enumerate(zip(segs, ds)):
+        k = seg.length
+        if kind == "J":
+            pre, post, first = jnp.ones(seg.W.shape[:-2] + seg.W.shape[-1:], d.dtype), d, start
+        else:  # layer r uses pre = σ'(z^{r-1}); post = 1, or σ'(z^L) at r = L with output
+            head = jnp.ones((1, seg.W.shape[-1]), d.dtype) if prev_last is None else prev_last[None]
+            pre = jnp.concatenate([head, d[:-1]]) if k > 1 else head
+            post = jnp.ones_like(d)
+            if output and s == len(segs) - 1:
+                post = post.at[-1].set(d[-1])
+            first = start + 1
+        j0 = max(0, first - (g0 + 1))
+        if j0 < k:
+            runs.append(_Run(seg.W[j0:], pre[j0:], post[j0:]))
+        prev_last, g0 = d[-1], g0 + k
+    assert g0 == L
+    return tuple(runs), ds
+
+
+def _step_qr(transpose):
+    def step(Q, item):
+        W, pre, post = item
+        if transpose:
+            Y = pre[:, None] * (W.T @ (post[:, None] * Q))
+        else:
+            Y = post[:, None] * (W @ (pre[:, None] * Q))
+        Qn, R = jnp.linalg.qr(Y)
+        d = jnp.diagonal(R)
+        sign = jnp.where(d < 0, -1, 1).astype(Y.dtype)
+        return Qn * sign[None, :], jnp.log(jnp.abs(d))
+
+    return step
+
+
+def _qr_pass(runs, Q, transpose=False):
+    step, logs = _step_qr(transpose), []
+    for run in reversed(runs) if transpose else runs:
+        Q, lg = scan_or_loop(step, Q, (run.W, run.pre, run.post), reverse=transpose)
+        logs.append(lg)
+    if transpose:
+        logs = logs[::-1]
+    return Q, jnp.concatenate(logs)
+
+
+@jax.jit
+def _sweep(runs, Q0):
+    QL, fwd = _qr_pass(runs, Q0)
+    Q0n, _ = _qr_pass(runs, QL, transpose=True)
+    return QL, fwd, Q0n
+
+
+_forward_pass = jax.jit(_qr_pass)
+
+
+@jax.jit
+def _direct(runs, n_in_eye):
+    def step(carry, item):
+        P, s = carry
+        W, pre, post = item
+        P = post[:, None] * (W @ (pre[:, None] * P))
+        m = jnp.max(jnp.abs(P))
+        m = jnp.where(m > 0, m, 1)
+        return (P / m, s + jnp.log(m)), None
+
+    carry = (n_in_eye, jnp.zeros((), n_in_eye.dtype))
+    for run in runs:
+        carry, _ = scan_or_loop(step, carry, (run.W, run.pre, run.post))
+    P, s = carry
+    U, S, Vt = jnp.linalg.svd(P, full_matrices=False)
+    return s + jnp.log(S), U, Vt.T
+
+
+class Spectrum(NamedTuple):
+    """Singular values of a product, as natural logs (descending), with singular vectors.
+
+    Attributes:
+      log_sv: ``(k,)`` natural logs of the k largest singular values, descending.
+      right: ``(n_in, k)`` right singular vectors (columns, same order).  With
+        ``"qr"`` they converge linearly in the sweeps while the values converge
+        quadratically, so they are accurate to about ``√tol`` (relative to σ_1).
+      left: ``(n_out, k)`` left singular vectors (same accuracy).
+      log_stretch: ``(steps, k)`` per-step ``log|R_ii|`` of the last forward pass
+        (QR method; rows sum to ``log_sv`` before sorting), else None.
+      converged: the sweeps met ``tol`` (always True for ``"svd"``).
+      sweeps: forward–backward sweeps done (0 for ``"svd"``).
+      method: ``"qr"`` or ``"svd"``.
+    """
+
+    log_sv: jax.Array
+    right: jax.Array
+    left: jax.Array
+    log_stretch: jax.Array | None
+    converged: bool
+    sweeps: int
+    method: str
+
+    def singular_values(self) -> jax.Array:
+        """``exp(log_sv)`` (may under/overflow at depth: prefer the logs)."""
+        return jnp.exp(self.log_sv)
+
+
+def _frame(n: int, k: int, dtype, key):
+    if key is None:
+        return jnp.eye(n, k, dtype=dtype)
+    q, r = jnp.linalg.qr(jax.random.normal(key, (n, k), dtype))
+    return q * jnp.where(jnp.diagonal(r) < 0, -1, 1).astype(dtype)[None, :]
+
+
+def _chain_spectrum(runs, n_in, *, k, method, tol, max_sweeps, key, dtype) -> Spectrum:
+    if method == "svd":
+        log_sv, U, V = _direct(runs, jnp.eye(n_in, dtype=dtype))
+        return Spectrum(log_sv[:k], V[:, :k], U[:, :k], None, True, 0, "svd")
+    if method != "qr":
+        raise ValueError(f"method: expected 'qr' or 'svd', got {method!r}")
+    if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
+        raise ValueError(f"max_sweeps: expected an int >= 1, got {max_sweeps!r}")
+    Q0, prev, converged, sweeps = _frame(n_in, k, dtype, key), None, False, 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        QL, fwd, Q0n = _sweep(runs, Q0)
+        tot = np.asarray(jnp.sum(fwd, 0))
+        if prev is not None:
+            scale = 1 + np.abs(np.where(np.isfinite(tot), tot, 0))
+            if np.all((tot == prev) | (np.abs(tot - prev) <= tol * scale)):
+                converged = True
+                break
+        prev, Q0 = tot, Q0n
+    order = np.argsort(-tot, kind="stable")
+    return Spectrum(jnp.asarray(tot[order]), Q0[:, order], QL[:, order], fwd[:, order], converged, sweeps, "qr")
+
+
+def _prepare(net, x):
+    net = tuple(net)
+    ws = validate_network(net)
+    x = jnp.asarray(x)
+    check_input(net, x, "x")
+    if x.ndim != 1:
+        raise ValueError(f"x: expected one input of shape ({ws[0]},), got {tuple(x.shape)}")
+    return net, ws, x
+
+
+def _check_k(k, kmax: int) -> int:
+    if k is None:
+        return kmax
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
+        raise ValueError(f"k: expected an int in 1..{kmax} (the smallest width along the product), got {k!r}")
+    return int(k)
+
+
+def input_output_spectrum(net, x, *, k=None, method="qr", tol=1e-12, max_sweeps=30, key=None) -> Spectrum:
+    """Singular values of the input-output Jacobian ``∂a^L/∂x = J^L ⋯ J^1`` at ``x``.
+
+    .. math::  \\frac{∂a^L}{∂x} = Σ'(z^L)W^L ⋯ Σ'(z^1)W^1,\\qquad
+               \\log σ_j = \\sum_{l=1}^{L} \\log|R_l[j,j]| \\ \\text{(at the sweeps' fixed point)}.
+
+    Args:
+      net: tuple of :class:`~gradbounds.Layer`.
+      x: input ``(n_0,)``.
+      k: how many of the largest singular values (default: all, ``min_l n_l``).
+      method: ``"qr"`` (sweeps of QR re-orthonormalisation, any depth) or ``"svd"``.
+      tol: sweep convergence tolerance on the logs, relative to ``1 + |log σ|``.
+      max_sweeps: cap on forward–backward sweeps.
+      key: ``jax.random`` key for a random initial frame (default: identity columns).
+
+    Returns:
+      :class:`Spectrum`; ``right`` lives in input space, ``left`` in output space.
+
+    References:
+      Pennington et al. 2017, eq. (2); Benettin et al. 1980; Golub & Van Loan 2013, §8.3.7.
+    """
+    net, ws, x = _prepare(net, x)
+    runs, _ = _runs(segments(net), x, "J", 1, False)
+    return _chain_spectrum(
+        runs, ws[0], k=_check_k(k, min(ws)), method=method, tol=tol, max_sweeps=max_sweeps, key=key, dtype=x.dtype
+    )
+
+
+def product_spectrum(
+    net, x, l: int = 1, *, output=False, k=None, method="qr", tol=1e-12, max_sweeps=30, key=None
+) -> Spectrum:
+    """Singular values of the backward product ``B^l B^{l+1} ⋯ B^{L-1}`` (times ``Σ'(z^L)`` with ``output``).
+
+    .. math::  Π_l = B^l ⋯ B^{L-1} M_L,\\quad B^r = Σ'(z^r)(W^{r+1})^T,\\quad
+               Π_l^T = M_L W^L Σ'(z^{L-1}) ⋯ W^{l+1} Σ'(z^l),
+
+    computed on the chain ``Π_lᵀ`` (same singular values).  ``M_L = Σ'(z^L)``
+    with ``output=True``, else the identity; ``l = L`` gives ``M_L`` itself.
+    ``right`` are right singular vectors of ``Π_l`` (in δ^L-space: the
+    directions of the output error that are expanded or shrunk on the way to
+    layer l), ``left`` lie in δ^l-space.  ``‖δ^l‖ ≤ σ_1(Π_l)‖δ^L‖``: this is
+    the level P of :mod:`gradbounds.bounds`.
+
+    References:
+      Nielsen ch. 2 (BP2); DESIGN.md §2 (level P); Benettin et al. 1980.
+    """
+    net, ws, x = _prepare(net, x)
+    L = len(net)
+    if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not 1 <= l <= L:
+        raise ValueError(f"l: expected a layer index in 1..{L}, got {l!r}")
+    segs = segments(net)
+    runs, ds = _runs(segs, x, "B", int(l), bool(output))
+    kmax = min(ws[l:])
+    k = _check_k(k, kmax)
+    if int(l) == L:  # no B factor: Π_L = M_L (diagonal)
+        m = jnp.abs(ds[-1][-1]) if output else jnp.ones(ws[-1], x.dtype)
+        order = jnp.argsort(-m)[:k]
+        eye = jnp.eye(ws[-1], dtype=x.dtype)[:, order]
+        with np.errstate(divide="ignore"):
+            return Spectrum(jnp.log(m[order]), eye, eye, None, True, 0, "exact")
+    sp = _chain_spectrum(runs, ws[l], k=k, method=method, tol=tol, max_sweeps=max_sweeps, key=key, dtype=x.dtype)
+    return sp._replace(right=sp.left, left=sp.right)
+
+
+class LyapunovResult(NamedTuple):
+    """One QR pass: ``exponents`` ``(k,)`` (descending, per layer) and ``log_stretch`` ``(L, k)``."""
+
+    exponents: jax.Array
+    log_stretch: jax.Array
+
+
+def lyapunov_exponents(net, x, *, k=None, key=None) -> LyapunovResult:
+    """Finite-depth Lyapunov exponents of ``∂a^L/∂x`` by one forward QR pass.
+
+    .. math::  J^l Q_{l-1} = Q_l R_l,\\qquad λ_j = \\frac{1}{L}\\sum_{l=1}^{L} \\log|R_l[j,j]|.
+
+    ``Σ_{j≤p} L λ_j`` is the log p-volume growth of ``span(Q_0[:, :p])``
+    (a lower bound on ``Σ_{j≤p} log σ_j``); as ``L → ∞`` the ``λ_j`` converge
+    to the Lyapunov exponents for almost every ``Q_0`` (Oseledets).  Use
+    :func:`input_output_spectrum` for the exact finite-depth singular values.
+
+    References:
+      Benettin et al. 1980; Eckmann & Ruelle 1985, §III.B.
+    """
+    net, ws, x = _prepare(net, x)
+    runs, _ = _runs(segments(net), x, "J", 1, False)
+    k = _check_k(k, min(ws))
+    _, fwd = _forward_pass(runs, _frame(ws[0], k, x.dtype, key))
+    exps = jnp.sum(fwd, 0) / len(net)
+    order = jnp.argsort(-exps)
+    return LyapunovResult(exps[order], fwd[:, order])
+
+
+@partial(jax.jit, static_argnames=("kind",))
+def _layer_svals(segs, x, kind):
+    runs, _ = _runs(segs, x, kind, 1, False)
+    out = []
+    for run in runs:
+        A = run.post[:, :, None] * run.W * run.pre[:, None, :]
+        out.append(jnp.linalg.svd(A, compute_uv=False))
+    return out
+
+
+def layer_singular_values(net, x) -> tuple[jax.Array, ...]:
+    """Singular values (descending) of each ``J^l = Σ'(z^l) W^l``, l = 1..L.
+
+    .. math::  J^l = \\frac{∂a^l}{∂a^{l-1}} = Σ'(z^l) W^l .
+
+    References:
+      Nielsen ch. 2; DESIGN.md §1.
+    """
+    net, _, x = _prepare(net, x)
+    return tuple(s for batch in _layer_svals(segments(net), x, "J") for s in batch)
+
+
+def error_singular_values(net, x) -> tuple[jax.Array, ...]:
+    """Singular values (descending) of each ``B^l = Σ'(z^l)(W^{l+1})^T``, l = 1..L-1.
+
+    Computed as those of ``(B^l)ᵀ = W^{l+1} Σ'(z^l)``.
+
+    .. math::  B^l = \\frac{∂δ^l}{∂δ^{l+1}} = Σ'(z^l)(W^{l+1})^T .
+
+    References:
+      Nielsen ch. 2 (BP2); DESIGN.md §1.
+    """
+    net, _, x = _prepare(net, x)
+    if len(net) < 2:
+        return ()
+    return tuple(s for batch in _layer_svals(segments(net), x, "B") for s in batch)
+
+
+class Directions(NamedTuple):
+    """Right singular vectors of a matrix split by whether they are expanded or shrunk.
+
+    Attributes:
+      singular_values: ``(r,)`` descending.
+      right: ``(n_in, r)`` all right singular vectors.
+      expanding: columns of ``right`` with ``σ > threshold``.
+      shrinking: columns with ``σ < threshold``.
+    """
+
+    singular_values: jax.Array
+    right: jax.Array
+    expanding: jax.Array
+    shrinking: jax.Array
+
+
+def directions(A, *, threshold: float = 1.0) -> Directions:
+    """Directions a matrix expands (``σ > threshold``) and shrinks (``σ < threshold``).
+
+    .. math::  A = UΣV^T,\\quad \\|A v_j\\| = σ_j \\|v_j\\|:\\ v_j \\text{ expanded iff } σ_j > 1.
+
+    References:
+      Golub & Van Loan 2013, §2.4 (SVD); the seed slides ("expansion along
+      singular values above one, shrinkage below").
+    """
+    A = jnp.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(f"A: expected a matrix, got shape {tuple(A.shape)}")
+    _, s, Vt = jnp.linalg.svd(A, full_matrices=False)
+    V = Vt.T
+    s_np = np.asarray(s)
+    return Directions(s, V, V[:, s_np > threshold], V[:, s_np < threshold])
+
+
+def layer_directions(net, x, l: int, *, which: str = "J", threshold: float = 1.0) -> Directions:
+    """Expansion/shrinkage directions of ``J^l`` (``which="J"``) or ``B^l`` (``"B"``) at ``x``.
+
+    References:
+      DESIGN.md §1 (``J^l``, ``B^l``); Golub & Van Loan 2013, §2.4.
+    """
+    from gradbounds.jacobians import error_jacobian, layer_jacobian
+
+    net, _, x = _prepare(net, x)
+    if which == "J":
+        return directions(layer_jacobian(net, x, l), threshold=threshold)
+    if which == "B":
+        return directions(error_jacobian(net, x, l), threshold=threshold)
+    raise ValueError(f"which: expected 'J' or 'B', got {which!r}")
+
+
+def sample_jacobian_spectrum(
+    activation, init, sw2, sb2, depth: int, width: int, *, seed: int = 0, bins: int = 20
+) -> dict:
+    """Measured spectrum of ``JJᵀ``, ``J = ∂a^L/∂x``, for one random network and input from ``seed``.
+
+    The network has ``depth`` layers of ``width`` units (input included),
+    ``init`` ``"gaussian"`` (``W ~ N(0, σ_w²/n)``) or ``"orthogonal"``
+    (``σ_w`` · Haar), ``b ~ N(0, σ_b²)``; ``sw2``, ``sb2`` are the variances.
+    The input has ``‖x‖²/n = (q* − σ_b²)/σ_w²`` so that ``z^1`` starts at the
+    length map's fixed point (the setting of the free-probability
+    prediction, :func:`gradbounds.freeprob.jacobian_spectrum`).
+
+    .. math::  λ_j = σ_j(J)^2,\\quad \\text{mean} = \\frac1n\\sum_j λ_j,\\quad
+               \\text{variance} = \\frac1n\\sum_j (λ_j - \\text{mean})^2 .
+
+    Returns:
+      dict with ``mean``, ``variance``, ``edge`` (largest λ), ``min``, ``median``,
+      ``log10_mean``, ``n``, ``histogram`` (``edges``, ``counts``) and
+      ``per_layer`` (measured ``q^l = ‖z^l‖²/n``, the length map's ``q^l`` from the
+      measured ``q^1``, and ``log10 ‖J^l‖``).
+
+    References:
+      Pennington et al. 2017, §3 (experiments at the fixed point q*).
+    """
+    import math
+
+    from scipy.special import logsumexp
+
+    from gradbounds import theory
+    from gradbounds.networks import forward, init_network
+
+    kn, kx = jax.random.split(jax.random.key(seed))
+    net = init_network(kn, (width,) * (depth + 1), activation=activation, init=init, sw2=sw2, sb2=sb2)
+    q = float(theory.q_star(activation, sw2, sb2))
+    scale = math.sqrt((q - sb2) / sw2) if (math.isfinite(q) and q > sb2) else 1.0
+    g = jax.random.normal(kx, (width,), net[0].W.dtype)
+    x = scale * math.sqrt(width) * g / jnp.linalg.norm(g)
+    sp = input_output_spectrum(net, x, method="svd")
+    log_lam = 2 * np.asarray(sp.log_sv, float)
+    lam = np.exp(log_lam)
+    counts, edges = np.histogram(lam, bins=bins, range=(0.0, float(lam.max())))
+    fw = forward(net, x)
+    q1 = sw2 * float(jnp.mean(x * x)) + sb2
+    top = [float(np.log10(s[0])) if s[0] > 0 else -math.inf for s in layer_singular_values(net, x)]
+    return {
+        "mean": float(np.mean(lam)),
+        "variance": float(np.var(lam)),
+        "edge": float(lam.max()),
+        "min": float(lam.min()),
+        "median": float(np.median(lam)),
+        "log10_mean": float(logsumexp(log_lam) - math.log(lam.size)) / math.log(10),
+        "n": int(lam.size),
+        "histogram": {"edges": edges, "counts": counts},
+        "per_layer": {
+            "q_measured": [float(jnp.mean(z * z)) for z in fw.z],
+            "q_length_map": theory.length_map_iterates(activation, q1, depth, sw2=sw2, sb2=sb2),
+            "log10_norm_J": top,
+        },
+    }
