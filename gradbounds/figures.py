@@ -45,6 +45,7 @@ __all__ = [
     "nielsen_speeds",
     "phase_diagram",
     "spectra",
+    "typical_worst",
 ]
 
 # Okabe & Ito (2008): distinguishable under every common colour-vision deficiency.
@@ -508,7 +509,7 @@ def nielsen_speeds(ours=None, *, published=None, nielsen_dir=None, path=None, la
       Nielsen ch. 5, the figures of "The vanishing gradient problem".
     """
     pub = published if published is not None else load_nielsen(nielsen_dir)
-    fig, axes = new_figure(ncols=3, column="full", sharey=True, height_ratio=0.85)
+    fig, axes = new_figure(ncols=3, column="full", sharey=True, height_ratio=0.95)
     for ax, k in zip(axes[0], (2, 3, 4)):
         P = np.asarray(pub[k])
         steps = np.arange(P.shape[0])
@@ -538,7 +539,18 @@ def nielsen_speeds(ours=None, *, published=None, nielsen_dir=None, path=None, la
         ax.set_title(f"{k} hidden layers")
         ax.grid(True, which="major")
     axes[0, 0].set_ylabel(r"speed $\|\frac{1}{n}\sum_x\delta^l_x\|$")
-    axes[0, -1].legend(loc="upper right", ncols=2)
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=c, marker=m, linestyle="none", label=f"layer {i + 1}")
+        for i, (c, _, m) in enumerate(_CYCLE[:4])
+    ]
+    handles.append(
+        Line2D([], [], color=PALETTE["grey"], linestyle=":", marker="o", fillstyle="none", label="Nielsen (published)")
+    )
+    if ours is not None:
+        handles.append(Line2D([], [], color=PALETTE["grey"], linestyle="-", marker="o", label=label))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     return _done(fig, path)
 
 
@@ -586,48 +598,122 @@ def phase_diagram(result, *, path=None, column="half"):
 
 @_drawing
 def spectra(result, *, path=None, column="full"):
-    """Singular values of layer Jacobians and of their products, against free probability.
+    """Singular values of the error Jacobians ``B^l``, of their products, and of ``∂a^L/∂x``.
 
-    Left: ``log10 σ_i(J^l)`` per layer and ``log10 σ_i(J^l⋯J^1)`` of the
-    products (expansion above 0, shrinkage below).  Right: histogram of the
-    squared singular values of the input-output Jacobian with the predicted
-    mean and spectral edge.
+    Left: ``log10 σ_i(B^l)`` per layer (ticks) and ``log10 σ_i(Π_l)`` of the
+    products ``Π_l = B^l ⋯ B^{L-1}`` (dots): directions above 0 are expanded on
+    the way from the output to layer l, those below shrunk.  Right: histogram
+    of ``log10 λ`` for the squared singular values λ of the input-output
+    Jacobian, one per weight ensemble, with the free-probability mean and
+    spectral edge.
+
+    .. math:: δ^l = Π_l\,δ^{L},\qquad E[λ] = χ_1^L
 
     Args:
-      result: dict with ``"layer_log10_sv"`` (L lists), ``"product_log10_sv"``
-        (L lists), ``"io_sq_sv"`` (list) and ``"predicted": {"mean", "edge"}``
-        (optional), ``"measured": {"mean", ...}`` and ``"label"``.
+      result: dict with ``"layers"``, ``"layer_log10_sv"`` (one list per
+        layer), ``"product_layers"``, ``"product_log10_sv"``, optional
+        ``"floor_log10"`` (values below it are not drawn: a direct SVD does not
+        resolve them), and ``"runs": {init: {"log10_lam": [...], "predicted":
+        {"mean", "edge"}}}``; ``"label"`` for the left title.
 
     References:
-      Pennington, Schoenholz & Ganguli 2017, 2018.
+      Pennington, Schoenholz & Ganguli 2017, eq. (2) and §2.5; 2018, §3.
     """
     result = _load(result)
-    fig, axes = new_figure(ncols=2, column=column, height_ratio=0.7)
+    fig, axes = new_figure(ncols=2, column=column, height_ratio=0.72)
     ax = axes[0, 0]
-    lay = [np.asarray(v, float) for v in result["layer_log10_sv"]]
-    prod = [np.asarray(v, float) for v in result["product_log10_sv"]]
-    L = len(lay)
-    for l in range(L):
-        ax.plot(np.full(lay[l].size, l + 1) - 0.15, lay[l], "_", color=PALETTE["blue"], markersize=4)
-        ax.plot(np.full(prod[l].size, l + 1) + 0.15, prod[l], ".", color=PALETTE["vermillion"], markersize=2)
-    ax.plot([], [], "_", color=PALETTE["blue"], label=r"$\sigma_i(J^l)$")
-    ax.plot([], [], ".", color=PALETTE["vermillion"], label=r"$\sigma_i(J^l\cdots J^1)$")
-    ax.axhline(0.0, color="k", linewidth=0.6)
+    floor = result.get("floor_log10")
+    for l, sv in zip(result["layers"], result["layer_log10_sv"]):
+        sv = _arr(sv)
+        ax.plot(
+            np.full(sv.size, l) - 0.18,
+            sv,
+            linestyle="none",
+            marker="_",
+            color=PALETTE["blue"],
+            markersize=4,
+            label=r"$\sigma_i(B^l)$",
+        )
+    for l, sv in zip(result["product_layers"], result["product_log10_sv"]):
+        sv = _arr(sv)
+        if floor is not None:
+            sv = sv[sv >= floor[result["product_layers"].index(l)] if isinstance(floor, list) else sv >= floor]
+        ax.plot(
+            np.full(sv.size, l) + 0.18,
+            sv,
+            linestyle="none",
+            marker=".",
+            color=PALETTE["vermillion"],
+            markersize=2.2,
+            label=r"$\sigma_i(B^l\cdots B^{L-1})$",
+        )
+    ax.axhline(0.0, color="k", linewidth=0.7)
+    ax.text(0.99, 0.97, "expanded", transform=ax.transAxes, ha="right", va="top", fontsize=6)
+    ax.text(0.99, 0.03, "shrunk", transform=ax.transAxes, ha="right", va="bottom", fontsize=6)
     ax.set_xlabel(r"layer $l$")
     ax.set_ylabel(r"$\log_{10}\sigma_i$")
-    ax.legend(loc="lower left")
-    ax.grid(True, axis="y")
-    ax = axes[0, 1]
-    sq = np.asarray(result["io_sq_sv"], float)
-    ax.hist(sq, bins=40, density=True, color=PALETTE["sky"], edgecolor="k", linewidth=0.3, label="measured")
-    pred = result.get("predicted") or {}
-    if "mean" in pred:
-        ax.axvline(pred["mean"], color="k", linestyle="--", label="predicted mean")
-    if "edge" in pred and pred["edge"] is not None:
-        ax.axvline(pred["edge"], color=PALETTE["vermillion"], linestyle="-.", label="predicted edge")
-    ax.axvline(np.mean(sq), color=PALETTE["blue"], linestyle=":", label="measured mean")
-    ax.set_xlabel(r"squared singular value $\lambda$ of $\partial a^L/\partial x$")
-    ax.set_ylabel("density")
     ax.set_title(result.get("label", ""))
-    ax.legend(loc="upper right")
+    ax.grid(True, axis="y")
+    h, lab = ax.get_legend_handles_labels()
+    uniq = dict(zip(lab, h))
+    ax.legend(uniq.values(), uniq.keys(), loc="lower left", markerscale=2.5)
+    ax = axes[0, 1]
+    lo = 0.0
+    for i, (init, run) in enumerate(result["runs"].items()):
+        col, ls, mk = _CYCLE[[1, 4][i % 2]]
+        ll = np.sort(_arr(run["log10_lam"]))
+        lo = min(lo, ll[0])
+        frac = np.arange(1, ll.size + 1) / ll.size
+        ax.step(ll, frac, where="post", color=col, linestyle=ls, linewidth=1.1, label=f"{init}: measured")
+        pred = run.get("predicted") or {}
+        if pred.get("mean"):
+            ax.axvline(np.log10(pred["mean"]), color=col, linestyle=":", linewidth=0.9, label=f"{init}: predicted mean")
+        if pred.get("edge"):
+            ax.axvline(
+                np.log10(pred["edge"]), color=col, linestyle="-.", linewidth=0.9, label=f"{init}: predicted edge"
+            )
+    ax.set_xlim(left=max(lo - 0.5, -12.0))
+    ax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
+    ax.set_ylabel(r"fraction $\leq$ abscissa")
+    ax.grid(True)
+    ax.legend(loc="upper left")
+    return _done(fig, path)
+
+
+# --- typical against worst case -----------------------------------------------------------
+
+
+@_drawing
+def typical_worst(result, *, path=None, column="full"):
+    """Measured ``‖δ^l‖`` beside the mean-field prediction and the textbook bound G, per setting.
+
+    .. math:: E\\|δ^l\\|^2 \\approx χ_1^{L-l}\\,E\\|δ^L\\|^2 \\qquad\\text{against}\\qquad \\|δ^l\\| \\le G_l
+
+    Args:
+      result: dict with ``"panels"``, each the ``to_dict()`` of a
+        :class:`gradbounds.typical.TypicalWorst` (``layers``, ``measured``,
+        ``predicted``, ``predicted_map``, ``bound``, ``chi1``) plus a ``name``.
+
+    References:
+      Schoenholz et al. 2017, §5; Poole et al. 2016, eq. (7); the seed answer's (**).
+    """
+    result = _load(result)
+    panels = result["panels"]
+    fig, axes = new_figure(ncols=len(panels), column=column, height_ratio=0.9)
+    series = (
+        ("bound", STYLES["G"], r"bound $G$ (mean $\log_{10}$)"),
+        ("predicted", dict(color=PALETTE["blue"], linestyle="--", marker="s"), r"mean field $\chi_1^{L-l}$"),
+        ("predicted_map", dict(color=PALETTE["green"], linestyle="-.", marker="^"), r"mean field along $q^l$"),
+        ("measured", STYLES["E"], r"measured (rms $\|\delta^l\|$)"),
+    )
+    for ax, p in zip(axes[0], panels):
+        x = _arr(p["layers"])
+        for key, st, lab in series:
+            _plot(ax, x, _arr(p[key]), st, lab)
+        ax.set_title(f"{p.get('name', '')}: $\\sigma_w^2$={p['sw2']:.3g}, $\\chi_1$={p['chi1']:.3f}")
+        ax.set_xlabel(r"layer $l$")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True)
+    axes[0, 0].set_ylabel(r"$\log_{10}\|\delta^l\|$")
+    _shared_legend(fig, axes, ncols=4)
     return _done(fig, path)

@@ -66,7 +66,10 @@ def main(argv=None) -> int:
 
     if shutil.which("latexmk") is None:
         sys.exit(f"paper/build.py: latexmk not found; install TeX: apt-get install -y {APT}")
-    sh(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "paper.tex"], cwd=HERE)
+    sh(
+        ["latexmk", "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "paper.tex"],
+        cwd=HERE,
+    )
     log = (HERE / "paper.log").read_text(errors="replace")
     bad = [
         ln

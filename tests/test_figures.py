@@ -197,3 +197,45 @@ def test_float_dtype_of_figure_inputs_is_irrelevant():
     h = gb.hierarchy(net, x, y)
     fig = figures.bound_ladder(h)
     np.testing.assert_allclose(_line(fig, figures.LEVEL_LABELS["E"]).get_ydata(), h.log10("E"), rtol=1e-6)
+
+
+def test_spectra_draws_layer_and_product_singular_values(tmp_path):
+    from gradbounds import spectra as sp
+
+    net = gb.init_network(key(7), (6,) * 5, activation="tanh", init="gaussian", sw2=1.5, sb2=0.05)
+    x = jax.random.normal(key(8), (6,))
+    layer = [np.log10(np.asarray(v)) for v in sp.error_singular_values(net, x)]
+    prods = [np.asarray(sp.product_spectrum(net, x, l, method="svd").log_sv) / np.log(10) for l in (1, 2, 3)]
+    lam = 2 * np.asarray(sp.input_output_spectrum(net, x, method="svd").log_sv) / np.log(10)
+    res = {
+        "layers": [1, 2, 3],
+        "layer_log10_sv": layer,
+        "product_layers": [1, 2, 3],
+        "product_log10_sv": prods,
+        "runs": {"gaussian": {"log10_lam": lam, "predicted": {"mean": 1.0, "edge": 3.0}}},
+    }
+    fig = figures.spectra(res, path=tmp_path / "sp.pdf")
+    _pdf_ok(tmp_path / "sp.pdf", width_in=6.75)
+    lines = fig.axes[0].get_lines()
+    # first the per-layer ticks (x = l - 0.18), then the products (x = l + 0.18)
+    np.testing.assert_allclose(lines[0].get_ydata(), layer[0])
+    np.testing.assert_allclose(lines[3].get_ydata(), prods[0])
+    np.testing.assert_allclose(lines[3].get_xdata(), 1.18)
+    # the product of all three factors has sigma_1 <= the product of the factors' sigma_1 (submultiplicativity)
+    assert prods[0][0] <= sum(v[0] for v in layer) + 1e-12
+    # the right panel's step curve is the empirical distribution of log10 lambda
+    step = _line(fig, "gaussian: measured", 1)
+    np.testing.assert_allclose(step.get_xdata(), np.sort(lam))
+    np.testing.assert_allclose(step.get_ydata(), np.arange(1, lam.size + 1) / lam.size)
+
+
+def test_typical_worst_draws_its_series(tmp_path):
+    from gradbounds.typical import typical_vs_worst
+
+    tw = typical_vs_worst(key(9), (8,) * 6, activation="tanh", sw2=1.2, sb2=0.05, n_networks=3).to_dict()
+    fig = figures.typical_worst({"panels": [dict(tw, name="a"), dict(tw, name="b")]}, path=tmp_path / "t.pdf")
+    _pdf_ok(tmp_path / "t.pdf", width_in=6.75)
+    np.testing.assert_allclose(_line(fig, r"measured (rms $\|\delta^l\|$)", 1).get_ydata(), tw["measured"])
+    np.testing.assert_allclose(_line(fig, r"bound $G$ (mean $\log_{10}$)", 0).get_ydata(), tw["bound"])
+    # the bound is above the exact values it bounds, layer by layer (means of log10 G >= means of log10 E)
+    assert np.all(np.asarray(tw["bound"]) >= np.asarray(tw["exact_mean"]))

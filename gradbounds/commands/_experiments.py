@@ -351,9 +351,290 @@ def underflow_tables(r):
     }
 
 
+# --- Nielsen's chapter-5 experiment ------------------------------------------------------------
+
+
+def nielsen_compute(*, quick, seed, nielsen_dir=None, **_):
+    from gradbounds import data, training
+    from gradbounds.figures import load_nielsen
+
+    _x64()
+    pub = load_nielsen(nielsen_dir)
+    d = None
+    if not quick:
+        try:
+            d = data.load_dataset("fashion-mnist")
+        except (OSError, ValueError):
+            d = None  # not installed: the embedded digits
+    d = d if d is not None else data.load_digits()
+    steps = 60 if quick else 500
+    runs = {}
+    for k in (2, 3, 4):
+        r = training.train(d, training.preset("nielsen-ch5", hidden=k, steps=steps), seed=seed + 40 + k)
+        hs = np.asarray(r.hidden_speeds)
+        det = r.details
+        verdicts = [x.get("verdict", "holds") for x in det]
+        runs[k] = {
+            "speeds": hs,
+            "initial": hs[0],
+            "final": np.asarray(r.final["speeds"][:-1]),
+            "bound_slack_initial": det[0]["bound_slack_log10"][:-1] if det else None,
+            "cancellation_initial": det[0]["cancellation_log10"][:-1] if det else None,
+            "verdict": max(verdicts, key=("holds", "inconclusive", "violated").index) if verdicts else "holds",
+            "accuracy": r.final.get("accuracy"),
+        }
+    verdict = max((v["verdict"] for v in runs.values()), key=("holds", "inconclusive", "violated").index)
+    return {"dataset": d.name, "steps": steps, "runs": runs, "published": pub, "verdict": verdict}
+
+
+def nielsen_draw(result, path, **_):
+    from gradbounds import figures
+
+    pub = {int(k): np.asarray(v) for k, v in result["published"].items()}
+    ours = {int(k): np.asarray(v["speeds"]) for k, v in result["runs"].items()}
+    return figures.nielsen_speeds(ours, published=pub, path=path, label=f"ours, {result['dataset']}")
+
+
+def nielsen_numbers(r):
+    out = {"dataset": (r["dataset"], "s"), "steps": (r["steps"], "d"), "verdict": (r["verdict"], "s")}
+    for k, run in r["runs"].items():
+        ini, pub = (
+            np.asarray(run["initial"]),
+            np.asarray(r["published"][str(k)] if str(k) in r["published"] else r["published"][k])[0],
+        )
+        for i in range(int(k)):
+            out[f"ours.{k}.{i + 1}"] = (ini[i], ".3g")
+            out[f"pub.{k}.{i + 1}"] = (pub[i], ".3g")
+        out[f"ours.{k}.ratio"] = (ini[-1] / ini[0], ".0f")
+        out[f"pub.{k}.ratio"] = (pub[-1] / pub[0], ".0f")
+        fin = np.asarray(run["final"])
+        out[f"ours.{k}.finalratio"] = (fin[-1] / fin[0], ".0f")
+        if run.get("bound_slack_initial") is not None:
+            out[f"ours.{k}.slack1"] = (run["bound_slack_initial"][0], ".2f")
+            out[f"ours.{k}.cancel1"] = (run["cancellation_initial"][0], ".2f")
+    return out
+
+
+def nielsen_tables(r):
+    rows = []
+    for k, run in r["runs"].items():
+        ini = np.asarray(run["initial"])
+        pub = np.asarray(r["published"][str(k)] if str(k) in r["published"] else r["published"][k])[0]
+        for i in range(int(k)):
+            first = "\\midrule\n" if i == 0 and rows else ""
+            rows.append(
+                f"{first}{k if i == 0 else ''} & {i + 1} & {_tex(pub[i], '.3g')} & {_tex(ini[i], '.3g')}"
+                f" & {_tex(pub[i] / pub[-1], '.3f')} & {_tex(ini[i] / ini[-1], '.3f')} \\\\"
+            )
+    return {
+        "nielsen": "\\begin{tabular}{cc rr rr}\n\\toprule\n"
+        "& & \\multicolumn{2}{c}{initial speed} & \\multicolumn{2}{c}{ratio to last hidden} \\\\\n"
+        "\\cmidrule(lr){3-4}\\cmidrule(lr){5-6}\n"
+        "$k$ & layer & Nielsen & ours & Nielsen & ours \\\\\n\\midrule\n"
+        + "\n".join(rows)
+        + "\n\\bottomrule\n\\end{tabular}\n"
+    }
+
+
+# --- spectra: expansion and shrinkage ------------------------------------------------------------
+
+SPECTRA_SETTING = dict(activation="tanh", sw2=1.05, sb2=2.01e-5)  # near-critical tanh (Pennington et al. 2017)
+RESOLVED = 14.0  # a direct SVD resolves singular values down to about 1e-14 of the largest
+
+
+def _at_fixed_point(seed, n, activation, sw2, sb2):
+    """An input with ``‖x‖²/n = (q* − σ_b²)/σ_w²``, so that ``z^1`` starts at the length map's fixed point."""
+    import math
+
+    import jax
+    import jax.numpy as jnp
+
+    from gradbounds import theory
+
+    q = float(theory.q_star(activation, sw2, sb2))
+    scale = math.sqrt((q - sb2) / sw2) if (math.isfinite(q) and q > sb2) else 1.0
+    g = jax.random.normal(jax.random.key(seed), (n,))
+    return scale * math.sqrt(n) * g / jnp.linalg.norm(g)
+
+
+def spectra_compute(*, quick, seed, **_):
+    import gradbounds as gb
+    from gradbounds import freeprob, spectra
+
+    _x64()
+    L, n = (12, 64) if quick else (32, 256)
+    st = SPECTRA_SETTING
+    out = {"depth": L, "width": n, **st, "runs": {}}
+    for i, init in enumerate(("gaussian", "orthogonal")):
+        import jax
+
+        net = gb.init_network(jax.random.key(seed + 70 + i), (n,) * (L + 1), init=init, **st)
+        x = _at_fixed_point(seed + 80 + i, n, st["activation"], st["sw2"], st["sb2"])
+        sp = spectra.input_output_spectrum(net, x, method="svd")
+        log10_lam = 2 * np.asarray(sp.log_sv) / np.log(10)
+        lam = 10.0**log10_lam
+        pred = freeprob.jacobian_spectrum(st["activation"], st["sw2"], st["sb2"], L, init=init)
+        out["runs"][init] = {
+            "log10_lam": log10_lam,
+            "measured": {"mean": float(np.mean(lam)), "variance": float(np.var(lam)), "edge": float(lam.max())},
+            "predicted": {"mean": pred.mean, "variance": pred.variance, "edge": pred.edge},
+            "chi1": pred.chi1,
+        }
+        if init == "gaussian":  # per-layer and product spectra of the backward Jacobians
+            out["layers"] = list(range(1, L))
+            out["layer_log10_sv"] = [np.log10(np.asarray(v)) for v in spectra.error_singular_values(net, x)]
+            prods = [
+                np.asarray(spectra.product_spectrum(net, x, l, method="svd").log_sv) / np.log(10) for l in range(1, L)
+            ]
+            out["product_layers"] = list(range(1, L))
+            out["product_log10_sv"] = prods
+            out["floor_log10"] = [float(p[0] - RESOLVED) for p in prods]
+            out["expanding"] = [int(np.sum(p > 0)) for p in prods]
+            out["label"] = f"{st['activation']}, Gaussian $W$, $\\sigma_w^2={st['sw2']}$"
+    return out
+
+
+def spectra_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.spectra(result, path=path)
+
+
+def spectra_numbers(r):
+    out = {"depth": (r["depth"], "d"), "width": (r["width"], "d"), "sw2": (r["sw2"], ".3g"), "sb2": (r["sb2"], ".2e")}
+    for init, run in r["runs"].items():
+        for k in ("mean", "variance", "edge"):
+            out[f"{init}.pred.{k}"] = (run["predicted"][k], ".3g")
+            out[f"{init}.meas.{k}"] = (run["measured"][k], ".3g")
+        out[f"{init}.chi1"] = (run["chi1"], ".4f")
+    p1 = np.asarray(r["product_log10_sv"][0], float)
+    out["prod1.max"] = (p1[0], ".2f")
+    out["prod1.expanding"] = (r["expanding"][0], "d")
+    out["prodlast.expanding"] = (r["expanding"][-1], "d")
+    out["layer.maxmax"] = (max(float(np.max(v)) for v in r["layer_log10_sv"]), ".2f")
+    out["layer.expanding"] = (int(np.mean([np.sum(np.asarray(v) > 0) for v in r["layer_log10_sv"]])), "d")
+    out["resolved"] = (RESOLVED, ".0f")
+    return out
+
+
+# --- mean-field phase diagram ----------------------------------------------------------------------
+
+
+def phase_compute(*, quick, seed, **_):
+    from gradbounds import theory
+
+    act = "tanh"
+    m = (40, 30) if quick else (160, 120)
+    sw2 = np.linspace(0.5, 4.0, m[0])
+    sb2 = np.linspace(0.0, 0.5, m[1])
+    SW, SB = np.meshgrid(sw2, sb2)
+    chi = np.asarray(theory.mean_field(act, SW, SB, correlation=False).chi1)
+    q = np.geomspace(1e-4, 50, 200 if quick else 800)
+    csw, csb = theory.critical_line(act, q)
+    ok = (np.asarray(csb) >= 0) & (np.asarray(csb) <= sb2[-1]) & (np.asarray(csw) <= sw2[-1])
+    at = {}
+    for b in (0.0, 0.05, 0.3):
+        w, qs = theory.critical_sw2(act, b)
+        at[str(b)] = {"sw2": w, "q_star": qs}
+    mf = theory.mean_field(act, 1.5, 0.05)
+    return {
+        "activation": act,
+        "sw2": sw2,
+        "sb2": sb2,
+        "chi1": chi,
+        "critical": {"sw2": np.asarray(csw)[ok], "sb2": np.asarray(csb)[ok]},
+        "critical_at": at,
+        "example": {"sw2": 1.5, "sb2": 0.05, **mf.to_dict()},
+    }
+
+
+def phase_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.phase_diagram(result, path=path)
+
+
+def phase_numbers(r):
+    out = {}
+    for b, d in r["critical_at"].items():
+        key = b.replace(".", "p")
+        out[f"crit.{key}.sw2"] = (d["sw2"], ".4f")
+        out[f"crit.{key}.qstar"] = (d["q_star"], ".3g")
+        out[f"crit.{key}.sb2"] = (float(b), ".2g")
+    ex = r["example"]
+    for k in ("q_star", "chi1", "xi_grad", "xi_q", "xi_c"):
+        out[f"example.{k}"] = (ex[k], ".4g")
+    out["example.phase"] = (ex["phase"], "s")
+    out["example.sw2"] = (ex["sw2"], ".3g")
+    out["example.sb2"] = (ex["sb2"], ".3g")
+    return out
+
+
+# --- typical against worst case -----------------------------------------------------------------------
+
+TYPICAL_SETTINGS = (("ordered", 0.8), ("critical", None), ("chaotic", 3.5))  # tanh, σ_b² = 0.05: critical σ_w² ≈ 1.76
+
+
+def typical_compute(*, quick, seed, **_):
+    import jax
+
+    from gradbounds import theory
+    from gradbounds.typical import typical_vs_worst
+
+    _x64()
+    L, n, N = (16, 64, 4) if quick else (48, 200, 16)
+    sb2 = 0.05
+    panels = []
+    for i, (name, sw2) in enumerate(TYPICAL_SETTINGS):
+        if sw2 is None:
+            sw2 = theory.critical_sw2("tanh", sb2)[0]
+        tw = typical_vs_worst(
+            jax.random.key(seed + 90 + i), (n,) * (L + 1), activation="tanh", sw2=sw2, sb2=sb2, n_networks=N
+        )
+        d = tw.to_dict()
+        d["name"] = name
+        panels.append(d)
+    return {"panels": panels, "depth": L, "width": n, "networks": N, "sb2": sb2}
+
+
+def typical_draw(result, path, **_):
+    from gradbounds import figures
+
+    return figures.typical_worst(result, path=path)
+
+
+def typical_numbers(r):
+    out = {
+        "depth": (r["depth"], "d"),
+        "width": (r["width"], "d"),
+        "networks": (r["networks"], "d"),
+        "sb2": (r["sb2"], ".2f"),
+    }
+    for p in r["panels"]:
+        k = p["name"]
+        out[f"{k}.sw2"] = (p["sw2"], ".3g")
+        out[f"{k}.chi1"] = (p["chi1"], ".4f")
+        out[f"{k}.logchi"] = (np.log10(p["chi1"]), ".4f")
+        out[f"{k}.rate"] = (p["measured_rate"], ".4f")
+        out[f"{k}.slack1"] = (p["slack"][0], ".1f")
+        out[f"{k}.gap1"] = (p["measured"][0] - p["predicted"][0], ".2f")
+        out[f"{k}.xigrad"] = (p["xi_grad"], ".3g")
+    return out
+
+
 EXPERIMENTS = {
     "ladder": Experiment(ladder_compute, ladder_draw, ladder_numbers, ladder_tables),
     "slack": Experiment(slack_compute, slack_draw, slack_numbers),
     "chain": Experiment(chain_compute, chain_draw, chain_numbers),
     "underflow": Experiment(underflow_compute, underflow_draw, underflow_numbers, underflow_tables),
+    "spectra": Experiment(
+        spectra_compute, spectra_draw, spectra_numbers, None, ("gradbounds.spectra", "gradbounds.freeprob")
+    ),
+    "phase": Experiment(phase_compute, phase_draw, phase_numbers, None, ("gradbounds.theory",)),
+    "typical": Experiment(
+        typical_compute, typical_draw, typical_numbers, None, ("gradbounds.typical", "gradbounds.theory")
+    ),
+    "nielsen": Experiment(
+        nielsen_compute, nielsen_draw, nielsen_numbers, nielsen_tables, ("gradbounds.training", "gradbounds.data")
+    ),
 }

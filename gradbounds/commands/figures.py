@@ -154,12 +154,23 @@ def run(args) -> int:
         if rpath.is_file() and (out / f"{name}.pdf").is_file():
             results[name] = json.loads(rpath.read_text())
     numbers, formats, tables = {}, {}, {}
-    for name, result in results.items():
+    for name, result in list(results.items()):
         e = ex.EXPERIMENTS[name]
-        for key, (val, fmt) in (e.numbers(result) if e.numbers else {}).items():
+        try:
+            nums = e.numbers(result) if e.numbers else {}
+            tabs = e.tables(result) if e.tables else {}
+        except (KeyError, TypeError, IndexError) as err:
+            if name in summary:
+                raise
+            print(
+                f"gradbounds figures: ignoring {name}'s stored result ({err!r} missing: from an older version?)",
+                file=sys.stderr,
+            )
+            del results[name]
+            continue
+        for key, (val, fmt) in nums.items():
             numbers[f"{name}.{key}"], formats[f"{name}.{key}"] = val, fmt
-        if e.tables:
-            tables.update(e.tables(result))
+        tables.update(tabs)
     numbers["settings.seed"], formats["settings.seed"] = args.seed, "d"
     write_json(numbers, str(out / "numbers.json"))
     if args.tex:
