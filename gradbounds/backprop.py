@@ -104,6 +104,12 @@ def underflow_depth(net, x, y, *, cost="quadratic", dtype=None) -> int | None:
     ``k = L − l + 1`` at which ``δ^l`` is exactly zero in that dtype (so
     layers ``l' ≤ l`` get a zero gradient although the exact one is not), or
     ``None`` if no layer underflows.
+
+    Where that happens depends on the platform as well as the dtype: XLA on
+    the CPU flushes subnormal results to zero, so plain backprop loses the
+    gradient once it falls below the smallest *normal* number (about
+    ``2.2e-308`` in float64, ``1.2e-38`` in float32), not the smallest
+    subnormal.
     """
     net = tuple(net)
     if dtype is not None:
