@@ -32,7 +32,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import special
 
 __all__ = ["NpActivation", "np_activation", "expect", "N_GH", "Q_GH", "Z_MAX"]
 
@@ -68,6 +67,8 @@ def _sech2(u):
 
 
 def _table():
+    from scipy import special
+
     from gradbounds.activations import LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
 
     a, lam, al = LEAKY_SLOPE, SELU_LAMBDA, SELU_ALPHA
@@ -151,6 +152,8 @@ def np_activation(name) -> NpActivation:
 
 @functools.cache
 def _gh():
+    from scipy import special
+
     z, w = special.roots_hermitenorm(N_GH)
     return z, w / math.sqrt(2 * math.pi)
 

@@ -40,7 +40,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize
 
 from gradbounds import activations
 from gradbounds._gauss import expect, np_activation
@@ -165,6 +164,8 @@ def _log_edge(activation, sw2, sb2, depth, *, init):
     vals = np.where(np.isnan(vals), np.inf, vals)
     i = int(np.argmin(vals))
     if 0 < i < _T_GRID.size - 1:
+        from scipy import optimize
+
         res = optimize.minimize_scalar(
             lambda t: float(_log_minv(act, float(sw2_), qs, L, init, np.array([t]))[0]),
             bounds=(_T_GRID[i - 1], _T_GRID[i + 1]),

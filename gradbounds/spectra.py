@@ -196,6 +196,16 @@ class Spectrum(NamedTuple):
         """``exp(log_sv)`` (may under/overflow at depth: prefer the logs)."""
         return jnp.exp(self.log_sv)
 
+    @property
+    def expanding(self) -> jax.Array:
+        """Right singular vectors with ``σ > 1`` (directions the product expands)."""
+        return self.right[:, np.asarray(self.log_sv) > 0]
+
+    @property
+    def shrinking(self) -> jax.Array:
+        """Right singular vectors with ``σ < 1`` (directions the product shrinks)."""
+        return self.right[:, np.asarray(self.log_sv) < 0]
+
 
 def _frame(n: int, k: int, dtype, key):
     if key is None:

@@ -41,7 +41,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize, special
 
 from gradbounds._gauss import NpActivation, expect, np_activation
 
@@ -64,6 +63,18 @@ __all__ = [
 PHASE_TOL = 1e-9  # |χ₁ − 1| ≤ PHASE_TOL is "critical"
 Q_MAX = 1e30  # q* above this is reported as inf (the length map diverges)
 _Q_TINY = 1e-14
+
+
+def _optimize():
+    from scipy import optimize  # imported when used: `import gradbounds` stays light
+
+    return optimize
+
+
+def _special():
+    from scipy import special
+
+    return special
 
 
 def _variances(sw2, sb2):
@@ -129,7 +140,7 @@ def gaussian_moments(activation, q, *, closed: bool = True) -> Moments:
     if closed and act.name == "hard_tanh":
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             t = 1 / np.sqrt(q)
-            P = special.erf(t / math.sqrt(2))
+            P = _special().erf(t / math.sqrt(2))
             tp = np.where(q > 0, t * np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi), 0.0)
         S = P - 2 * tp
         return Moments(q * S + (1 - P), P, P, S)
@@ -256,7 +267,7 @@ def q_star(activation, sw2, sb2):
 
         if scalar:
             q[todo] = np.exp(
-                optimize.brentq(ft, t_lo[0], t_hi[0], args=(sw2, sb2), xtol=1e-15, rtol=4 * np.finfo(float).eps)
+                _optimize().brentq(ft, t_lo[0], t_hi[0], args=(sw2, sb2), xtol=1e-15, rtol=4 * np.finfo(float).eps)
             )
         else:
             from scipy.optimize import elementwise
@@ -364,7 +375,7 @@ def _c_star_one(act, sw2, sb2, q, chi):
     i = i0 + above[0]
     if gs[i] == 0:
         return float(cs[i])
-    return optimize.brentq(g, cs[i], cs[i - 1], xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return _optimize().brentq(g, cs[i], cs[i - 1], xtol=1e-15, rtol=4 * np.finfo(float).eps)
 
 
 def c_star(activation, sw2, sb2):
@@ -445,7 +456,10 @@ def mean_field(activation, sw2, sb2, *, correlation: bool = True) -> MeanField:
     phase = np.where(np.abs(x - 1) <= PHASE_TOL, "critical", np.where(x < 1, "ordered", "chaotic"))
     if correlation:
         cs = np.asarray(c_star(act.name, sw2, sb2), float)
-        chi_c = np.where(cs >= 1, x, sw2 * _cmap_integrals(act, qe, cs)[1])
+        chi_c = np.array(x, float, copy=True)
+        inner = cs < 1  # 2-D integrals only where c* < 1 (χ_c = χ₁ at c* = 1)
+        if inner.any():
+            chi_c[inner] = sw2[inner] * _cmap_integrals(act, qe[inner], cs[inner])[1]
         xi_c = _neg_inv_log(np.where(chi_c > 1, 1.0, chi_c))
     else:
         cs = chi_c = xi_c = np.full(sw2.shape, np.nan)
@@ -518,7 +532,7 @@ def critical_sw2(activation, sb2) -> tuple[float, float]:
         qc = (
             grid[i]
             if hs[i] == 0
-            else optimize.brentq(h, grid[i], grid[i + 1], xtol=1e-300, rtol=4 * np.finfo(float).eps)
+            else _optimize().brentq(h, grid[i], grid[i + 1], xtol=1e-300, rtol=4 * np.finfo(float).eps)
         )
         sw2c = float(1.0 / gaussian_moments(act.name, qc).dphi2)
         if abs(float(q_star(act.name, sw2c, sb2)) - qc) <= 1e-6 * qc:  # qc is the stable fixed point there

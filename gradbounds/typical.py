@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.special import logsumexp
 
 from gradbounds import theory
 from gradbounds.networks import init_network
@@ -132,6 +131,8 @@ def typical_vs_worst(
       Schoenholz et al. 2017, §5; Poole et al. 2016, eq. (7); Nielsen ch. 5
       and the seed answer's (**).
     """
+    from scipy.special import logsumexp
+
     from gradbounds.bounds import sweep
     from gradbounds.networks import _check_widths
 

@@ -131,6 +131,11 @@ def test_directions_of_expansion_and_shrinkage():
     for v in d.shrinking.T:
         assert float(jnp.linalg.norm(A @ v)) < 1.0
     net = _net(3, 5)
+    sp = spectra.input_output_spectrum(net, _x(5))
+    assert sp.expanding.shape[1] + sp.shrinking.shape[1] == 5
+    J = gb.input_output_jacobian(net, _x(5))
+    assert np.all(np.linalg.norm(np.asarray(J @ sp.expanding), axis=0) > 1)
+    assert np.all(np.linalg.norm(np.asarray(J @ sp.shrinking), axis=0) < 1)
     ld = spectra.layer_directions(net, _x(5), 2, which="B")
     B = gb.error_jacobian(net, _x(5), 2)
     np.testing.assert_allclose(jnp.linalg.norm(B @ ld.right, axis=0), ld.singular_values, rtol=1e-12)
