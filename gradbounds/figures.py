@@ -607,7 +607,7 @@ def spectra(result, *, path=None, column="full"):
     Jacobian, one per weight ensemble, with the free-probability mean and
     spectral edge.
 
-    .. math:: δ^l = Π_l\,δ^{L},\qquad E[λ] = χ_1^L
+    .. math:: δ^l = Π_l\\,δ^{L},\\qquad E[λ] = χ_1^L
 
     Args:
       result: dict with ``"layers"``, ``"layer_log10_sv"`` (one list per
