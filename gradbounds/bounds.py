@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradbounds import activations, costs
+from gradbounds import _norms, activations, costs
 from gradbounds._segments import scan_or_loop, segments
 from gradbounds.networks import check_finite, check_input, validate_network
 
@@ -107,21 +107,47 @@ def _safe_log(x):
     return jnp.log(jnp.where(x > 0, x, 0.0))
 
 
+def _weight_stats(segs, u: float):
+    """Per segment: ``log ‖W^r‖``, its error bound and the column maxima ``max_j |W^r_{ji}|``.
+
+    One network's weights, shared by all its examples.  Segment 0 leaves out
+    ``W^1``, which no level uses.
+    """
+    out = []
+    for i, seg in enumerate(segs):
+        W = seg.W if i > 0 else seg.W[1:]
+        if W.shape[0] == 0:
+            out.append(None)
+            continue
+        lw, ew = jax.vmap(lambda w: _norms.log_norm(w, u))(W)
+        out.append((lw, ew, jnp.max(jnp.abs(W), axis=-2)))
+    return tuple(out)
+
+
 def _step_factory(n_L: int, u: float):
-    """One backward step at layer l: item (σ'(z^l), W^{l+1}); carry (v, Q̃)."""
+    """One backward step at layer l: item (σ'(z^l), W^{l+1}, its stats); carry (v, Q̃).
+
+    ``B^l = Σ'(z^l)(W^{l+1})^T`` is formed scaled by ``2^{-e}`` (exactly), with
+    ``2^e ≈ max|B^l_{ij}| = max_i |σ'(z^l_i)| max_j |W^{l+1}_{ji}|``, so that
+    the products below neither over- nor underflow; ``e log 2`` is added back
+    to every log.
+    """
+    log2 = float(np.log(2.0))
 
     def step(carry, item):
         v, Q = carry
-        d, Wn = item
+        d, Wn, (log_w, err_w, cmax) = item
         n_l, n_next = d.shape[-1], Wn.shape[0]
-        B = d[:, None] * Wn.T  # B^l = Σ'(z^l)(W^{l+1})^T
+        s1, s2, e = _norms.pow2_scale(jnp.max(jnp.abs(d) * cmax))
+        shift = e.astype(d.dtype) * log2
+        B = (d * s1 * s2)[:, None] * Wn.T  # 2^{-e} B^l
         fB = jnp.sqrt(jnp.sum(B * B))
         # E: rescaled backprop, δ^l ∝ B^l v
         w = B @ v
         nw = jnp.linalg.norm(w)
         v_new = w / jnp.where(nw > 0, nw, 1)
         err_e = jnp.where(nw > 0, (n_next + 2) * u * fB / jnp.where(nw > 0, nw, 1), 0.0) + 2 * u
-        # P: rescaled product Π_l = B^l Π_{l+1}
+        # P: rescaled product Π_l = B^l Π_{l+1}; σ_min needs the SVD's absolute accuracy
         R = B @ Q
         sv = jnp.linalg.svd(R, compute_uv=False)
         s = sv[0]
@@ -130,18 +156,20 @@ def _step_factory(n_L: int, u: float):
         fQ = jnp.sqrt(jnp.sum(Q * Q))
         svd_r = 2 * max(n_l, n_L) * u
         err_p = jnp.where(s > 0, (n_next + 2) * u * fB * fQ / jnp.where(s > 0, s, 1), 0.0) + svd_r + 2 * u
+        # J: ‖B^l‖ from the Gram matrix (see gradbounds._norms)
+        log_b, err_b = _norms.log_norm_scaled(B, u)
         out = dict(
-            inc_E=_safe_log(nw),
-            inc_P=_safe_log(s),
+            inc_E=_safe_log(nw) + shift,
+            inc_P=_safe_log(s) + shift,
             smin_rel=smin / jnp.where(s > 0, s, 1),
-            log_B=_safe_log(jnp.linalg.svd(B, compute_uv=False)[0]),
+            log_B=log_b + shift,
             S=jnp.max(jnp.abs(d)),
             log_S=_safe_log(jnp.max(jnp.abs(d))),
-            log_W=_safe_log(jnp.linalg.svd(Wn, compute_uv=False)[0]),
+            log_W=log_w,
             err_E=err_e,
             err_P=err_p,
-            err_B=jnp.asarray(2 * max(n_l, n_next) * u, R.dtype),
-            err_W=jnp.asarray(2 * max(n_l, n_next) * u, R.dtype),
+            err_B=err_b,
+            err_W=err_w,
             finite=jnp.all(jnp.isfinite(d)),
         )
         return (v_new, Q_new), out
@@ -173,6 +201,12 @@ def levels(net, x, y, *, cost="quadratic") -> Levels:
 
 def levels_segments(segs, x, y, *, cost="quadratic") -> Levels:
     """:func:`levels` on a network already cut by :func:`gradbounds._segments.segments`."""
+    u = float(jnp.finfo(segs[0].W.dtype).eps) / 2
+    return _levels_core(segs, _weight_stats(segs, u), x, y, cost=cost)
+
+
+def _levels_core(segs, wstats, x, y, *, cost) -> Levels:
+    """:func:`levels_segments` given :func:`_weight_stats`, which depend on the network only."""
     dtype = segs[0].W.dtype
     u = float(jnp.finfo(dtype).eps) / 2
     acts = [activations.get(seg.activation) for seg in segs]
@@ -211,10 +245,12 @@ def levels_segments(segs, x, y, *, cost="quadratic") -> Levels:
     for s in reversed(range(len(segs))):
         seg, act = segs[s], acts[s]
         if s < len(segs) - 1:  # last layer of segment s paired with first W of s+1
-            carry, o = step(carry, (act.deriv(zs[s][-1]), segs[s + 1].W[0]))
+            stats = jax.tree_util.tree_map(lambda t: t[0], wstats[s + 1])
+            carry, o = step(carry, (act.deriv(zs[s][-1]), segs[s + 1].W[0], stats))
             pieces.append(jax.tree_util.tree_map(lambda t: t[None], o))
-        if seg.length > 1:
-            carry, o = scan_or_loop(step, carry, (act.deriv(zs[s][:-1]), seg.W[1:]), reverse=True)
+        if seg.length > 1:  # W^{l+1} for the layers l of segment s but its last
+            stats = wstats[s] if s == 0 else jax.tree_util.tree_map(lambda t: t[1:], wstats[s])
+            carry, o = scan_or_loop(step, carry, (act.deriv(zs[s][:-1]), seg.W[1:], stats), reverse=True)
             pieces.append(o)
     keys = ("inc_E", "inc_P", "smin_rel", "log_B", "S", "log_S", "log_W", "err_E", "err_P", "err_B", "err_W")
     if pieces:
@@ -325,15 +361,21 @@ def verdict_codes(lv: Levels, *, start: str, widths=None) -> jax.Array:
     return jnp.where(identities(widths, start), 0, codes)
 
 
+def _levels_examples(segs, x, y, cost):
+    """Levels of one network at examples ``x`` ``(n, n_0)``: the weight norms once, then vmap."""
+    u = float(jnp.finfo(segs[0].W.dtype).eps) / 2
+    ws = _weight_stats(segs, u)
+    return jax.vmap(lambda xx, yy: _levels_core(segs, ws, xx, yy, cost=cost))(x, y)
+
+
 @partial(jax.jit, static_argnames=("cost",))
 def _levels_batch(segs, x, y, cost):
-    return jax.vmap(lambda xx, yy: levels_segments(segs, xx, yy, cost=cost))(x, y)
+    return _levels_examples(segs, x, y, cost)
 
 
 @partial(jax.jit, static_argnames=("cost",))
 def _levels_sweep(segs, x, y, cost):
-    per_net = lambda sg, xx, yy: jax.vmap(lambda a, b: levels_segments(sg, a, b, cost=cost))(xx, yy)  # noqa: E731
-    return jax.vmap(per_net)(segs, x, y)
+    return jax.vmap(lambda sg, xx, yy: _levels_examples(sg, xx, yy, cost))(segs, x, y)
 
 
 def _start(net, cost) -> str:

@@ -222,6 +222,7 @@ def _chain_spectrum(runs, n_in, *, k, method, tol, max_sweeps, key, dtype) -> Sp
         raise ValueError(f"method: expected 'qr' or 'svd', got {method!r}")
     if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
         raise ValueError(f"max_sweeps: expected an int >= 1, got {max_sweeps!r}")
+    tol = 4096 * float(jnp.finfo(dtype).eps) if tol is None else float(tol)
     Q0, prev, converged, sweeps = _frame(n_in, k, dtype, key), None, False, 0
     while sweeps < max_sweeps:
         sweeps += 1
@@ -255,7 +256,7 @@ def _check_k(k, kmax: int) -> int:
     return int(k)
 
 
-def input_output_spectrum(net, x, *, k=None, method="qr", tol=1e-12, max_sweeps=30, key=None) -> Spectrum:
+def input_output_spectrum(net, x, *, k=None, method="qr", tol=None, max_sweeps=30, key=None) -> Spectrum:
     """Singular values of the input-output Jacobian ``∂a^L/∂x = J^L ⋯ J^1`` at ``x``.
 
     .. math::  \\frac{∂a^L}{∂x} = Σ'(z^L)W^L ⋯ Σ'(z^1)W^1,\\qquad
@@ -266,7 +267,8 @@ def input_output_spectrum(net, x, *, k=None, method="qr", tol=1e-12, max_sweeps=
       x: input ``(n_0,)``.
       k: how many of the largest singular values (default: all, ``min_l n_l``).
       method: ``"qr"`` (sweeps of QR re-orthonormalisation, any depth) or ``"svd"``.
-      tol: sweep convergence tolerance on the logs, relative to ``1 + |log σ|``.
+      tol: sweep convergence tolerance on the logs, relative to ``1 + |log σ|``
+        (default ``4096 ε``: 9e-13 in float64, 5e-4 in float32).
       max_sweeps: cap on forward–backward sweeps.
       key: ``jax.random`` key for a random initial frame (default: identity columns).
 
@@ -284,7 +286,7 @@ def input_output_spectrum(net, x, *, k=None, method="qr", tol=1e-12, max_sweeps=
 
 
 def product_spectrum(
-    net, x, l: int = 1, *, output=False, k=None, method="qr", tol=1e-12, max_sweeps=30, key=None
+    net, x, l: int = 1, *, output=False, k=None, method="qr", tol=None, max_sweeps=30, key=None
 ) -> Spectrum:
     """Singular values of the backward product ``B^l B^{l+1} ⋯ B^{L-1}`` (times ``Σ'(z^L)`` with ``output``).
 

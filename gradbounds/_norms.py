@@ -1,0 +1,126 @@
+"""Spectral norms of small matrices without an SVD, with rounding-error bounds.
+
+``‖B‖ = σ_max(B)`` is the square root of the largest eigenvalue of the Gram
+matrix on the small side of ``B``.  The Gram matrix is reduced to tridiagonal
+form by Householder reflections (LAPACK ``sytrd`` through
+``lax.linalg.tridiagonal``) and its largest eigenvalue found by bisection on
+Sturm sequences, one fused loop over the batch.  For the small matrices of
+the bound hierarchy this is three to four times cheaper than an SVD, and it
+keeps the SVD's accuracy for the *largest* singular value:
+
+.. math::
+
+   \\frac{|\\hat λ - λ_{\\max}(B^TB)|}{λ_{\\max}} \\le
+   \\frac{(p + 2k + 16)\\,u\\,\\|B\\|_F^2}{λ_{\\max}},
+   \\qquad \\frac{\\|B\\|_F^2}{λ_{\\max}} \\le \\operatorname{rank} B,
+
+with ``k = min(m, n)``, ``p = max(m, n)`` and ``u`` the unit roundoff:
+``γ_p‖B‖_F²`` bounds the error of forming the Gram matrix (``‖|B|^T|B|‖ ≤
+‖B‖_F²``), ``2k u‖A‖_F`` the backward error of the tridiagonal reduction and
+``16u‖A‖`` the bisection's final interval and its Sturm counts.  The square
+root halves the relative error.  It does *not* keep the accuracy of small
+singular values (the Gram matrix squares the condition number), so
+``σ_min`` stays with the SVD.
+
+Matrices are scaled by a power of two (exactly) before the Gram matrix is
+formed, so entries near the overflow or underflow thresholds give finite,
+accurate logs.
+
+References:
+  Higham 2002, *Accuracy and Stability of Numerical Algorithms*, §3.5 (inner
+  products); Golub & Van Loan 2013, *Matrix Computations*, §8.3.1 (backward
+  stability of the tridiagonal reduction) and §8.4.1 (Sturm-sequence
+  bisection); Kahan 1966 (accuracy of the Sturm count).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+UNROLL_MAX = 64  # Sturm recurrences up to this length are unrolled into one fused kernel
+
+
+def pow2_scale(amax):
+    """Factors ``s1, s2`` (powers of two) and ``e`` with ``amax·s1·s2 ∈ [1/2, 1)`` and ``s1·s2 = 2^{-e}``.
+
+    Two factors, so that neither over- nor underflows for any finite ``amax``.
+    """
+    dtype = jnp.result_type(amax)
+    e = jnp.frexp(jnp.where(amax > 0, amax, jnp.ones((), dtype)))[1]
+    h = e // 2
+    one = jnp.ones((), dtype)
+    return jnp.ldexp(one, -h), jnp.ldexp(one, h - e), e
+
+
+def lam_max_tridiagonal(d, off):
+    """Largest eigenvalue of the symmetric tridiagonal matrix with diagonal ``d``, off-diagonal ``off``.
+
+    Bisection on ``[max d_i, max_i(d_i + |off_{i-1}| + |off_i|)]``: ``x > λ_max``
+    exactly when every pivot of the ``LDL^T`` factorisation of ``xI − T`` is
+    positive (Sylvester's law of inertia).  ``nmant + 2`` halvings take the
+    interval below ``u·λ_max`` when ``T`` is positive semi-definite.
+    """
+    k = d.shape[-1]
+    if k == 1:
+        return d[0]
+    z = jnp.zeros((1,), d.dtype)
+    ab = jnp.abs(off)
+    lo = jnp.max(d)
+    hi = jnp.max(d + jnp.concatenate([ab, z]) + jnp.concatenate([z, ab]))
+    e2 = off * off
+
+    def above(x):
+        q = x - d[0]
+        ok = q > 0
+        if k <= UNROLL_MAX:
+            for i in range(1, k):
+                q = (x - d[i]) - e2[i - 1] / q
+                ok = ok & (q > 0)
+            return ok
+
+        def body(i, c):
+            q, ok = c
+            q = (x - d[i]) - e2[i - 1] / q
+            return q, ok & (q > 0)
+
+        return jax.lax.fori_loop(1, k, body, (q, ok))[1]
+
+    def halve(_, lh):
+        lo, hi = lh
+        mid = 0.5 * (lo + hi)
+        a = above(mid)
+        return jnp.where(a, lo, mid), jnp.where(a, mid, hi)
+
+    lo, hi = jax.lax.fori_loop(0, int(jnp.finfo(d.dtype).nmant) + 2, halve, (lo, hi))
+    return 0.5 * (lo + hi)
+
+
+def log_norm_scaled(B, u: float):
+    """``log ‖B‖`` and a bound on its error, for ``B`` already scaled (``max|b_ij|`` near 1).
+
+    Returns ``(log σ_max, err)`` with ``err`` a bound on the error of the log
+    (see the module docstring); ``(-inf, 0)`` for ``B = 0``.
+    """
+    m, n = B.shape
+    k, p = min(m, n), max(m, n)
+    fro2 = jnp.sum(B * B)
+    if k == 1:
+        lam = fro2
+        rel = jnp.asarray((p + 2) * u, B.dtype)
+    else:
+        A = B.T @ B if m >= n else B @ B.T
+        _, d, off, _ = jax.lax.linalg.tridiagonal(A)
+        lam = lam_max_tridiagonal(d, off)
+        rel = (p + 2 * k + 16) * u * fro2 / jnp.where(lam > 0, lam, 1)
+    pos = lam > 0
+    log_s = 0.5 * jnp.log(jnp.where(pos, lam, 0.0))
+    return log_s, jnp.where(pos, 0.5 * rel + 2 * u, 0.0)
+
+
+def log_norm(B, u: float):
+    """``log ‖B‖`` (spectral norm) and a bound on its error, for any finite ``B``."""
+    s1, s2, e = pow2_scale(jnp.max(jnp.abs(B)))
+    log_s, err = log_norm_scaled(B * s1 * s2, u)
+    return log_s + e.astype(B.dtype) * float(np.log(2.0)), err
