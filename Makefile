@@ -4,13 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint format bench paper figures clean help
+.PHONY: demo test lint format bench paper paper-quick figures clean help
 
 help:
 	@echo "make demo    create $(VENV), install gradbounds, run 'gradbounds check' on the seed network"
 	@echo "make test    install the test extras, run ruff and the whole test suite (notebooks included)"
 	@echo "make bench   benchmarks against baselines (ratios measured in one run)"
 	@echo "make paper   regenerate figures and numbers, build paper/paper.pdf with latexmk"
+	@echo "make figures regenerate every figure into out/figures"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,19 @@ lint: $(VENV)/.all
 format: $(VENV)/.all
 	$(BIN)/ruff format gradbounds tests
 	$(BIN)/ruff check --fix gradbounds tests
+
+bench: $(VENV)/.all
+	$(PIP) install -q -e ".[bench]"
+	$(BIN)/python -m bench.run
+
+paper: $(VENV)/.all
+	$(BIN)/python paper/build.py
+
+paper-quick: $(VENV)/.all
+	$(BIN)/python paper/build.py --quick
+
+figures: $(VENV)/.all
+	$(BIN)/gradbounds figures --out out/figures
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
