@@ -108,13 +108,14 @@ def _sigmoid(z):
 
 
 def _sigmoid_d(z):
-    s = jax.nn.sigmoid(z)
-    return s * (1 - s)
+    # σ(z)σ(−z), not s(1 − s): 1 − s cancels to 0 for z > 37 (float64), where σ' ≈ e^{−z} is representable
+    return jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)
 
 
 def _tanh_d(z):
-    t = jnp.tanh(z)
-    return 1 - t * t
+    # sech² z = 4e/(1 + e)², e = exp(−2|z|): 1 − tanh² z cancels for |z| > ~18 (float64)
+    e = jnp.exp(-2 * jnp.abs(z))
+    return 4 * e / ((1 + e) * (1 + e))
 
 
 def _relu(z):
@@ -159,7 +160,8 @@ def _gelu(z):
 
 
 def _phi_cdf(z):
-    return 0.5 * (1 + jax.lax.erf(z / math.sqrt(2)))
+    # Φ(z) = erfc(−z/√2)/2: (1 + erf(z/√2))/2 cancels to 0 below z ≈ −8.3 (float64)
+    return 0.5 * jax.lax.erfc(-z / math.sqrt(2))
 
 
 def _phi_pdf(z):
@@ -176,7 +178,7 @@ def _silu(z):
 
 def _silu_d(z):
     s = jax.nn.sigmoid(z)
-    return s * (1 + z * (1 - s))
+    return s * (1 + z * jax.nn.sigmoid(-z))  # 1 − s = σ(−z) without cancellation
 
 
 def _erf_d(z):
@@ -223,8 +225,8 @@ def _mp_sig(t):
 
 
 for _act in (
-    Activation("sigmoid", _sigmoid, _sigmoid_d, 0.25, _mp_sig, lambda t: _mp_sig(t) * (1 - _mp_sig(t))),
-    Activation("tanh", jnp.tanh, _tanh_d, 1.0, mpmath.tanh, lambda t: 1 - mpmath.tanh(t) ** 2),
+    Activation("sigmoid", _sigmoid, _sigmoid_d, 0.25, _mp_sig, lambda t: _mp_sig(t) * _mp_sig(-t)),
+    Activation("tanh", jnp.tanh, _tanh_d, 1.0, mpmath.tanh, lambda t: mpmath.sech(t) ** 2),
     Activation("relu", _relu, _relu_d, 1.0, lambda t: max(t, 0), lambda t: mpmath.mpf(1 if t > 0 else 0)),
     Activation(
         "leaky_relu",
@@ -265,7 +267,7 @@ for _act in (
         _silu_d,
         _silu_d_float(_silu_argmax()),
         lambda t: t * _mp_sig(t),
-        lambda t: _mp_sig(t) * (1 + t * (1 - _mp_sig(t))),
+        lambda t: _mp_sig(t) * (1 + t * _mp_sig(-t)),
     ),
     Activation(
         "erf",
