@@ -286,7 +286,9 @@ def bound_ladder(result, *, path=None, show_lower=True, title=None, column="half
     ax = axes[0, 0]
     x = d["layer"]
     for k in ("G", "D", "J", "P", "E"):
-        _plot(ax, x, d[k], STYLES[k], LEVEL_LABELS[k], markevery=1)
+        # G hollow and larger: where D and G coincide (D = G when some sigma' is near gamma) both stay visible
+        kw = dict(fillstyle="none", markersize=5.5, markeredgewidth=1.0) if k == "G" else {}
+        _plot(ax, x, d[k], STYLES[k], LEVEL_LABELS[k], markevery=1, **kw)
         if k + "_min" in d and k in ("E", "G"):
             ax.fill_between(x, d[k + "_min"], d[k + "_max"], color=STYLES[k]["color"], alpha=0.15, linewidth=0)
     if show_lower and np.isfinite(d["lower"]).any():
@@ -437,18 +439,23 @@ def underflow(result, *, path=None, column="half"):
     for tiny, members in groups.items():
         name, col, ls = members[-1]
         ax.axhline(tiny, color=col, linestyle=ls, linewidth=0.7)
-        ax.annotate(  # short name at the right end of the dtype's smallest-normal line
+    ax.margins(y=0.1)
+    lo, hi = ax.get_ylim()
+    for tiny, members in groups.items():
+        # short names at the right end of the dtype's smallest-normal line: above it, unless another
+        # line runs just above (then below it), so that no label sits on a line
+        crowded = any(0 < t - tiny < 0.08 * (hi - lo) for t in groups)
+        ax.annotate(
             ", ".join(m[0] for m in members),
             (0.99, tiny),
             xycoords=("axes fraction", "data"),
-            xytext=(0, 1.5),
+            xytext=(0, -1.5 if crowded else 1.5),
             textcoords="offset points",
             ha="right",
-            va="bottom",
+            va="top" if crowded else "bottom",
             fontsize=5.5,
             color="k",
         )
-    ax.margins(y=0.1)
     ax.set_xlabel(r"layers crossed $k=L-l+1$")
     ax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
     ax.grid(True)
@@ -577,19 +584,39 @@ def phase_diagram(result, *, path=None, column="half"):
     ax = axes[0, 0]
     mesh = ax.pcolormesh(sw2, sb2, np.log2(chi), cmap="cividis", shading="auto", rasterized=True)
     cs = ax.contour(sw2, sb2, chi, levels=[0.5, 0.8, 1.25, 2.0], colors="k", linewidths=0.5, linestyles=":")
-    ax.clabel(cs, fontsize=5, fmt="%.2g")
+    # contour labels a third of the way up, clear of the region labels in the corners
+    at = []
+    for segs in cs.allsegs:
+        v = np.concatenate(segs) if segs else np.empty((0, 2))
+        if len(v):
+            at.append(tuple(v[np.argmin(np.abs(v[:, 1] - (sb2[0] + 0.35 * (sb2[-1] - sb2[0]))))]))
+    ax.clabel(cs, fontsize=5, fmt="%g", manual=at)
     crit = result["critical"]
     ax.plot(_arr(crit["sw2"]), _arr(crit["sb2"]), color="w", linewidth=2.2)
     ax.plot(
         _arr(crit["sw2"]), _arr(crit["sb2"]), color="k", linewidth=1.1, linestyle="--", label=r"critical $\chi_1=1$"
     )
-    ax.text(0.05, 0.9, "ordered", transform=ax.transAxes, fontsize=7, color="w", va="top")
-    ax.text(0.95, 0.1, "chaotic", transform=ax.transAxes, fontsize=7, ha="right", color="k")
+    box = dict(boxstyle="round,pad=0.2", facecolor="w", edgecolor="none", alpha=0.85)
+    ax.text(0.03, 0.97, "ordered (vanishing)", transform=ax.transAxes, fontsize=6.5, va="top", bbox=box)
+    ax.text(0.97, 0.03, "chaotic (exploding)", transform=ax.transAxes, fontsize=6.5, ha="right", bbox=box)
+    # the critical line labelled where it is drawn (a legend box would cover the contour labels)
+    cx, cy = _arr(crit["sw2"]), _arr(crit["sb2"])
+    if cx.size:
+        j = int(np.argmin(np.abs(cy - (sb2[0] + 0.55 * (sb2[-1] - sb2[0])))))
+        ax.annotate(
+            r"$\chi_1=1$",
+            (cx[j], cy[j]),
+            xytext=(4, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=6.5,
+            bbox=box,
+        )
     ax.set_xlabel(r"$\sigma_w^2$")
     ax.set_ylabel(r"$\sigma_b^2$")
-    ax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$")
+    ax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$, critical line dashed")
     fig.colorbar(mesh, ax=ax, label=r"$\log_2\chi_1$")
-    ax.legend(loc="upper center")
     return _done(fig, path)
 
 
@@ -648,36 +675,123 @@ def spectra(result, *, path=None, column="full"):
             label=r"$\sigma_i(B^l\cdots B^{L-1})$",
         )
     ax.axhline(0.0, color="k", linewidth=0.7)
-    ax.text(0.99, 0.97, "expanded", transform=ax.transAxes, ha="right", va="top", fontsize=6)
-    ax.text(0.99, 0.03, "shrunk", transform=ax.transAxes, ha="right", va="bottom", fontsize=6)
+    # room below the data for the legend and the label, so that neither covers a point
+    ylo, yhi = ax.get_ylim()
+    ax.set_ylim(ylo - 0.22 * (yhi - ylo), yhi + 0.06 * (yhi - ylo))
+    ax.text(0.99, 0.98, "expanded", transform=ax.transAxes, ha="right", va="top", fontsize=6)
+    ax.text(0.99, 0.02, "shrunk", transform=ax.transAxes, ha="right", va="bottom", fontsize=6)
     ax.set_xlabel(r"layer $l$")
     ax.set_ylabel(r"$\log_{10}\sigma_i$")
     ax.set_title(result.get("label", ""))
     ax.grid(True, axis="y")
     h, lab = ax.get_legend_handles_labels()
     uniq = dict(zip(lab, h))
-    ax.legend(uniq.values(), uniq.keys(), loc="lower left", markerscale=2.5)
+    ax.legend(uniq.values(), uniq.keys(), loc="lower left", markerscale=2.5, ncols=2, columnspacing=1.0)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax = axes[0, 1]
-    lo = 0.0
+    lo, floor = 0.0, -np.inf
+    means = [(run.get("predicted") or {}).get("mean") for run in result["runs"].values()]
+    one_mean = len(means) > 1 and all(m and math.isclose(m, means[0], rel_tol=1e-9) for m in means)
+    curves = []
     for i, (init, run) in enumerate(result["runs"].items()):
         col, ls, mk = _CYCLE[[1, 4][i % 2]]
         ll = np.sort(_arr(run["log10_lam"]))
         lo = min(lo, ll[0])
+        floor = max(floor, _lam_floor(result, run, ll))
         frac = np.arange(1, ll.size + 1) / ll.size
-        ax.step(ll, frac, where="post", color=col, linestyle=ls, linewidth=1.1, label=f"{init}: measured")
         pred = run.get("predicted") or {}
-        if pred.get("mean"):
-            ax.axvline(np.log10(pred["mean"]), color=col, linestyle=":", linewidth=0.9, label=f"{init}: predicted mean")
-        if pred.get("edge"):
-            ax.axvline(
-                np.log10(pred["edge"]), color=col, linestyle="-.", linewidth=0.9, label=f"{init}: predicted edge"
-            )
-    ax.set_xlim(left=max(lo - 0.5, -12.0))
+        curves.append((init, col, ls, ll, frac, pred))
+        _spectrum_cdf(ax, init, col, ls, ll, frac, pred, mean=not one_mean)
+    if one_mean:  # the same chi_1, hence the same predicted mean: one line
+        ax.axvline(np.log10(means[0]), color="k", linestyle=":", linewidth=0.9, label="predicted mean (both)")
+    left = max(lo - 0.5, floor)
+    ax.set_xlim(left=left)
+    if lo < left:  # values below what a direct SVD resolves: the curve starts at their fraction
+        ax.text(0.02, 0.02, "left edge: SVD resolution", transform=ax.transAxes, fontsize=5.5, va="bottom")
     ax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
     ax.set_ylabel(r"fraction $\leq$ abscissa")
+    ax.set_ylim(-0.03, 1.03)
     ax.grid(True)
     ax.legend(loc="upper left")
+    _zoom_narrow_spectrum(fig, ax, curves)
     return _done(fig, path)
+
+
+def _spectrum_cdf(ax, init, col, ls, ll, frac, pred, *, mean=True, label=True, lw=1.1):
+    """One measured spectrum as an empirical distribution, with its predicted mean and edge."""
+    lab = (lambda t: t) if label else (lambda t: None)
+    ax.step(ll, frac, where="post", color=col, linestyle=ls, linewidth=lw, label=lab(f"{init}: measured"))
+    if mean and pred.get("mean"):
+        ax.axvline(
+            np.log10(pred["mean"]), color=col, linestyle=":", linewidth=0.9, label=lab(f"{init}: predicted mean")
+        )
+    if pred.get("edge"):
+        ax.axvline(
+            np.log10(pred["edge"]), color=col, linestyle="-.", linewidth=0.9, label=lab(f"{init}: predicted edge")
+        )
+
+
+def _zoom_narrow_spectrum(fig, ax, curves):
+    """An inset that magnifies a spectrum squeezed into a sliver of the axis by a much wider one.
+
+    Placed where no curve, vertical line or the legend runs (none such: no inset)."""
+    if len(curves) < 2:
+        return
+    x0, x1 = ax.get_xlim()
+    narrow = [c for c in curves if (c[3][-1] - c[3][0]) < 0.1 * (x1 - x0)]
+    if not narrow or len(narrow) == len(curves):
+        return
+    init, col, ls, ll, frac, pred = narrow[0]
+    w, h = 0.3, 0.27
+    fig.canvas.draw()  # legend extent
+    leg = ax.get_legend().get_window_extent().transformed(ax.transAxes.inverted())
+    vlines = [
+        ln.get_xdata()[0]
+        for ln in ax.get_lines()
+        if len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == ln.get_xdata()[1]
+    ]
+    vx = [(v - x0) / (x1 - x0) for v in vlines]
+    y0, y1 = ax.get_ylim()
+    spots = [(cx, cy) for cy in np.arange(0.07, 0.66, 0.04) for cx in np.arange(0.62, 0.08, -0.04)]
+    for cx, cy in spots:  # lowest, then rightmost, free spot
+        if cx < leg.x1 and cx + w > leg.x0 and cy < leg.y1 and cy + h > leg.y0:
+            continue
+        if any(cx - 0.02 <= v <= cx + w + 0.02 for v in vx):
+            continue
+        xs = x0 + (x1 - x0) * np.linspace(cx - 0.02, cx + w + 0.02, 200)
+        hit = False
+        for c in curves:
+            j = np.searchsorted(c[3], xs, side="right")
+            yv = np.where(j > 0, c[4][np.maximum(j - 1, 0)], 0.0)
+            ya = (yv - y0) / (y1 - y0)
+            hit |= bool(np.any((ya >= cy - 0.03) & (ya <= cy + h + 0.03)))
+        if not hit:
+            break
+    else:
+        return
+    ins = ax.inset_axes([cx, cy, w, h])
+    _spectrum_cdf(ins, init, col, ls, ll, frac, pred, label=False)
+    if pred.get("mean"):
+        ins.axvline(np.log10(pred["mean"]), color="k", linestyle=":", linewidth=0.9)
+    edge = np.log10(pred["edge"]) if pred.get("edge") else ll[-1]
+    pad = 0.08 * (max(edge, ll[-1]) - ll[0])
+    ins.set_xlim(ll[0] - pad, max(edge, ll[-1]) + pad)
+    ins.set_ylim(-0.03, 1.03)
+    ins.set_title(f"{init}, magnified", fontsize=5.5, pad=2)
+    ins.tick_params(labelsize=5, length=2, pad=1)
+    ins.grid(True)
+
+
+def _lam_floor(result, run, log10_lam) -> float:
+    """Smallest ``log10 λ`` a direct SVD resolves: ``run["floor_log10"]``, else the decades below
+    ``σ_1`` that the result's ``floor_log10`` states for the products (λ = σ², twice as many), else −∞."""
+    if run.get("floor_log10") is not None:
+        return float(run["floor_log10"])
+    fl, prods = result.get("floor_log10"), result.get("product_log10_sv")
+    if fl is None or not prods:
+        return -np.inf
+    decades = float(_arr(prods[0])[0]) - float(fl[0] if isinstance(fl, (list, tuple)) else fl)
+    return float(np.max(log10_lam)) - 2 * decades
 
 
 # --- typical against worst case -----------------------------------------------------------
@@ -708,8 +822,9 @@ def typical_worst(result, *, path=None, column="full"):
     )
     for ax, p in zip(axes[0], panels):
         x = _arr(p["layers"])
-        for key, st, lab in series:
-            _plot(ax, x, _arr(p[key]), st, lab)
+        step = max(len(series), x.size // 12)
+        for i, (key, st, lab) in enumerate(series):  # staggered markers: curves that coincide stay apart
+            _plot(ax, x, _arr(p[key]), st, lab, markevery=(i * step // len(series), step))
         ax.set_title(f"{p.get('name', '')}: $\\sigma_w^2$={p['sw2']:.3g}, $\\chi_1$={p['chi1']:.3f}")
         ax.set_xlabel(r"layer $l$")
         ax.xaxis.get_major_locator().set_params(integer=True)
