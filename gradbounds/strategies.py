@@ -563,9 +563,23 @@ def networks(
 ) -> SearchStrategy[tuple]:
     """A network: a tuple of :class:`~gradbounds.Layer`, drawn from a seed.
 
-    Biases are ``N(0, 1)`` for ``nielsen``, ``standard-normal`` and the extra
-    spectra, ``N(0, σ_b²)`` for ``gaussian``/``orthogonal``, zero for
-    ``glorot``/``he``; weights follow the scheme (module docstring).
+    .. math::
+
+       W^l_{ij} \\sim \\mathcal N(0, v_W(n_{l-1}, n_l)),\\qquad
+       b^l_i \\sim \\mathcal N(0, v_b),\\qquad l = 1..L,
+
+    with ``v_W = 1/n_{l-1}`` (``nielsen``), ``1`` (``standard-normal``),
+    ``2/(n_{l-1}+n_l)`` (``glorot``), ``2/n_{l-1}`` (``he``),
+    ``σ_w²/n_{l-1}`` (``gaussian``), or a controlled spectrum (``orthogonal``
+    scaled by ``σ_w``, ``singular-values``, ``heavy-tailed``, ``scaled``; see
+    :func:`weights`).  Biases: ``v_b = 1`` for ``nielsen``,
+    ``standard-normal`` and the extra spectra, ``σ_b²`` for
+    ``gaussian``/``orthogonal``, zero for ``glorot``/``he``.  Shrinks towards
+    one layer of width 1, the first activation and the first scheme.
+
+    References:
+      Nielsen, *Neural Networks and Deep Learning*, ch. 5; Glorot & Bengio
+      2010; He et al. 2015; Saxe et al. 2014; Poole et al. 2016.
     """
     return _network_strategy(
         None,

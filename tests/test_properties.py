@@ -22,9 +22,15 @@ Tolerances (``u = 2^-53``, ``γ_k = ku/(1-ku)``; Higham 2002, §3.1 and §3.5).
   reference repeats the same arithmetic in another order (plain instead of
   rescaled products), so it obeys the same first-order bound; the difference
   is at most the sum, and ``SAFETY`` (the library's own factor) covers the
-  neglected higher-order terms.  References are compared only where plain
-  products stay in the normal range (> 1e-290): below it plain backprop loses
-  digits, which is why the library rescales.
+  neglected higher-order terms.  ``err_X`` bounds the rounding of a level
+  *given* the computed ``σ'(z^l)``; the library and the reference evaluate σ'
+  and ``a^L`` in different XLA programs (fused or not), and near a root of σ'
+  (gelu' at z ≈ −0.752) their relative difference is unbounded, so the
+  tolerance adds each level's first-order sensitivity to those evaluations
+  (``sens`` in :func:`reference_levels`, from the σ' error bound below).
+  References are compared only where plain products stay in the normal range
+  (> 1e-290): below it plain backprop loses digits, which is why the library
+  rescales.
 * Closed form against autodiff (items 4, 5, the chain): both evaluate the same
   product of factors ``Σ'(z^l)`` and ``W^l`` in floating point, in different
   orders and with different formulas for σ' (the closed form of
