@@ -695,9 +695,10 @@ def spectra(result, *, path=None, column="full"):
     curves = []
     for i, (init, run) in enumerate(result["runs"].items()):
         col, ls, mk = _CYCLE[[1, 4][i % 2]]
-        ll = np.sort(_arr(run["log10_lam"]))
-        lo = min(lo, ll[0])
-        floor = max(floor, _lam_floor(result, run, ll))
+        ll = np.sort(_arr(run["log10_lam"]))  # -inf (an exact zero, e.g. a dead relu) counts, at the left edge
+        fin = ll[np.isfinite(ll)]
+        lo = min(lo, fin[0]) if fin.size else lo
+        floor = max(floor, _lam_floor(result, run, fin) if fin.size else -np.inf)
         frac = np.arange(1, ll.size + 1) / ll.size
         pred = run.get("predicted") or {}
         curves.append((init, col, ls, ll, frac, pred))
@@ -706,7 +707,7 @@ def spectra(result, *, path=None, column="full"):
         ax.axvline(np.log10(means[0]), color="k", linestyle=":", linewidth=0.9, label="predicted mean (both)")
     left = max(lo - 0.5, floor)
     ax.set_xlim(left=left)
-    if lo < left:  # values below what a direct SVD resolves: the curve starts at their fraction
+    if lo < left:  # finite values below what a direct SVD resolves: the curve starts at their fraction
         ax.text(0.02, 0.02, "left edge: SVD resolution", transform=ax.transAxes, fontsize=5.5, va="bottom")
     ax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
     ax.set_ylabel(r"fraction $\leq$ abscissa")

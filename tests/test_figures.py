@@ -239,3 +239,49 @@ def test_typical_worst_draws_its_series(tmp_path):
     np.testing.assert_allclose(_line(fig, r"bound $G$ (mean $\log_{10}$)", 0).get_ydata(), tw["bound"])
     # the bound is above the exact values it bounds, layer by layer (means of log10 G >= means of log10 E)
     assert np.all(np.asarray(tw["bound"]) >= np.asarray(tw["exact_mean"]))
+
+
+def test_spectra_cuts_lambda_at_the_stated_resolution_and_magnifies_a_narrow_spectrum():
+    # products resolved 14 decades below sigma_1, so lambda = sigma^2 is resolved 28 decades below its maximum
+    rng = np.random.default_rng(0)
+    wide = np.sort(rng.uniform(-40.0, 1.0, 200))
+    narrow = np.sort(rng.uniform(-1.0, 0.3, 200))
+    res = {
+        "layers": [1],
+        "layer_log10_sv": [np.array([0.2, -1.0])],
+        "product_layers": [1],
+        "product_log10_sv": [np.array([0.5, -3.0, -20.0])],
+        "floor_log10": [0.5 - 14.0],
+        "runs": {
+            "gaussian": {"log10_lam": wide, "predicted": {"mean": 1.0, "edge": 30.0}},
+            "orthogonal": {"log10_lam": narrow, "predicted": {"mean": 1.0, "edge": 2.0}},
+        },
+    }
+    fig = figures.spectra(res)
+    ax = fig.axes[1]
+    assert ax.get_xlim()[0] == pytest.approx(wide.max() - 28.0)
+    # the curve still holds every value: its height at the left edge is the fraction below the resolution
+    step = _line(fig, "gaussian: measured", 1)
+    np.testing.assert_allclose(step.get_xdata(), wide)
+    # one line for the shared predicted mean
+    assert [ln.get_label() for ln in ax.get_lines()].count("predicted mean (both)") == 1
+    # the orthogonal spectrum, a sliver of the axis, drawn again in an inset that spans it
+    inset = [a for a in ax.child_axes]
+    assert len(inset) == 1
+    np.testing.assert_allclose(inset[0].get_lines()[0].get_xdata(), narrow)
+    lo, hi = inset[0].get_xlim()
+    assert lo < narrow.min() and hi > max(narrow.max(), np.log10(2.0))
+
+
+def test_spectra_draws_exact_zeros_without_infinite_limits():
+    lam = np.array([-np.inf, -np.inf, -3.0, -1.0, 0.5])  # a relu network: some singular values are exactly 0
+    res = {
+        "layers": [1],
+        "layer_log10_sv": [np.array([0.2, -np.inf])],
+        "product_layers": [1],
+        "product_log10_sv": [np.array([0.5, -np.inf])],
+        "runs": {"gaussian": {"log10_lam": lam}},
+    }
+    fig = figures.spectra(res)
+    assert np.all(np.isfinite(fig.axes[1].get_xlim()))
+    np.testing.assert_allclose(_line(fig, "gaussian: measured", 1).get_ydata(), np.arange(1, 6) / 5)
