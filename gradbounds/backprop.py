@@ -61,7 +61,12 @@ def errors(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
 
 
 def errors_autodiff(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
-    """``δ^l = ∂C/∂b^l`` by ``jax.grad`` with respect to the biases (BP3)."""
+    """``δ^l = ∂C/∂b^l`` by ``jax.grad`` with respect to the biases (BP3).
+
+    .. math:: δ^l = \\frac{∂C}{∂b^l} \\quad\\text{(Nielsen BP3)}.
+
+    References:
+      Nielsen ch. 2, eq. (BP3)."""
     net = tuple(net)
     c = costs.get_cost(cost)
 
@@ -76,7 +81,13 @@ def errors_autodiff(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
 
 
 def weight_gradients(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
-    """``∂C/∂W^l = δ^l (a^{l-1})^T`` (BP4), one rank-one matrix per layer."""
+    """``∂C/∂W^l = δ^l (a^{l-1})^T`` (BP4), one rank-one matrix per layer.
+
+    .. math:: \\frac{∂C}{∂W^l} = δ^l (a^{l-1})^T,\\qquad
+       \\Big\\|\\frac{∂C}{∂W^l}\\Big\\|_2 = \\Big\\|\\frac{∂C}{∂W^l}\\Big\\|_F = \\|δ^l\\|\\,\\|a^{l-1}\\|.
+
+    References:
+      Nielsen ch. 2, eq. (BP4)."""
     fw = forward(tuple(net), x)
     return tuple(jnp.outer(d, a) for d, a in zip(errors(net, x, y, cost=cost), fw.a[:-1]))
 
@@ -91,6 +102,10 @@ def log_error_norms(net, x, y, *, cost="quadratic") -> jax.Array:
 
     Equal to the level ``E`` of :func:`gradbounds.bounds.levels`, computed by
     the same scan.
+
+    References:
+      Nielsen ch. 2 (BP1, BP2); rescaling as in the power method
+      (Golub & Van Loan 2013, §7.3.1), so no product under- or overflows.
     """
     from gradbounds.bounds import levels
 
@@ -110,6 +125,12 @@ def underflow_depth(net, x, y, *, cost="quadratic", dtype=None) -> int | None:
     gradient once it falls below the smallest *normal* number (about
     ``2.2e-308`` in float64, ``1.2e-38`` in float32), not the smallest
     subnormal.
+
+    .. math:: δ^L = Σ'(z^L)∇_{a^L}C,\\qquad δ^l = Σ'(z^l)(W^{l+1})^Tδ^{l+1}.
+
+    References:
+      Nielsen ch. 2 (BP1, BP2) and ch. 5 ("vanishing" is not "zero");
+      IEEE 754-2019 §7.5 (underflow).
     """
     net = tuple(net)
     if dtype is not None:

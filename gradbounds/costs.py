@@ -66,7 +66,13 @@ COSTS = {
 
 
 def get_cost(cost) -> Cost:
-    """A :class:`Cost` from a name (``quadratic``, ``cross-entropy``) or a callable ``C(a, y)``."""
+    """A :class:`Cost` from a name (``quadratic``, ``cross-entropy``) or a callable ``C(a, y)``.
+
+    .. math:: C_{\\rm quad} = \\tfrac12\\|a^L - y\\|^2,\\qquad
+       C_{\\rm CE} = -\\textstyle\\sum_j \\big[y_j \\ln a^L_j + (1-y_j)\\ln(1-a^L_j)\\big].
+
+    References:
+      Nielsen ch. 1, eq. (6) (quadratic) and ch. 3, eq. (63) (cross-entropy)."""
     if isinstance(cost, Cost):
         return cost
     if callable(cost):

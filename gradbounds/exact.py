@@ -51,8 +51,17 @@ def exact_levels(net, x, y, *, cost="quadratic", dps: int = 50) -> dict[str, lis
       ``{"lower": [...], "E": [...], ..., "start": "grad_a" | "delta"}`` with
       ``mpmath.mpf`` entries (``-inf`` for an exact zero).
 
+    .. math:: E_l = \\log\\|δ^l\\|,\\ P_l = \\log\\|Π_l\\|\\,\\|g\\|,\\ …,\\ G_l
+       = \\log γ^{L-l+1}\\textstyle\\prod_{r>l}\\|W^r\\|\\,\\|g\\|,
+
+    the levels of DESIGN.md §2 (see :func:`gradbounds.bounds.levels`), in
+    arbitrary precision.
+
     Raises:
       ValueError: a user (callable) cost, which has no mpmath form.
+
+    References:
+      DESIGN.md §2; mpmath (Johansson et al.), ``mpmath.svd_r``.
     """
     c = costs.get_cost(cost)
     if c.name not in costs.COSTS:
@@ -138,6 +147,11 @@ def decide(net, x, y, *, cost="quadratic", dps: int = 50) -> np.ndarray:
     comparison *holds*; a true violation of relative size above
     ``10^{-(2dps-10)}`` would have shown.  Identities hold
     (:func:`gradbounds.bounds.identities`).
+
+    .. math:: \\log Y - \\log X > 10^{-(dps-10)} \\Rightarrow X \\le Y\\ \\text{holds}.
+
+    References:
+      DESIGN.md §2 (the hierarchy) and §3 (verdicts).
     """
     lv = exact_levels(net, x, y, cost=cost, dps=dps)
     codes = _codes(lv, dps)

@@ -99,7 +99,13 @@ def error_jacobian(net, x, l: int, *, method: str = "closed") -> jax.Array:
 
 
 def layer_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
-    """All ``J^1..J^L`` from one forward pass (closed form) or by autodiff."""
+    """All ``J^1..J^L`` from one forward pass (closed form) or by autodiff.
+
+    .. math:: J^l = Σ'(z^l)W^l,\\qquad l = 1, …, L.
+
+    References:
+      Nielsen ch. 2 (chain rule through ``a^l = σ(W^l a^{l-1} + b^l)``).
+    """
     net = tuple(net)
     if method != "closed":
         return tuple(layer_jacobian(net, x, l, method=method) for l in range(1, len(net) + 1))
@@ -108,7 +114,13 @@ def layer_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
 
 
 def error_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
-    """All ``B^1..B^{L-1}`` from one forward pass (closed form) or by autodiff."""
+    """All ``B^1..B^{L-1}`` from one forward pass (closed form) or by autodiff.
+
+    .. math:: B^l = Σ'(z^l)(W^{l+1})^T,\\qquad l = 1, …, L-1.
+
+    References:
+      Nielsen ch. 2, BP2.
+    """
     net = tuple(net)
     if method != "closed":
         return tuple(error_jacobian(net, x, l, method=method) for l in range(1, len(net)))
