@@ -49,6 +49,10 @@ kx, ky = jax.random.split(jax.random.key(1))
 x = jax.random.uniform(kx, (widths[0],))
 y = jax.nn.one_hot(3, 10, dtype=x.dtype)
 L = len(net)
+# a batch of examples for the slack below; its first row is (x, y)
+kx, ky = jax.random.split(jax.random.key(2))
+X = jnp.concatenate([x[None], jax.random.uniform(kx, (N_EXAMPLES - 1, widths[0]))])
+Y = jnp.concatenate([y[None], jax.nn.one_hot(jax.random.randint(ky, (N_EXAMPLES - 1,), 0, 10), 10, dtype=X.dtype)])
 
 # %% [markdown]
 # ## γ = 1/4 for the sigmoid
@@ -95,10 +99,11 @@ for l in range(1, L + 1):
 # %% [markdown]
 # ## The bounds (*) and (**), by hand and by the toolkit
 # (*) and (**) computed directly from their formulas (spectral norms by SVD)
-# equal the levels $D$ and $G$ of `gradbounds.hierarchy`.
+# equal the levels $D$ and $G$ of `gradbounds.hierarchy` (here for the batch,
+# whose first example is $x$).
 
 # %%
-h = gb.hierarchy(net, x, y)
+hb = gb.hierarchy(net, X, Y)
 norm_W = [np.linalg.norm(np.asarray(lay.W), 2) for lay in net]
 norm_S = [float(jnp.max(jnp.abs(sig.deriv(z)))) for z in fw.z]
 g = float(jnp.linalg.norm(fw.a[L] - y))
@@ -106,12 +111,12 @@ for l in range(1, L + 1):
     star = np.prod(norm_S[l - 1 :]) * np.prod(norm_W[l:]) * g
     starstar = 0.25 ** (L - l + 1) * np.prod(norm_W[l:]) * g
     exact = float(jnp.linalg.norm(deltas_ad[l - 1]))
-    np.testing.assert_allclose(np.log10(star), h.log10("D")[l - 1], rtol=1e-12)
-    np.testing.assert_allclose(np.log10(starstar), h.log10("G")[l - 1], rtol=1e-12)
-    np.testing.assert_allclose(np.log10(exact), h.log10("E")[l - 1], rtol=1e-12)
+    np.testing.assert_allclose(np.log10(star), hb.log10("D")[0, l - 1], rtol=1e-12)
+    np.testing.assert_allclose(np.log10(starstar), hb.log10("G")[0, l - 1], rtol=1e-12)
+    np.testing.assert_allclose(np.log10(exact), hb.log10("E")[0, l - 1], rtol=1e-12)
     assert exact <= star <= starstar
-print("verdict:", h.verdict)
-assert h.verdict == "holds"
+print("verdict:", hb.verdict)
+assert hb.verdict == "holds"
 
 # %% [markdown]
 # ## The slack of each step
@@ -123,10 +128,6 @@ assert h.verdict == "holds"
 # over examples, per layer.
 
 # %%
-kx, ky = jax.random.split(jax.random.key(2))
-X = jax.random.uniform(kx, (N_EXAMPLES, widths[0]))
-Y = jax.nn.one_hot(jax.random.randint(ky, (N_EXAMPLES,), 0, 10), 10, dtype=X.dtype)
-hb = gb.hierarchy(net, X, Y)
 s = hb.slack_log10()
 parts = ("alignment", "submultiplicativity", "split", "activation")
 print(f"{'layer':>5} " + " ".join(f"{p:>20}" for p in parts + ("total",)))
