@@ -42,6 +42,45 @@ import numpy as np
 UNROLL_MAX = 64  # Sturm recurrences up to this length are unrolled into one fused kernel
 
 
+def one_at_a_time(fn):
+    """``fn`` (a batched LAPACK call), made to run on one matrix per LAPACK call under ``vmap``.
+
+    jaxlib's CPU LAPACK kernels (SVD, QR, tridiagonal reduction, ...) split a
+    large batch over XLA's intra-op thread pool and block until the parts are
+    done.  When as many such kernels as the pool has threads run at once (the
+    thunk executor runs independent operations concurrently, and so do the
+    devices of a sharded computation), every thread waits for work that no
+    thread is free to do and the process hangs (seen with jaxlib 0.10.2 on 2
+    cores).  A kernel called on a single matrix runs inline and never waits.
+    Under ``vmap`` the returned function maps over the batch (``lax.map``, one
+    matrix per call; nested ``vmap`` nests the maps), which on small matrices
+    is as fast as the batched call and gives bitwise the same numbers.
+    Not differentiable (``jax.custom_batching.custom_vmap``).
+    """
+    from jax.custom_batching import custom_vmap
+
+    @custom_vmap
+    def f(*args):
+        return fn(*args)
+
+    @f.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        if not any(in_batched):
+            return f(*args), jax.tree_util.tree_map(lambda _: False, jax.eval_shape(fn, *args))
+        args = [a if b else jnp.broadcast_to(a, (axis_size, *jnp.shape(a))) for a, b in zip(args, in_batched)]
+        out = jax.lax.map(lambda xs: f(*xs), tuple(args))
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    return f
+
+
+svdvals = one_at_a_time(lambda A: jnp.linalg.svd(A, compute_uv=False))
+"""Singular values (descending) of one matrix: LAPACK ``gesdd``, one matrix a call under ``vmap``."""
+
+tridiagonal = one_at_a_time(lambda A: jax.lax.linalg.tridiagonal(A)[1:3])
+"""Diagonal and off-diagonal of the Householder tridiagonal form of a symmetric matrix (LAPACK ``sytrd``)."""
+
+
 def pow2_scale(amax):
     """Factors ``s1, s2`` (powers of two) and ``e`` with ``amax·s1·s2 ∈ [1/2, 1)`` and ``s1·s2 = 2^{-e}``.
 
@@ -111,7 +150,7 @@ def log_norm_scaled(B, u: float):
         rel = jnp.asarray((p + 2) * u, B.dtype)
     else:
         A = B.T @ B if m >= n else B @ B.T
-        _, d, off, _ = jax.lax.linalg.tridiagonal(A)
+        d, off = tridiagonal(A)
         lam = lam_max_tridiagonal(d, off)
         rel = (p + 2 * k + 16) * u * fro2 / jnp.where(lam > 0, lam, 1)
     pos = lam > 0
@@ -120,7 +159,15 @@ def log_norm_scaled(B, u: float):
 
 
 def log_norm(B, u: float):
-    """``log ‖B‖`` (spectral norm) and a bound on its error, for any finite ``B``."""
+    """``log ‖B‖`` (spectral norm) and a bound on its error, for any finite ``B``.
+
+    ``B = 2^e B̃`` exactly, ``log ‖B‖ = log ‖B̃‖ + e log 2``; the bound adds the
+    rounding of that sum, ``u(|log ‖B‖| + 2|e| log 2)`` (``log 2`` itself is
+    rounded), which dominates for entries near 1e±300.
+    """
     s1, s2, e = pow2_scale(jnp.max(jnp.abs(B)))
     log_s, err = log_norm_scaled(B * s1 * s2, u)
-    return log_s + e.astype(B.dtype) * float(np.log(2.0)), err
+    shift = e.astype(B.dtype) * float(np.log(2.0))
+    out = log_s + shift
+    fin = jnp.isfinite(out)
+    return out, err + jnp.where(fin, u * (jnp.abs(jnp.where(fin, out, 0)) + 2 * jnp.abs(shift)), 0)

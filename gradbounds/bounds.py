@@ -69,6 +69,7 @@ __all__ = [
     "levels_segments",
     "hierarchy",
     "sweep",
+    "shard_networks",
     "verdict_codes",
     "identities",
 ]
@@ -149,7 +150,7 @@ def _step_factory(n_L: int, u: float):
         err_e = jnp.where(nw > 0, (n_next + 2) * u * fB / jnp.where(nw > 0, nw, 1), 0.0) + 2 * u
         # P: rescaled product Π_l = B^l Π_{l+1}; σ_min needs the SVD's absolute accuracy
         R = B @ Q
-        sv = jnp.linalg.svd(R, compute_uv=False)
+        sv = _norms.svdvals(R)  # one matrix a LAPACK call under vmap (see _norms.one_at_a_time)
         s = sv[0]
         smin = sv[-1] if n_l >= n_L else jnp.zeros((), R.dtype)
         Q_new = R / jnp.where(s > 0, s, 1)
@@ -554,12 +555,44 @@ def hierarchy(net, x, y, *, cost="quadratic") -> Hierarchy:
     )
 
 
+def shard_networks(tree, devices=None):
+    """Puts every array of ``tree`` on a 1-D device mesh, split along its leading (network) axis.
+
+    The leading axis N is padded to a multiple of the number of devices by
+    repeating the last entry (the padding is computed and dropped: every
+    network's numbers are computed exactly as without sharding).  With one
+    device the arrays are returned as they are.  ``devices`` defaults to
+    ``jax.devices()`` (every GPU or TPU of the host, or the CPU devices that
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=K`` creates).
+
+    .. math::  N \\mapsto \\lceil N / d \\rceil d,\\qquad \\text{shard } i = \\text{networks } [i N/d, (i+1) N/d).
+
+    References:
+      JAX documentation, "Distributed arrays and automatic parallelization"
+      (``jax.sharding.NamedSharding`` over a ``Mesh``).
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) == 1:
+        return tree
+    leaves = jax.tree_util.tree_leaves(tree)
+    n = leaves[0].shape[0]
+    pad = -n % len(devices)
+    if pad:
+        tree = jax.tree_util.tree_map(lambda t: jnp.concatenate([t, jnp.repeat(t[-1:], pad, axis=0)]), tree)
+    mesh = jax.sharding.Mesh(np.array(devices), ("network",))
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("network"))
+    return jax.device_put(tree, spec)
+
+
 def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
     ``nets`` is a network whose arrays have a leading axis N (for example
     ``jax.vmap(init_network)`` over keys); ``x`` is ``(N, n, n_0)``; ``y``
-    ``(N, n, n_L)``.  The computation is one ``jit(vmap(vmap(levels)))``.
+    ``(N, n, n_L)``.  The computation is one ``jit(vmap(vmap(levels)))``,
+    sharded over the network axis across every device of the host
+    (:func:`shard_networks`): the same call runs on one CPU or on all GPUs,
+    with the same numbers.
     """
     nets = tuple(nets)
     first = jax.tree_util.tree_map(lambda t: t[0], nets)
@@ -569,7 +602,10 @@ def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
         check_finite(f"layer {l}: b", layer.b)
     check_finite("x", x)
     check_finite("y", y)
-    lv = _levels_sweep(segments(nets, batched=True), x, y, costs.get_cost(cost))
+    n = x.shape[0]
+    segs, x, y = shard_networks((segments(nets, batched=True), x, y))
+    lv = _levels_sweep(segs, x, y, costs.get_cost(cost))
+    lv = jax.tree_util.tree_map(lambda t: t[:n], lv)
     _check_levels(lv)
     start = _start(first, cost)
     codes = np.array(verdict_codes(lv, start=start, widths=widths))

@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradbounds import activations
+from gradbounds import _norms, activations
 from gradbounds._segments import scan_or_loop, segments
 from gradbounds.networks import check_input, validate_network
 
@@ -356,7 +356,7 @@ def _layer_svals(segs, x, kind):
     out = []
     for run in runs:
         A = run.post[:, :, None] * run.W * run.pre[:, None, :]
-        out.append(jnp.linalg.svd(A, compute_uv=False))
+        out.append(jax.vmap(_norms.svdvals)(A))  # one matrix a LAPACK call (see _norms.one_at_a_time)
     return out
 
 
