@@ -234,12 +234,14 @@ def _mean_cost(net, x, y, c, w=None):
     return jnp.mean(per) if w is None else jnp.sum(w * per) / jnp.sum(w)
 
 
-@partial(jax.jit, static_argnames=("cost",))
-def _speeds(net, x, y, cost):
+def _speeds_impl(net, x, y, cost):
     bs = tuple(layer.b for layer in net)
     rebuild = lambda bs_: tuple(Layer(q.W, b, q.activation) for q, b in zip(net, bs_))  # noqa: E731
     g = jax.grad(lambda bs_: _mean_cost(rebuild(bs_), x, y, cost))(bs)
     return jnp.stack([jnp.linalg.norm(gb) for gb in g])
+
+
+_speeds = partial(jax.jit, static_argnames=("cost",))(_speeds_impl)
 
 
 def speeds(net, x, y, *, cost="cross-entropy") -> jax.Array:
@@ -312,20 +314,31 @@ def layer_statistics(net, x, y, *, cost="cross-entropy") -> dict:
         }
 
 
-@partial(jax.jit, static_argnames=("cost", "opt"))
-def _run_chunk(net, state, X, Y, idx, w, cost, opt):
+@partial(jax.jit, static_argnames=("cost", "opt", "reuse"))
+def _run_chunk(net, state, X, Y, idx, w, record, Xe, Ye, cost, opt, reuse):
+    """Optimiser steps over the mini-batches ``idx`` in one scan, with the speeds before each ``record`` step.
+
+    ``reuse``: every batch is the whole evaluation set in order (full-batch
+    training with ``n_eval`` covering it), so the step's own bias gradient is
+    the speed vector and no second backward pass is needed.
+    """
     import optax
 
     tx = optimizer(eta=opt[0], l2=opt[1], n=opt[2], momentum=opt[3])
+    L = len(net)
 
     def step(carry, batch):
         net_, st = carry
-        i, wi = batch
+        i, wi, r = batch
         g = jax.grad(_mean_cost)(net_, X[i], Y[i], cost, wi)
+        if reuse:
+            sp = jnp.stack([jnp.linalg.norm(q.b) for q in g])
+        else:
+            sp = jax.lax.cond(r, lambda: _speeds_impl(net_, Xe, Ye, cost), lambda: jnp.zeros((L,), X.dtype))
         upd, st = tx.update(g, st, net_)
-        return (optax.apply_updates(net_, upd), st), None
+        return (optax.apply_updates(net_, upd), st), sp
 
-    return jax.lax.scan(step, (net, state), (idx, w))[0]
+    return jax.lax.scan(step, (net, state), (idx, w, record))
 
 
 @jax.jit
@@ -468,21 +481,44 @@ def train(
 
     steps_rec, speed_rows, details = [], [], []
     s, order, epoch = 0, None, -1
+    # every step's batch is the evaluation set, in order: the step's bias gradient is the speed vector
+    reuse = m == n and n_ev == n
     while s < total:
-        if s % rec == 0:
+        if s % det == 0 and s % rec == 0:
             sp = np.asarray(_speeds(net, Xe, Ye, c))
-            if not np.all(np.isfinite(sp)):
+            if not np.all(np.isfinite(sp)):  # a diverged run is reported by its speeds, before its levels
                 bad = int(np.flatnonzero(~np.isfinite(sp))[0]) + 1
                 raise ValueError(f"step {s}: layer {bad}: speed is {sp[bad - 1]} (training diverged; lower eta?)")
-            steps_rec.append(s)
-            speed_rows.append(sp)
-            if s % det == 0:
-                details.append(detail(s, net))
+            details.append(detail(s, net))
         e, j = divmod(s, nb)
         if e != epoch:
             order, epoch = _epoch_order(k_shuffle, e, n, m, p.shuffle, np.dtype(dtype)), e
-        stop = min((s // rec + 1) * rec, (e + 1) * nb, total)
-        net, state = _run_chunk(net, state, X, Y, order[0][j : j + stop - s], order[1][j : j + stop - s], c, opt)
+        # one jitted scan up to the next detail record or the end of the epoch
+        stop = min((s // det + 1) * det, (e + 1) * nb, total)
+        if progress is not None:  # report at least at every record, as before
+            stop = min(stop, (s // rec + 1) * rec)
+        steps = np.arange(s, stop)
+        (net, state), sp = _run_chunk(
+            net,
+            state,
+            X,
+            Y,
+            order[0][j : j + stop - s],
+            order[1][j : j + stop - s],
+            steps % rec == 0,
+            Xe,
+            Ye,
+            c,
+            opt,
+            reuse,
+        )
+        sp = np.asarray(sp)[steps % rec == 0]
+        for s_rec, row in zip(steps[steps % rec == 0], sp):
+            if not np.all(np.isfinite(row)):
+                bad = int(np.flatnonzero(~np.isfinite(row))[0]) + 1
+                raise ValueError(f"step {s_rec}: layer {bad}: speed is {row[bad - 1]} (training diverged; lower eta?)")
+            steps_rec.append(int(s_rec))
+            speed_rows.append(row)
         if progress is not None:
             progress(stop - s)
         s = stop

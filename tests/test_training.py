@@ -255,3 +255,23 @@ def test_training_curves_like_published():
     assert np.all(np.log10(h[-1] / h[0]) < -1)
     assert np.all(np.log10(h[50] / h[0]) < -1)
     assert np.all(np.abs(np.log10(h[-1] / h[50])) < np.abs(np.log10(h[50] / h[0])))
+
+
+def test_full_batch_speeds_from_the_step_gradient_equal_the_plain_speeds():
+    """Fast path: with full batches over the evaluation set, the recorded speeds are the step's own
+    bias gradients (no second backward pass); they equal :func:`training.speeds` of the same networks."""
+    ds, net = _toy(n=30), _net(seed=3)
+    p = replace(training.PRESETS["nielsen-ch5"], hidden=(5, 4), steps=3, n_train=None, levels=False)
+    X, Y = ds.x_train, ds.y_train()
+    res = training.train(ds, p, net=net)
+    assert res.speeds.shape == (3, 3)
+    np.testing.assert_allclose(res.speeds[0], training.speeds(net, X, Y), rtol=1e-13)
+    for k in (1, 2):
+        net_k = training.train(ds, replace(p, steps=k), net=net).net
+        np.testing.assert_allclose(res.speeds[k], training.speeds(net_k, X, Y), rtol=1e-13)
+    # a mini-batch protocol records through the plain path, inside the same scan
+    pm = replace(p, batch_size=10, shuffle=False, record_every=2, steps=4)
+    rm = training.train(ds, pm, net=net)
+    assert rm.steps.tolist() == [0, 2]
+    net_2 = training.train(ds, replace(pm, steps=2), net=net).net
+    np.testing.assert_allclose(rm.speeds[1], training.speeds(net_2, X, Y), rtol=1e-13)
