@@ -708,7 +708,7 @@ def spectra(result, *, path=None, column="full"):
     left = max(lo - 0.5, floor)
     ax.set_xlim(left=left)
     if lo < left:  # finite values below what a direct SVD resolves: the curve starts at their fraction
-        ax.text(0.02, 0.02, "left edge: SVD resolution", transform=ax.transAxes, fontsize=5.5, va="bottom")
+        ax.plot([], [], linestyle="none", label="axis starts at the SVD's resolution")
     ax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
     ax.set_ylabel(r"fraction $\leq$ abscissa")
     ax.set_ylim(-0.03, 1.03)
@@ -780,6 +780,8 @@ def _zoom_narrow_spectrum(fig, ax, curves):
     ins.set_ylim(-0.03, 1.03)
     ins.set_title(f"{init}, magnified", fontsize=5.5, pad=2)
     ins.tick_params(labelsize=5, length=2, pad=1)
+    ins.xaxis.get_major_locator().set_params(nbins=3)
+    ins.yaxis.get_major_locator().set_params(nbins=2)
     ins.grid(True)
 
 
