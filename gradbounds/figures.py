@@ -416,7 +416,7 @@ def underflow(result, *, path=None, column="half"):
     """
     result = _load(result)
     k, e = _arr(result["k"]), _arr(result["log10_E"])
-    fig, axes = new_figure(column=column)
+    fig, axes = new_figure(column=column, height_ratio=0.85)
     ax = axes[0, 0]
     _plot(ax, k, e, dict(color="k", linestyle="-", marker=None), r"exact $\log_{10}\|\delta^l\|$")
     groups = {}
@@ -459,7 +459,8 @@ def underflow(result, *, path=None, column="half"):
     ax.set_xlabel(r"layers crossed $k=L-l+1$")
     ax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
     ax.grid(True)
-    ax.legend(loc="lower left")
+    h, lab = ax.get_legend_handles_labels()  # under the axes: inside, it covered a dtype line
+    fig.legend(h, lab, loc="outside lower center", ncols=2, frameon=False)
     return _done(fig, path)
 
 
