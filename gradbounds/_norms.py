@@ -35,6 +35,8 @@ References:
 
 from __future__ import annotations
 
+import contextlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -72,6 +74,25 @@ def one_at_a_time(fn):
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return f
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Runs the block with the BLAS libraries (OpenBLAS behind jaxlib's LAPACK) on one thread.
+
+    jaxlib's LAPACK kernels call scipy's OpenBLAS from inside XLA's own
+    threads; OpenBLAS then starts threads of its own that spin against XLA's,
+    and a 512 x 512 QR took ten times longer on 2 cores (threadpoolctl; a no-op
+    when threadpoolctl is not installed).  Results must be ready before the
+    block ends (``block_until_ready`` or ``np.asarray`` inside it).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 svdvals = one_at_a_time(lambda A: jnp.linalg.svd(A, compute_uv=False))

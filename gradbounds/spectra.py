@@ -115,39 +115,107 @@ def _runs(segs, x, kind: str, start: int, output: bool):
     return tuple(runs), ds
 
 
-def _step_qr(transpose):
-    def step(Q, item):
+def _apply(transpose):
+    def f(Q, item):
         W, pre, post = item
         if transpose:
-            Y = pre[:, None] * (W.T @ (post[:, None] * Q))
-        else:
-            Y = post[:, None] * (W @ (pre[:, None] * Q))
-        Qn, R = jnp.linalg.qr(Y)
-        d = jnp.diagonal(R)
-        sign = jnp.where(d < 0, -1, 1).astype(Y.dtype)
-        return Qn * sign[None, :], jnp.log(jnp.abs(d))
+            return pre[:, None] * (W.T @ (post[:, None] * Q))
+        return post[:, None] * (W @ (pre[:, None] * Q))
+
+    return f
+
+
+def _orthonormalise(Y, log_scale):
+    """``Y = Q R``; returns Q (signs so that diag R > 0), ``log|R_jj| + log_scale`` and the column loss.
+
+    The loss ``max_j log(‖y_j‖/|R_jj|)`` is how much of column j was cancelled
+    by the earlier columns: the relative rounding error of ``R_jj`` is about
+    ``u`` times its exponential (Householder QR is column-wise backward stable).
+    """
+    Qn, R = jnp.linalg.qr(Y)
+    d = jnp.diagonal(R)
+    sign = jnp.where(d < 0, -1, 1).astype(Y.dtype)
+    log_d = jnp.log(jnp.abs(d))
+    loss = jnp.max(jnp.where(d != 0, jnp.log(jnp.linalg.norm(Y, axis=0)) - log_d, 0.0))
+    return Qn * sign[None, :], log_d + log_scale, loss
+
+
+def _step_qr(transpose):
+    apply = _apply(transpose)
+
+    def step(Q, item):
+        Qn, lg, loss = _orthonormalise(apply(Q, item), 0.0)
+        return Qn, (lg, loss)
 
     return step
 
 
-def _qr_pass(runs, Q, transpose=False):
-    step, logs = _step_qr(transpose), []
+def _block_qr(transpose):
+    """``b`` factors applied to the frame (rescaled by powers of two, exactly), then one QR."""
+    apply = _apply(transpose)
+    log2 = float(np.log(2.0))
+
+    def factor(carry, item):
+        Y, e = carry
+        Y = apply(Y, item)
+        m = jnp.max(jnp.abs(Y))
+        k = jnp.frexp(jnp.where(m > 0, m, 1))[1]
+        return (jnp.ldexp(Y, -k), e + k), None
+
+    def step(Q, items):
+        (Y, e), _ = jax.lax.scan(factor, (Q, jnp.zeros((), jnp.int32)), items, reverse=transpose)
+        Qn, lg, loss = _orthonormalise(Y, e.astype(Y.dtype) * log2)
+        return Qn, (lg, loss)
+
+    return step
+
+
+def _qr_pass(runs, Q, transpose=False, block=1):
+    """One pass of the chain with a QR every ``block`` factors: ``(Q, log stretches (steps, k), max loss)``.
+
+    With ``block > 1`` a run's last ``block·⌊len/block⌋`` factors go in blocks and
+    each block's ``log|R_jj|`` is put on the block's last step (zeros on the
+    others), so that the rows still add up to the logs of the volumes.
+    """
+    logs, worst = [], jnp.zeros((), Q.dtype)
     for run in reversed(runs) if transpose else runs:
-        Q, lg = scan_or_loop(step, Q, (run.W, run.pre, run.post), reverse=transpose)
-        logs.append(lg)
+        items = (run.W, run.pre, run.post)
+        n = run.W.shape[0]
+        nb = n // block if block > 1 else 0
+        h = n - nb * block  # the first h factors one at a time, the rest in nb blocks
+        head = jax.tree_util.tree_map(lambda a, h=h: a[:h], items)
+        tail = jax.tree_util.tree_map(lambda a, h=h, nb=nb: a[h:].reshape(nb, block, *a.shape[1:]), items)
+        parts = []
+        if not transpose and h:
+            Q, (lg, ls) = scan_or_loop(_step_qr(False), Q, head)
+            parts.append(lg)
+            worst = jnp.maximum(worst, jnp.max(ls))
+        if nb:
+            Q, (lg, ls) = jax.lax.scan(_block_qr(transpose), Q, tail, reverse=transpose)
+            full = jnp.zeros((nb, block, lg.shape[-1]), lg.dtype).at[:, -1].set(lg)
+            parts.append(full.reshape(nb * block, -1))
+            worst = jnp.maximum(worst, jnp.max(ls))
+        if transpose and h:
+            Q, (lg, ls) = scan_or_loop(_step_qr(True), Q, head, reverse=True)
+            parts.insert(0, lg)
+            worst = jnp.maximum(worst, jnp.max(ls))
+        logs.append(jnp.concatenate(parts))
     if transpose:
         logs = logs[::-1]
-    return Q, jnp.concatenate(logs)
+    return Q, jnp.concatenate(logs), worst
+
+
+@partial(jax.jit, static_argnames=("block",))
+def _sweep(runs, Q0, block=1):
+    QL, fwd, loss_f = _qr_pass(runs, Q0, block=block)
+    Q0n, _, loss_b = _qr_pass(runs, QL, transpose=True, block=block)
+    return QL, fwd, Q0n, jnp.maximum(loss_f, loss_b)
 
 
 @jax.jit
-def _sweep(runs, Q0):
-    QL, fwd = _qr_pass(runs, Q0)
-    Q0n, _ = _qr_pass(runs, QL, transpose=True)
-    return QL, fwd, Q0n
-
-
-_forward_pass = jax.jit(_qr_pass)
+def _forward_pass(runs, Q):
+    Q, fwd, _ = _qr_pass(runs, Q)
+    return Q, fwd
 
 
 @jax.jit
@@ -182,6 +250,7 @@ class Spectrum(NamedTuple):
       converged: the sweeps met ``tol`` (always True for ``"svd"``).
       sweeps: forward–backward sweeps done (0 for ``"svd"``).
       method: ``"qr"`` or ``"svd"``.
+      qr_every: factors between two QR re-orthonormalisations in the sweeps (1: after every factor).
     """
 
     log_sv: jax.Array
@@ -191,6 +260,7 @@ class Spectrum(NamedTuple):
     converged: bool
     sweeps: int
     method: str
+    qr_every: int = 1
 
     def singular_values(self) -> jax.Array:
         """``exp(log_sv)`` (may under/overflow at depth: prefer the logs)."""
@@ -214,7 +284,55 @@ def _frame(n: int, k: int, dtype, key):
     return q * jnp.where(jnp.diagonal(r) < 0, -1, 1).astype(dtype)[None, :]
 
 
-def _chain_spectrum(runs, n_in, *, k, method, tol, max_sweeps, key, dtype) -> Spectrum:
+BLOCK_MAX = 64  # most factors between two QRs ("auto")
+_LOSS_FLOOR = float(np.log(8.0))  # a block may always lose this much (error amplification 8)
+
+
+def _probe_block(runs, Q0, n_steps: int = 16):
+    """Block length for ``qr_every="auto"`` and the loss it may reach, from a short plain probe.
+
+    The first ``n_steps`` factors, with a QR after each (the plain method),
+    give the per-step spread ``max_j − min_j log|R_jj|`` and loss.  A block of
+    ``b`` factors spreads the frame by about ``b`` times the mean spread; it is
+    sized so that this stays within the largest single-step loss (at least
+    ``log 8``), and every blocked sweep is checked against that loss afterwards.
+    """
+    first = []
+    left = n_steps
+    for run in runs:
+        if left <= 0:
+            break
+        m = min(left, run.W.shape[0])
+        first.append(_Run(run.W[:m], run.pre[:m], run.post[:m]))
+        left -= m
+    _, fwd, loss = _forward_pass_loss(tuple(first), Q0)
+    fwd = np.asarray(fwd)
+    allowed = max(float(loss), _LOSS_FLOOR)
+    spread = float(np.mean(np.max(fwd, 1) - np.min(fwd, 1))) if fwd.shape[1] > 1 else 0.0
+    block = BLOCK_MAX if spread <= 0 else int(np.clip(allowed // spread, 1, BLOCK_MAX))
+    return block, allowed
+
+
+@jax.jit
+def _forward_pass_loss(runs, Q):
+    return _qr_pass(runs, Q)
+
+
+def _check_qr_every(qr_every):
+    if qr_every == "auto":
+        return qr_every
+    if isinstance(qr_every, bool) or not isinstance(qr_every, (int, np.integer)) or qr_every < 1:
+        raise ValueError(f"qr_every: expected 'auto' or an int >= 1, got {qr_every!r}")
+    return int(qr_every)
+
+
+def _chain_spectrum(runs, n_in, **kw) -> Spectrum:
+    with _norms.single_threaded_blas():
+        sp = _chain_spectrum_impl(runs, n_in, **kw)
+        return jax.block_until_ready(sp)
+
+
+def _chain_spectrum_impl(runs, n_in, *, k, method, tol, max_sweeps, key, dtype, qr_every="auto") -> Spectrum:
     if method == "svd":
         log_sv, U, V = _direct(runs, jnp.eye(n_in, dtype=dtype))
         return Spectrum(log_sv[:k], V[:, :k], U[:, :k], None, True, 0, "svd")
@@ -222,11 +340,19 @@ def _chain_spectrum(runs, n_in, *, k, method, tol, max_sweeps, key, dtype) -> Sp
         raise ValueError(f"method: expected 'qr' or 'svd', got {method!r}")
     if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
         raise ValueError(f"max_sweeps: expected an int >= 1, got {max_sweeps!r}")
+    qr_every = _check_qr_every(qr_every)
     tol = 4096 * float(jnp.finfo(dtype).eps) if tol is None else float(tol)
     Q0, prev, converged, sweeps = _frame(n_in, k, dtype, key), None, False, 0
+    if qr_every == "auto":
+        block, allowed = _probe_block(runs, Q0)
+    else:
+        block, allowed = qr_every, np.inf
     while sweeps < max_sweeps:
+        QL, fwd, Q0n, loss = _sweep(runs, Q0, block=block)
+        if block > 1 and float(loss) > allowed:  # a block cancelled more than the plain method: shorter blocks
+            block = max(1, block // 2)
+            continue
         sweeps += 1
-        QL, fwd, Q0n = _sweep(runs, Q0)
         tot = np.asarray(jnp.sum(fwd, 0))
         if prev is not None:
             scale = 1 + np.abs(np.where(np.isfinite(tot), tot, 0))
@@ -235,7 +361,8 @@ def _chain_spectrum(runs, n_in, *, k, method, tol, max_sweeps, key, dtype) -> Sp
                 break
         prev, Q0 = tot, Q0n
     order = np.argsort(-tot, kind="stable")
-    return Spectrum(jnp.asarray(tot[order]), Q0[:, order], QL[:, order], fwd[:, order], converged, sweeps, "qr")
+    sp = Spectrum(jnp.asarray(tot[order]), Q0[:, order], QL[:, order], fwd[:, order], converged, sweeps, "qr")
+    return sp._replace(qr_every=block)
 
 
 def _prepare(net, x):
@@ -256,7 +383,9 @@ def _check_k(k, kmax: int) -> int:
     return int(k)
 
 
-def input_output_spectrum(net, x, *, k=None, method="qr", tol=None, max_sweeps=30, key=None) -> Spectrum:
+def input_output_spectrum(
+    net, x, *, k=None, method="qr", tol=None, max_sweeps=30, key=None, qr_every="auto"
+) -> Spectrum:
     """Singular values of the input-output Jacobian ``∂a^L/∂x = J^L ⋯ J^1`` at ``x``.
 
     .. math::  \\frac{∂a^L}{∂x} = Σ'(z^L)W^L ⋯ Σ'(z^1)W^1,\\qquad
@@ -271,6 +400,13 @@ def input_output_spectrum(net, x, *, k=None, method="qr", tol=None, max_sweeps=3
         (default ``4096 ε``: 9e-13 in float64, 5e-4 in float32).
       max_sweeps: cap on forward–backward sweeps.
       key: ``jax.random`` key for a random initial frame (default: identity columns).
+      qr_every: re-orthonormalise after this many factors; ``"auto"`` (default)
+        takes as many as keep every QR no worse conditioned than the worst
+        single-factor QR of a short probe (largest column loss
+        ``log(‖y_j‖/|R_jj|)``, at least ``log 8``), checked after each sweep
+        (the block is halved and the sweep redone otherwise).  A block of
+        factors has the triangular factor of the product of the single-step
+        ones, so the values agree to rounding.
 
     Returns:
       :class:`Spectrum`; ``right`` lives in input space, ``left`` in output space.
@@ -281,12 +417,20 @@ def input_output_spectrum(net, x, *, k=None, method="qr", tol=None, max_sweeps=3
     net, ws, x = _prepare(net, x)
     runs, _ = _runs(segments(net), x, "J", 1, False)
     return _chain_spectrum(
-        runs, ws[0], k=_check_k(k, min(ws)), method=method, tol=tol, max_sweeps=max_sweeps, key=key, dtype=x.dtype
+        runs,
+        ws[0],
+        k=_check_k(k, min(ws)),
+        method=method,
+        tol=tol,
+        max_sweeps=max_sweeps,
+        key=key,
+        dtype=x.dtype,
+        qr_every=qr_every,
     )
 
 
 def product_spectrum(
-    net, x, l: int = 1, *, output=False, k=None, method="qr", tol=None, max_sweeps=30, key=None
+    net, x, l: int = 1, *, output=False, k=None, method="qr", tol=None, max_sweeps=30, key=None, qr_every="auto"
 ) -> Spectrum:
     """Singular values of the backward product ``B^l B^{l+1} ⋯ B^{L-1}`` (times ``Σ'(z^L)`` with ``output``).
 
@@ -317,7 +461,9 @@ def product_spectrum(
         eye = jnp.eye(ws[-1], dtype=x.dtype)[:, order]
         with np.errstate(divide="ignore"):
             return Spectrum(jnp.log(m[order]), eye, eye, None, True, 0, "exact")
-    sp = _chain_spectrum(runs, ws[l], k=k, method=method, tol=tol, max_sweeps=max_sweeps, key=key, dtype=x.dtype)
+    sp = _chain_spectrum(
+        runs, ws[l], k=k, method=method, tol=tol, max_sweeps=max_sweeps, key=key, dtype=x.dtype, qr_every=qr_every
+    )
     return sp._replace(right=sp.left, left=sp.right)
 
 
@@ -344,7 +490,8 @@ def lyapunov_exponents(net, x, *, k=None, key=None) -> LyapunovResult:
     net, ws, x = _prepare(net, x)
     runs, _ = _runs(segments(net), x, "J", 1, False)
     k = _check_k(k, min(ws))
-    _, fwd = _forward_pass(runs, _frame(ws[0], k, x.dtype, key))
+    with _norms.single_threaded_blas():
+        _, fwd = jax.block_until_ready(_forward_pass(runs, _frame(ws[0], k, x.dtype, key)))
     exps = jnp.sum(fwd, 0) / len(net)
     order = jnp.argsort(-exps)
     return LyapunovResult(exps[order], fwd[:, order])
@@ -369,7 +516,9 @@ def layer_singular_values(net, x) -> tuple[jax.Array, ...]:
       Nielsen ch. 2; DESIGN.md §1.
     """
     net, _, x = _prepare(net, x)
-    return tuple(s for batch in _layer_svals(segments(net), x, "J") for s in batch)
+    with _norms.single_threaded_blas():
+        out = jax.block_until_ready(_layer_svals(segments(net), x, "J"))
+    return tuple(s for batch in out for s in batch)
 
 
 def error_singular_values(net, x) -> tuple[jax.Array, ...]:
@@ -385,7 +534,9 @@ def error_singular_values(net, x) -> tuple[jax.Array, ...]:
     net, _, x = _prepare(net, x)
     if len(net) < 2:
         return ()
-    return tuple(s for batch in _layer_svals(segments(net), x, "B") for s in batch)
+    with _norms.single_threaded_blas():
+        out = jax.block_until_ready(_layer_svals(segments(net), x, "B"))
+    return tuple(s for batch in out for s in batch)
 
 
 class Directions(NamedTuple):

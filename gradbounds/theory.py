@@ -37,6 +37,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -378,25 +379,131 @@ def _c_star_one(act, sw2, sb2, q, chi):
     return _optimize().brentq(g, cs[i], cs[i - 1], xtol=1e-15, rtol=4 * np.finfo(float).eps)
 
 
+# Mehler series of the correlation map (vectorised c*): composite Gauss–Legendre rule in z, Hermite degree K
+_K_SERIES = 400
+_Z_SERIES = 13.0  # e^{-Z²/4} < 1e-18: |a_k| has no mass beyond (|h_k(z)| φ(z) ≤ e^{-z²/4})
+_ACCEPT = 1e-10  # truncation bound on c* and χ_c above which a point falls back to 2-D quadrature
+_Q_SERIES = 20.0  # q* up to which the fixed rule integrates σ(√q z) He_k(z) to rounding
+# analytic on the real line (no kinks: the fixed rule does not cut at them, and the Hermite tail decays fast)
+_SERIES_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "gelu", "silu", "erf", "linear")
+
+
+@functools.cache
+def _hermite_rule():
+    """Nodes ``z_n`` and weights ``w_n φ(z_n)``, and ``M[n, k] = w_n φ(z_n) He_k(z_n)/√(k!)``."""
+    x, w = np.polynomial.legendre.leggauss(20)
+    edges = np.arange(-_Z_SERIES, _Z_SERIES + 1e-9, 0.25)  # pieces of 1/4: σ(√q z) analytic across them for q ≤ 20
+    lo, hi = edges[:-1, None], edges[1:, None]
+    z = (0.5 * (lo + hi) + 0.5 * (hi - lo) * x).ravel()
+    wz = (0.5 * (hi - lo) * w).ravel() * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    H = np.empty((z.size, _K_SERIES + 1))
+    H[:, 0], H[:, 1] = 1.0, z
+    for k in range(1, _K_SERIES):  # orthonormal recurrence h_{k+1} = (z h_k − √k h_{k−1})/√(k+1)
+        H[:, k + 1] = (z * H[:, k] - math.sqrt(k) * H[:, k - 1]) / math.sqrt(k + 1)
+    return z, wz, wz[:, None] * H
+
+
+def _c_star_series(act: NpActivation, sw2, sb2, q):
+    """c*, χ_c and a truncation bound on them, from the Mehler series of the correlation map.
+
+    .. math::
+
+       E[σ(u_1)σ(u_2)] = \\sum_{k≥0} a_k^2 c^k,\\quad a_k = E\\big[σ(\\sqrt q z)\\,He_k(z)\\big]/\\sqrt{k!},
+       \\qquad q\\,E[σ'(u_1)σ'(u_2)] = \\sum_{k≥1} k a_k^2 c^{k-1},
+
+    truncated at ``K``, with the tail ``Σ_{k>K} a_k² = E[σ²] − Σ_{k≤K} a_k²``
+    (Parseval) bounding what is left out.  ``g(c) = (σ_w² S(c) + σ_b²)/q − c``
+    is convex (``a_k² ≥ 0``), positive at 0 and negative just below 1 in the
+    chaotic phase, so Newton's method from ``c = 0`` climbs monotonically to
+    its one root below 1.  Vectorised over points: the ``a_k`` of all points
+    are one matrix product with the rule of :func:`_hermite_rule`.
+    """
+    z, wz, M = _hermite_rule()
+    sq = np.sqrt(q)
+    P = q.size
+    A = np.empty((P, M.shape[1]))
+    C1 = np.empty(P)
+    for i in range(0, P, 1024):
+        F = act.fn(sq[i : i + 1024, None] * z[None, :])
+        A[i : i + 1024] = F @ M
+        C1[i : i + 1024] = (F * F) @ wz
+    b = A * A
+    tail = np.maximum(C1 - np.sum(b, axis=1), 0.0)
+    den = sw2 * C1 + sb2
+    k = np.arange(b.shape[1], dtype=float)
+
+    def S(c, d=0):  # Σ b_k c^k (d=0) or Σ k b_k c^{k-1} (d=1), Horner from the top
+        coef = b if d == 0 else (b * k)[:, 1:]
+        acc = np.zeros(P)
+        for j in range(coef.shape[1] - 1, -1, -1):
+            acc = acc * c + coef[:, j]
+        return acc
+
+    c = np.zeros(P)
+    for _ in range(100):
+        g = (sw2 * S(c) + sb2) / den - c
+        dg = sw2 * S(c, 1) / den - 1
+        step = np.where(dg < 0, -g / np.where(dg < 0, dg, -1.0), 0.0)
+        c_new = np.clip(c + np.maximum(step, 0.0), 0.0, 1.0)
+        done = np.all(c_new - c <= 4 * np.finfo(float).eps * np.maximum(c_new, 1e-300))
+        c = c_new
+        if done:
+            break
+    dg = sw2 * S(c, 1) / den - 1
+    chi_c = sw2 * S(c, 1) / q
+    K = b.shape[1] - 1
+    # left out: Δg ≤ σ_w² tail c^{K+1}/q (moves c* up by Δg/|g'|), Δχ_c ≤ σ_w² tail (K+1) c^K / q
+    err_c = sw2 * tail * c ** (K + 1) / den / np.maximum(-dg, 1e-300)
+    err_chi = sw2 * tail * (K + 1) * c**K / q
+    ok = (dg < 0) & (err_c <= _ACCEPT) & (err_chi <= _ACCEPT) & (c < 1)
+    return c, chi_c, ok
+
+
+def _c_star_grid(act: NpActivation, sw2, sb2, q, chi):
+    """c* and χ_c at c* for arrays (flattened); the series where it is certified, else 2-D quadrature."""
+    c = np.ones(q.shape)
+    chi_c = np.array(chi, float, copy=True)
+    inner = np.isfinite(q) & (q > 0) & (chi > 1 + PHASE_TOL)
+    idx = np.flatnonzero(inner)
+    if idx.size:
+        ok = np.zeros(idx.size, bool)
+        if act.name in _SERIES_ACTIVATIONS:
+            series = q[idx] <= _Q_SERIES  # the rule resolves σ(√q z) on pieces of 1/4 up to this q
+            cs, xs, ok_s = _c_star_series(act, sw2[idx[series]], sb2[idx[series]], q[idx[series]])
+            ok[series] = ok_s
+            c[idx[ok]], chi_c[idx[ok]] = cs[ok_s], xs[ok_s]
+        for i in idx[~ok]:  # not analytic enough (kinks) or too close to the critical line for K terms
+            c[i] = _c_star_one(act, sw2[i], sb2[i], q[i], chi[i])
+            if c[i] < 1:
+                chi_c[i] = sw2[i] * _cmap_integrals(act, q[i], c[i])[1]
+    return c, chi_c
+
+
 def c_star(activation, sw2, sb2):
     """Stable fixed point ``c*`` of the correlation map (``sw2``, ``sb2`` are variances).
 
     ``c* = 1`` in the ordered phase (``χ₁ ≤ 1``); in the chaotic phase the
-    largest root below 1 of ``c = C(c)``, bracketed on a grid ``1 − δ`` and
-    found by :func:`scipy.optimize.brentq`.  Each evaluation is a 2-D
-    quadrature (about 10⁵ nodes), so arrays are looped over.
+    largest root below 1 of ``c = C(c)``.  ``C`` is summed as its Mehler
+    (Hermite) series, ``Σ_k a_k(q*)² c^k``, whose coefficients for every point
+    of an array are one matrix product, and the root found by Newton's method
+    (monotone: the map is convex); where the left-out tail could move c* by
+    more than 1e-10 (points next to the critical line), for σ with kinks or
+    not known to be analytic, and for ``q* > 20``, c* is
+    bracketed on a grid ``1 − δ`` and found by :func:`scipy.optimize.brentq`
+    on 2-D quadratures (about 10⁵ nodes each) instead.
 
     .. math::  c^* = \\frac{1}{q^*}\\Big(σ_w^2 \\int Dz_1 Dz_2\\, σ(u_1)σ(u_2) + σ_b^2\\Big)\\Big|_{c = c^*}.
 
     References:
-      Poole et al. 2016, eq. (5) and §3 (stability of c = 1 iff χ₁ < 1).
+      Poole et al. 2016, eq. (5) and §3 (stability of c = 1 iff χ₁ < 1);
+      Mehler 1866 / Kibble 1945 (the bivariate Gaussian's Hermite expansion).
     """
     act = np_activation(activation)
     scalar = np.ndim(sw2) == 0 and np.ndim(sb2) == 0
     sw2, sb2 = _variances(sw2, sb2)
     q = np.asarray(q_star(act.name, sw2, sb2), float)
     x = np.asarray(chi1(act.name, sw2, sb2), float)
-    out = np.array([_c_star_one(act, *args) for args in zip(sw2.ravel(), sb2.ravel(), q.ravel(), x.ravel())])
+    out, _ = _c_star_grid(act, sw2.ravel(), sb2.ravel(), q.ravel(), x.ravel())
     return _out(out.reshape(sw2.shape), scalar)
 
 
@@ -455,11 +562,8 @@ def mean_field(activation, sw2, sb2, *, correlation: bool = True) -> MeanField:
     xi_grad = _neg_inv_log(x)
     phase = np.where(np.abs(x - 1) <= PHASE_TOL, "critical", np.where(x < 1, "ordered", "chaotic"))
     if correlation:
-        cs = np.asarray(c_star(act.name, sw2, sb2), float)
-        chi_c = np.array(x, float, copy=True)
-        inner = cs < 1  # 2-D integrals only where c* < 1 (χ_c = χ₁ at c* = 1)
-        if inner.any():
-            chi_c[inner] = sw2[inner] * _cmap_integrals(act, qe[inner], cs[inner])[1]
+        cs, chi_c = _c_star_grid(act, sw2.ravel(), sb2.ravel(), q.ravel(), np.asarray(x, float).ravel())
+        cs, chi_c = cs.reshape(sw2.shape), chi_c.reshape(sw2.shape)  # χ_c = χ₁ where c* = 1
         xi_c = _neg_inv_log(np.where(chi_c > 1, 1.0, chi_c))
     else:
         cs = chi_c = xi_c = np.full(sw2.shape, np.nan)

@@ -151,3 +151,22 @@ def test_bad_arguments_raise():
         spectra.product_spectrum(net, x, 0)
     with pytest.raises(ValueError, match="x"):
         spectra.input_output_spectrum(net, jnp.ones(3))
+
+
+def test_qr_every_k_factors_gives_the_every_factor_spectrum():
+    """Fast path: a QR after every k factors (k fixed, or chosen from the conditioning) against one
+    after every factor; the blocked triangular factor is the product of the single-step ones."""
+    for act, sw2, sb2, every in (("tanh", 1.5, 0.05, (3, 7, "auto")), ("sigmoid", 1.2, 0.5, (5, "auto"))):
+        net = _net(300, 6, activation=act, init="orthogonal", sw2=sw2, sb2=sb2)
+        x = _x(6)
+        plain = spectra.input_output_spectrum(net, x, qr_every=1)
+        assert plain.converged and plain.qr_every == 1
+        for k in every:
+            sp = spectra.input_output_spectrum(net, x, qr_every=k)
+            assert sp.converged
+            np.testing.assert_allclose(np.asarray(sp.log_sv), np.asarray(plain.log_sv), rtol=1e-12, atol=1e-11)
+            np.testing.assert_allclose(np.sum(sp.log_stretch, 0), sp.log_sv, atol=1e-10)  # rows still add up
+    # well-conditioned sigmoid steps: "auto" re-orthonormalises less often than every factor
+    assert spectra.input_output_spectrum(net, x).qr_every > 1
+    with pytest.raises(ValueError, match="qr_every"):
+        spectra.input_output_spectrum(net, x, qr_every=0)

@@ -181,6 +181,33 @@ def test_grid_is_vectorised_and_matches_scalars():
         assert one.chi1 == pytest.approx(mf.chi1[i, j], rel=1e-13)
 
 
+def test_c_star_series_equals_two_dimensional_quadrature():
+    """Fast path: c* and χ_c from the Mehler series (vectorised) against brentq on 2-D quadratures."""
+    from gradbounds._gauss import np_activation
+
+    act = np_activation("tanh")
+    pts = [(2.5, 0.05), (4.0, 0.5), (1.8, 0.01), (3.0, 1e-4), (3.5, 0.3), (15.0, 1.0)]  # chaotic (χ₁ > 1), q* ≤ 13
+    sw2 = np.array([p[0] for p in pts])
+    sb2 = np.array([p[1] for p in pts])
+    q = theory.q_star("tanh", sw2, sb2)
+    c, chi_c, ok = theory._c_star_series(act, sw2, sb2, q)
+    assert ok.all()
+    for i, (a, b) in enumerate(pts):
+        chi = theory.chi1("tanh", a, b)
+        ref = theory._c_star_one(act, a, b, q[i], chi)
+        assert abs(c[i] - ref) <= 1e-11, (a, b, c[i], ref)
+        ref_chi = a * theory._cmap_integrals(act, q[i], ref)[1]
+        assert chi_c[i] == pytest.approx(ref_chi, rel=1e-11)
+    # the grid and single points agree; a kinked σ (hard_tanh) takes the 2-D quadrature fallback
+    grid = theory.mean_field("tanh", sw2, sb2)
+    for i, (a, b) in enumerate(pts):
+        assert theory.c_star("tanh", a, b) == pytest.approx(grid.c_star[i], abs=1e-13)
+    ht = theory.c_star("hard_tanh", np.array([3.0, 4.0]), np.array([0.05, 0.3]))
+    for i, (a, b) in enumerate(((3.0, 0.05), (4.0, 0.3))):
+        qq, xx = theory.q_star("hard_tanh", a, b), theory.chi1("hard_tanh", a, b)
+        assert ht[i] == theory._c_star_one(np_activation("hard_tanh"), a, b, qq, xx)
+
+
 def _wide_forward(key, n, depth, sw2, sb2, x):
     net = gb.init_network(key, (n,) * (depth + 1), activation="tanh", init="gaussian", sw2=sw2, sb2=sb2)
     return jax.vmap(lambda xx: gb.forward(net, xx))(x)
