@@ -630,10 +630,15 @@ def spectra(result, *, path=None, column="full"):
 
     Left: ``log10 σ_i(B^l)`` per layer (ticks) and ``log10 σ_i(Π_l)`` of the
     products ``Π_l = B^l ⋯ B^{L-1}`` (dots): directions above 0 are expanded on
-    the way from the output to layer l, those below shrunk.  Right: histogram
-    of ``log10 λ`` for the squared singular values λ of the input-output
-    Jacobian, one per weight ensemble, with the free-probability mean and
-    spectral edge.
+    the way from the output to layer l, those below shrunk.  Right: empirical
+    distribution of ``log10 λ`` for the squared singular values λ of the
+    input-output Jacobian, one per weight ensemble, with the free-probability
+    mean (one line when the ensembles share it) and spectral edge.  The λ axis
+    starts where a direct SVD stops resolving (twice the decades that
+    ``floor_log10`` leaves below ``σ_1``, or a run's own ``floor_log10``), so a
+    curve may start above 0; exact zeros (``-inf``) count at the left edge.  A
+    spectrum squeezed into a sliver of the axis by a much wider one is drawn
+    again, magnified, in an inset where no curve runs.
 
     .. math:: δ^l = Π_l\\,δ^{L},\\qquad E[λ] = χ_1^L
 
@@ -642,7 +647,7 @@ def spectra(result, *, path=None, column="full"):
         layer), ``"product_layers"``, ``"product_log10_sv"``, optional
         ``"floor_log10"`` (values below it are not drawn: a direct SVD does not
         resolve them), and ``"runs": {init: {"log10_lam": [...], "predicted":
-        {"mean", "edge"}}}``; ``"label"`` for the left title.
+        {"mean", "edge"}, optional "floor_log10"}}``; ``"label"`` for the left title.
 
     References:
       Pennington, Schoenholz & Ganguli 2017, eq. (2) and §2.5; 2018, §3.
