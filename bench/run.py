@@ -80,12 +80,14 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small problems, one repeat (a smoke test)")
     p.add_argument("--only", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
     p.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
+    p.add_argument("--full", action="store_true", help="(b): run the QR sweeps to convergence (several minutes)")
     args = p.parse_args(argv)
     jax.config.update("jax_enable_x64", True)  # the bound hierarchy is float64 (an application may set it)
     import importlib
 
     t0 = time.perf_counter()
     info = machine()
+    info["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
     info["load average at start"] = ", ".join(f"{v:.2f}" for v in load())
     print("gradbounds benchmarks" + (" (quick)" if args.quick else ""))
     for k, v in info.items():
@@ -99,7 +101,8 @@ def main(argv=None) -> int:
         mod, title = BENCHES[key]
         print(f"\n{title}", flush=True)
         t = time.perf_counter()
-        r = importlib.import_module(mod).run(quick=args.quick, log=lambda s: print("  " + s, flush=True))
+        kw = {"full": True} if (args.full and key == "b") else {}
+        r = importlib.import_module(mod).run(quick=args.quick, log=lambda s: print("  " + s, flush=True), **kw)
         r["title"] = title
         r["seconds"] = time.perf_counter() - t
         results[key] = r
