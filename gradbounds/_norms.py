@@ -56,8 +56,8 @@ def one_at_a_time(fn):
     cores).  A kernel called on a single matrix runs inline and never waits.
     Under ``vmap`` the returned function maps over the batch (``lax.map``, one
     matrix per call; nested ``vmap`` nests the maps), which on small matrices
-    is as fast as the batched call and gives bitwise the same numbers.
-    Not differentiable (``jax.custom_batching.custom_vmap``).
+    is as fast as the batched call and gives bitwise the same numbers.  On
+    other backends (GPU, TPU) the batched call is kept.  Not differentiable (``jax.custom_batching.custom_vmap``).
     """
     from jax.custom_batching import custom_vmap
 
@@ -70,7 +70,10 @@ def one_at_a_time(fn):
         if not any(in_batched):
             return f(*args), jax.tree_util.tree_map(lambda _: False, jax.eval_shape(fn, *args))
         args = [a if b else jnp.broadcast_to(a, (axis_size, *jnp.shape(a))) for a, b in zip(args, in_batched)]
-        out = jax.lax.map(lambda xs: f(*xs), tuple(args))
+        if jax.default_backend() == "cpu":
+            out = jax.lax.map(lambda xs: f(*xs), tuple(args))
+        else:  # GPU/TPU solvers are batched kernels without the CPU pool's blocking: keep the batch
+            out = jax.vmap(fn)(*args)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return f
