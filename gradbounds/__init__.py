@@ -25,6 +25,7 @@ from gradbounds.bounds import Levels as Levels
 from gradbounds.bounds import hierarchy as hierarchy
 from gradbounds.bounds import identities as identities
 from gradbounds.bounds import levels as levels
+from gradbounds.bounds import shard_networks as shard_networks
 from gradbounds.bounds import sweep as sweep
 from gradbounds.bounds import verdict_codes as verdict_codes
 
@@ -183,6 +184,7 @@ __all__ = (
     "REMEDIES",
     "sample_jacobian_spectrum",
     "save_network",
+    "shard_networks",
     "SlowLayerWarning",
     "Spectrum",
     "speed_monitor",
