@@ -35,7 +35,7 @@ GAMMA = 0.25  # sup of the sigmoid's derivative
 def problem(n_networks: int, seed: int = 0):
     """The same networks and examples as ``gradbounds check --networks N --seed seed``."""
     import gradbounds as gb
-    from gradbounds.commands.check import _draw
+    from gradbounds.core import draw_examples as _draw
 
     key = jax.random.key(seed)
     k_net, k_data = jax.random.split(key)

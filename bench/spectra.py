@@ -49,7 +49,7 @@ def _factors(net, x):
     import jax.numpy as jnp
 
     from gradbounds import spectra
-    from gradbounds._segments import segments
+    from gradbounds.core import segments
 
     runs, _ = spectra._runs(segments(net), x, "J", 1, False)
     A = jnp.concatenate([r.post[:, :, None] * r.W * r.pre[:, None, :] for r in runs])
@@ -90,7 +90,7 @@ def run(*, quick: bool = False, log=print, full: bool = False) -> dict:
     d_top = abs(top_floor - float(sp_svd.log_sv[0]))
     assert d_top < 1e-9 * (1 + abs(top_floor)), (top_floor, float(sp_svd.log_sv[0]))
     log(f"log-norms {t_svd['median']:.2f} s")
-    from gradbounds._segments import segments
+    from gradbounds.core import segments
 
     t_seg = timeit(lambda: jax.block_until_ready(segments(net)), repeats=1, warmup=0)
     del P

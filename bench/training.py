@@ -33,13 +33,13 @@ HIDDEN = (30, 30, 30, 30)
 
 
 def dataset(n_train=60000, n_test=10000):
-    from gradbounds import data
+    from gradbounds import training
 
     try:
-        return data.load_dataset("fashion-mnist")
+        return training.load_dataset("fashion-mnist")
     except (OSError, ValueError):
         rng = np.random.default_rng(0)
-        return data.Dataset(
+        return training.Dataset(
             "random-784",
             rng.uniform(size=(n_train, 784)),
             rng.integers(0, 10, n_train),
@@ -53,53 +53,20 @@ def dataset(n_train=60000, n_test=10000):
 # --------------------------------------------------------------------------- the numpy baseline (network2.py)
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+def numpy_train(Ws, bs, X, Y, order, *, eta, lmbda, n, record, Xe, Ye):
+    """The shared NumPy reference (gradbounds.testing.reference): steps over ``order``, speeds before ``record``."""
+    from gradbounds.testing import reference
 
-
-def _backprop(Ws, bs, x, y):
-    a, acts, zs = x, [x], []
-    for W, b in zip(Ws, bs):
-        z = W @ a + b
-        zs.append(z)
-        a = _sigmoid(z)
-        acts.append(a)
-    delta = acts[-1] - y  # CrossEntropyCost.delta (sigmoid output)
-    nb, nw = [None] * len(Ws), [None] * len(Ws)
-    nb[-1], nw[-1] = delta, delta @ acts[-2].T
-    for l in range(2, len(Ws) + 1):
-        sp = _sigmoid(zs[-l]) * (1 - _sigmoid(zs[-l]))
-        delta = (Ws[-l + 1].T @ delta) * sp
-        nb[-l], nw[-l] = delta, delta @ acts[-l - 1].T
-    return nb, nw
+    Wn, bn, rows, _ = reference.train(
+        Ws, bs, X, Y, order, eta=eta, lmbda=lmbda, n=n, record=record, Xe=Xe, Ye=Ye, final=False
+    )
+    return Wn, bn, rows
 
 
 def _speeds(Ws, bs, X, Y):
-    acc = [np.zeros_like(b) for b in bs]
-    for x, y in zip(X, Y):
-        nb, _ = _backprop(Ws, bs, x[:, None], y[:, None])
-        acc = [s + g for s, g in zip(acc, nb)]
-    return np.array([np.sqrt(np.sum((s / len(X)) ** 2)) for s in acc])
+    from gradbounds.testing import reference
 
-
-def numpy_train(Ws, bs, X, Y, order, *, eta, lmbda, n, record, Xe, Ye):
-    """Steps over mini-batches ``order`` (index arrays); speeds over (Xe, Ye) before steps in ``record``."""
-    Ws = [np.array(W, np.float64) for W in Ws]
-    bs = [np.array(b, np.float64)[:, None] for b in bs]
-    rows = []
-    for step, idx in enumerate(order):
-        if step in record:
-            rows.append(_speeds(Ws, bs, Xe, Ye))
-        sW = [np.zeros_like(W) for W in Ws]
-        sb = [np.zeros_like(b) for b in bs]
-        for i in idx:
-            nb, nw = _backprop(Ws, bs, X[i][:, None], Y[i][:, None])
-            sW = [s + g for s, g in zip(sW, nw)]
-            sb = [s + g for s, g in zip(sb, nb)]
-        m = len(idx)
-        Ws = [(1 - eta * (lmbda / n)) * W - (eta / m) * g for W, g in zip(Ws, sW)]
-        bs = [b - (eta / m) * g for b, g in zip(bs, sb)]
-    return Ws, [b[:, 0] for b in bs], np.array(rows)
+    return reference.speeds(Ws, bs, X, Y)
 
 
 # --------------------------------------------------------------------------- running it
@@ -107,7 +74,7 @@ def numpy_train(Ws, bs, X, Y, order, *, eta, lmbda, n, record, Xe, Ye):
 
 def _order(p, key, n, epochs_steps):
     """The mini-batches gradbounds.train draws (same shuffling key), as index arrays."""
-    from gradbounds.training import _epoch_order
+    from gradbounds.training import epoch_order as _epoch_order
 
     m, nb, *_ = p.plan(n)
     out = []

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 1. The unstable-gradient product and the bounds (*) and (**)
 #
-# **Claim (Nielsen, ch. 5; the seed answer).**  For a feed-forward network with
+# **Claim (Nielsen, ch. 5; the textbook argument, docs/design.md §2).**  For a feed-forward network with
 # weights $W^l$, biases $b^l$, activation $\sigma$ and quadratic cost
 # $C = \tfrac12\|a^L-y\|^2$, backpropagation gives the error of layer $l$ as a
 # product
@@ -59,7 +59,7 @@ Y = jnp.concatenate([y[None], jax.nn.one_hot(jax.random.randint(ky, (N_EXAMPLES 
 # $\sigma'(t)=\sigma(t)(1-\sigma(t))\le 1/4$ with equality only at $t=0$.
 
 # %%
-sig = gb.activations.get("sigmoid")
+sig = gb.get_activation("sigmoid")
 t = jnp.arange(-200_000, 200_001) * 1e-4  # contains 0 exactly
 d = sig.deriv(t)
 assert sig.gamma == 0.25
@@ -84,7 +84,7 @@ print("closed-form product == autodiff for every layer")
 
 # %% [markdown]
 # ## The weight gradient is rank one
-# $\partial C/\partial W^l = \delta^l(a^{l-1})^T$, so the seed answer's
+# $\partial C/\partial W^l = \delta^l(a^{l-1})^T$, so the textbook's
 # $\|\partial C/\partial W^l\|\le\|\delta^l\|\,\|a^{l-1}\|$ is an equality, in
 # the spectral and in the Frobenius norm.
 
@@ -146,9 +146,9 @@ assert np.all(np.diff(np.mean(s["total"], axis=0)) < 0)
 # `Hierarchy.to_dict()`; bands: min to max).
 
 # %%
-from gradbounds import figures  # noqa: E402
+from gradbounds import plotting  # noqa: E402
 
-fig = figures.bound_ladder(hb)
+fig = plotting.bound_ladder(hb)
 lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
-np.testing.assert_allclose(lines[figures.LEVEL_LABELS["G"]].get_ydata(), np.median(hb.log10("G"), axis=0), rtol=1e-12)
-figures.show(fig)
+np.testing.assert_allclose(lines[plotting.LEVEL_LABELS["G"]].get_ydata(), np.median(hb.log10("G"), axis=0), rtol=1e-12)
+plotting.show(fig)

@@ -37,12 +37,12 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 import gradbounds as gb  # noqa: E402
-from gradbounds import figures  # noqa: E402
-from gradbounds.chain import chain_gradients, chain_network  # noqa: E402
+from gradbounds import plotting  # noqa: E402
+from gradbounds.core import chain_gradients, chain_network  # noqa: E402
 
 QUICK = os.environ.get("GRADBOUNDS_QUICK") == "1"
 N_CHAINS = 100 if QUICK else 2000
-sig = gb.activations.get("sigmoid")
+sig = gb.get_activation("sigmoid")
 
 # %% [markdown]
 # ## The product formula against autodiff
@@ -144,7 +144,7 @@ def as_dict(c, rc):
 
 
 van = chain_network(jax.random.key(20), 40)
-fig = figures.chain(as_dict(van, chain_gradients(van)), as_dict(ex, re))
+fig = plotting.chain(as_dict(van, chain_gradients(van)), as_dict(ex, re))
 np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), re.log10_abs_grad_b)
 np.testing.assert_allclose(fig.axes[1].get_lines()[1].get_ydata(), re.log10_abs_grad_b, rtol=1e-12)  # bound = exact
-figures.show(fig)
+plotting.show(fig)

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 3. A vanishing gradient is not a zero gradient
 #
-# **Claim (the seed material).**  A small gradient does not mean that we are
+# **Claim.**  A small gradient does not mean that we are
 # close to an optimum, and a vanishing gradient is not a zero one: gradient
 # descent still moves, only slowly.  It becomes zero when floating point
 # makes it so.
@@ -38,7 +38,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 import gradbounds as gb  # noqa: E402
-from gradbounds import figures  # noqa: E402
+from gradbounds import plotting  # noqa: E402
 
 QUICK = os.environ.get("GRADBOUNDS_QUICK") == "1"
 
@@ -89,7 +89,7 @@ assert float(jnp.max(jnp.abs(gW1))) > 0
 # ## Where floating point makes it zero
 # A deep sigmoid network of width 10.  `gb.underflow_depth` runs plain
 # backprop in a dtype and reports how many layers back from the output
-# $\delta^l$ is first exactly zero; `gb.levels(...).E` is the exact
+# $\delta^l$ is first exactly zero; `gb.bounds.levels(...).E` is the exact
 # $\log\|\delta^l\|$ by rescaled backprop.  At the underflow depth the exact
 # value must lie between the dtype's smallest subnormal and
 # $\sqrt{n}\,\times$ its smallest normal (a vector is zero when each entry is;
@@ -100,7 +100,7 @@ L, n = (500, 10) if QUICK else (1000, 10)
 deep = gb.init_network(jax.random.key(3), (n,) * (L + 1), activation="sigmoid", init="nielsen")
 kx, ky = jax.random.split(jax.random.key(4))
 xd, yd = jax.random.uniform(kx, (n,)), jax.random.uniform(ky, (n,))
-E10 = np.asarray(gb.levels(deep, xd, yd).E) / np.log(10)  # log10 ||delta^l||, l = 1..L
+E10 = np.asarray(gb.bounds.levels(deep, xd, yd).E) / np.log(10)  # log10 ||delta^l||, l = 1..L
 assert np.all(np.isfinite(E10))
 e_k = E10[::-1]  # by layers crossed k = L - l + 1
 rows = {}
@@ -136,6 +136,6 @@ res = {
     "log10_E": e_k,
     "dtypes": {dt: {"depth": rows[dt][0], "tiny_log10": math.log10(float(jnp.finfo(dt).tiny))} for dt in rows},
 }
-fig = figures.underflow(res)
+fig = plotting.underflow(res)
 np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), e_k)
-figures.show(fig)
+plotting.show(fig)

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 4. Singular values: expansion and shrinkage
 #
-# **Claim (the seed slides).**  Backpropagation multiplies the output error
+# **Claim (as lecture notes put it).**  Backpropagation multiplies the output error
 # by $\Pi_l = B^l B^{l+1}\cdots B^{L-1}$, $B^r=\Sigma'(z^r)(W^{r+1})^T$.  With
 # $\Pi_l = U\Sigma V^T$,
 #
@@ -37,8 +37,8 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 import gradbounds as gb  # noqa: E402
-from gradbounds import figures, spectra  # noqa: E402
-from gradbounds.jacobians import error_jacobian, input_output_jacobian, layer_jacobian  # noqa: E402
+from gradbounds import plotting, spectra  # noqa: E402
+from gradbounds.core import error_jacobian, input_output_jacobian, layer_jacobian  # noqa: E402
 
 QUICK = os.environ.get("GRADBOUNDS_QUICK") == "1"
 DEEP = 600 if QUICK else 1000
@@ -136,7 +136,7 @@ log10_sv = np.asarray(sp.log_sv) / np.log(10)
 print("log10 of the three largest singular values of Pi_1 M_L:", np.round(log10_sv, 2))
 assert log10_sv[0] < np.log10(np.finfo(np.float64).tiny)  # not representable in float64
 g = float(jnp.linalg.norm(gb.forward(deep, xd).a[-1] - yd))
-np.testing.assert_allclose(float(sp.log_sv[0]) + np.log(g), float(gb.levels(deep, xd, yd).P[0]), rtol=1e-10)
+np.testing.assert_allclose(float(sp.log_sv[0]) + np.log(g), float(gb.bounds.levels(deep, xd, yd).P[0]), rtol=1e-10)
 
 # %% [markdown]
 # ## The figure: every layer and every product
@@ -154,5 +154,5 @@ res = {
     "runs": {"gaussian": {"log10_lam": 2 * np.log10(np.linalg.svd(Jio, compute_uv=False))}},
     "label": "relu, Gaussian $W$, $\\sigma_w^2=3$",
 }
-fig = figures.spectra(res)
-figures.show(fig)
+fig = plotting.spectra(res)
+plotting.show(fig)

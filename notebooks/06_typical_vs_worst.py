@@ -33,8 +33,8 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 import gradbounds as gb  # noqa: E402
-from gradbounds import figures, freeprob, spectra, theory  # noqa: E402
-from gradbounds.typical import typical_vs_worst  # noqa: E402
+from gradbounds import plotting, spectra, theory  # noqa: E402
+from gradbounds.theory import typical_vs_worst  # noqa: E402
 
 QUICK = os.environ.get("GRADBOUNDS_QUICK") == "1"
 WIDTH, DEPTH, NETS = (100, 16, 6) if QUICK else (300, 40, 16)
@@ -107,7 +107,7 @@ for i, init in enumerate(("gaussian", "orthogonal")):
         x = math.sqrt((q - sb2) / sw2 * n) * g / np.linalg.norm(np.asarray(g))
         lams.append(np.exp(2 * np.asarray(spectra.input_output_spectrum(net, x, method="svd").log_sv)))
     lam = np.concatenate(lams)
-    pred = freeprob.jacobian_spectrum("tanh", sw2, sb2, L, init=init)
+    pred = theory.jacobian_spectrum("tanh", sw2, sb2, L, init=init)
     meas[init] = (lam, pred)
     print(
         f"{init:10s}: mean {lam.mean():.3f} (predicted {pred.mean:.3f}), variance {lam.var():.3f} ({pred.variance:.3f}), "
@@ -125,6 +125,6 @@ assert meas["gaussian"][0].var() > 10 * lam_o.var()  # same chi1, far wider spec
 # ## The figure
 
 # %%
-fig = figures.typical_worst({"panels": [dict(tw.to_dict(), name=k) for k, tw in res.items()]})
+fig = plotting.typical_worst({"panels": [dict(tw.to_dict(), name=k) for k, tw in res.items()]})
 np.testing.assert_allclose(fig.axes[0].get_lines()[-1].get_ydata(), res["ordered"].measured)
-figures.show(fig)
+plotting.show(fig)

@@ -1,12 +1,41 @@
-"""Package hygiene: a light import, a consistent public API, documented sources."""
+"""Package hygiene: a light import, a consistent public API, documented sources, and the architecture.
 
+The architecture of docs/design.md §6 is checked on the source: subpackages
+in one dependency order (a module imports only from its own subpackage and
+those below it), no private name or private module imported across
+subpackages, no module over 600 lines, every module docstring present.
+"""
+
+import ast
+import importlib
 import inspect
+import pathlib
 import subprocess
 import sys
+
+import pytest
 
 import gradbounds as gb
 
 HEAVY = ("hypothesis", "matplotlib", "optax", "sklearn", "tqdm", "torch", "pytest")
+ROOT = pathlib.Path(gb.__file__).parent
+# the dependency order, bottom first: a subpackage may import only from itself and those before it
+LAYERS = (
+    "_version",
+    "linalg",
+    "core",
+    "io",
+    "bounds",
+    "spectra",
+    "theory",
+    "training",
+    "testing",
+    "plotting",
+    "experiments",
+    "cli",
+)
+SUBPACKAGES = [p for p in LAYERS if (ROOT / p).is_dir()]
+MAX_LINES = 600
 
 
 def test_import_is_light_and_does_not_flip_x64():
@@ -19,40 +48,122 @@ def test_import_is_light_and_does_not_flip_x64():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_all_names_exist_and_are_sorted_unique():
-    assert len(set(gb.__all__)) == len(gb.__all__)
-    for name in gb.__all__:
-        assert hasattr(gb, name), name
+@pytest.mark.parametrize("module", ["gradbounds", *[f"gradbounds.{p}" for p in SUBPACKAGES]])
+def test_all_names_exist_are_unique_and_documented(module):
+    mod = importlib.import_module(module)
+    assert len(set(mod.__all__)) == len(mod.__all__)
+    undocumented = []
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name}"
+        obj = getattr(mod, name)
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and not (obj.__doc__ or "").strip():
+            undocumented.append(name)
+    assert not undocumented, f"{module}: {undocumented}"
 
 
-def test_every_public_function_has_a_docstring():
-    missing = [
-        name
-        for name in gb.__all__
-        if (inspect.isfunction(getattr(gb, name)) or inspect.isclass(getattr(gb, name)))
-        and not (getattr(gb, name).__doc__ or "").strip()
-    ]
-    assert not missing, missing
+def test_the_version_comes_from_the_package_metadata():
+    import importlib.metadata
+
+    assert gb.__version__ == importlib.metadata.version("gradbounds")
 
 
-def test_core_modules_cite_their_sources():
-    import gradbounds.activations
-    import gradbounds.backprop
-    import gradbounds.bounds
-    import gradbounds.chain
-    import gradbounds.costs
-    import gradbounds.exact
-    import gradbounds.jacobians
-    import gradbounds.networks
+def _modules():
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        yield path, rel.parts[0].removesuffix(".py") if len(rel.parts) > 1 else None
 
-    for mod in (
-        gradbounds.activations,
-        gradbounds.backprop,
-        gradbounds.bounds,
-        gradbounds.chain,
-        gradbounds.costs,
-        gradbounds.exact,
-        gradbounds.jacobians,
-        gradbounds.networks,
-    ):
-        assert "References:" in mod.__doc__, mod.__name__
+
+def _imports(path):
+    """``(module, names)`` of every ``from gradbounds... import ...`` and ``import gradbounds...`` in a file."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gradbounds"):
+            yield node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("gradbounds"):
+                    yield a.name, []
+
+
+def _target(module, name):
+    """The subpackage an import reaches: ``gradbounds.core._x`` -> core; ``from gradbounds import io`` -> io."""
+    parts = module.split(".")
+    if len(parts) > 1:
+        return parts[1]
+    return name
+
+
+def test_no_upward_imports_and_no_private_names_across_subpackages():
+    problems = []
+    for path, sub in _modules():
+        if sub is None:  # gradbounds/__init__.py and _version.py sit on top
+            continue
+        rank = LAYERS.index(sub)
+        for module, names in _imports(path):
+            for name in names or [None]:
+                target = _target(module, name)
+                if target is None or target == sub or target not in LAYERS:
+                    continue
+                if LAYERS.index(target) > rank:
+                    problems.append(f"{path.relative_to(ROOT)}: imports {module} {name or ''} (upward)")
+                parts = module.split(".")
+                private_module = len(parts) > 2 and parts[2].startswith("_")
+                private_name = name is not None and name.startswith("_") and len(parts) > 1
+                if private_module or private_name:
+                    problems.append(f"{path.relative_to(ROOT)}: imports {module} {name or ''} (private, across)")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_import_cycles_between_modules():
+    graph = {}
+    for path, _ in _modules():
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(("gradbounds", *rel.parts)).removesuffix(".__init__")
+        graph[name] = {m for m, _ in _imports(path) if m != name}
+    # a private module may import its own package's __init__ only through siblings: cycles show as back edges
+    seen, stack, cycles = set(), [], []
+
+    def visit(n):
+        if n in stack:
+            cycles.append(stack[stack.index(n) :] + [n])
+            return
+        if n in seen:
+            return
+        seen.add(n)
+        stack.append(n)
+        for m in graph.get(n, ()):
+            if m.startswith(n + ".") or n.startswith(m + "."):
+                continue  # a package and its own modules
+            visit(m)
+        stack.pop()
+
+    for n in sorted(graph):
+        visit(n)
+    assert not cycles, cycles
+
+
+def test_no_module_is_a_giant():
+    big = [(str(p.relative_to(ROOT)), n) for p, _ in _modules() if (n := len(p.read_text().splitlines())) > MAX_LINES]
+    assert not big, big
+
+
+def test_every_module_has_a_docstring_and_the_core_cites_its_sources():
+    for path, sub in _modules():
+        tree = ast.parse(path.read_text())
+        doc = ast.get_docstring(tree)
+        assert doc, f"{path.relative_to(ROOT)}: no module docstring"
+        if sub in ("core", "bounds", "theory", "linalg") and path.name != "__init__.py":
+            assert "References:" in doc, f"{path.relative_to(ROOT)}: no References: line"
+
+
+def test_nothing_points_outside_the_repository():
+    repo = ROOT.parent
+    bad = []
+    for path in [*ROOT.rglob("*.py"), *(repo / "notebooks").glob("*.py"), *(repo / "paper").rglob("*.tex")]:
+        text = path.read_text()
+        for needle in ("../shared", "shared/DESIGN", "DESIGN.md", "seed answer", "seed material", "seed slides"):
+            if needle in text:
+                bad.append(f"{path.relative_to(repo)}: {needle}")
+    readme = (repo / "README.md").read_text() if (repo / "README.md").is_file() else ""
+    bad += [f"README.md: {n}" for n in ("../shared", "DESIGN.md", "seed answer") if n in readme]
+    assert not bad, bad

@@ -1,0 +1,188 @@
+"""The hierarchy of one network at its examples, or of a stack of networks: jitted, checked, sharded.
+
+.. math::  L_l \\le E_l \\le P_l \\le J_l \\le D_l \\le G_l, \\quad l = 1..L.
+
+References:
+  docs/design.md §2; Nielsen, *Neural Networks and Deep Learning*, ch. 5;
+  JAX documentation, "Distributed arrays and automatic parallelization".
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradbounds import core
+from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
+from gradbounds.bounds._result import Hierarchy
+from gradbounds.bounds._verdicts import verdict_codes
+
+__all__ = ["hierarchy", "sweep", "shard_networks", "log_error_norms"]
+
+
+def _levels_examples(segs, x, y, cost):
+    """Levels of one network at examples ``x`` ``(n, n_0)``: the weight norms once, then vmap."""
+    u = float(jnp.finfo(segs[0].W.dtype).eps) / 2
+    ws = _weight_stats(segs, u)
+    return jax.vmap(lambda xx, yy: _levels_core(segs, ws, xx, yy, cost=cost))(x, y)
+
+
+@partial(jax.jit, static_argnames=("cost",))
+def _levels_batch(segs, x, y, cost):
+    return _levels_examples(segs, x, y, cost)
+
+
+@partial(jax.jit, static_argnames=("cost",))
+def _levels_sweep(segs, x, y, cost):
+    return jax.vmap(lambda sg, xx, yy: _levels_examples(sg, xx, yy, cost))(segs, x, y)
+
+
+def _start(net, cost) -> str:
+    c = core.get_cost(cost)
+    return "delta" if (net[-1].activation in c.cancels_with and c.from_z is not None) else "grad_a"
+
+
+def _check_levels(lv: Levels) -> None:
+    fin = np.asarray(lv.finite).reshape(-1, np.shape(lv.finite)[-1])
+    bad_layers = np.where(~np.all(fin, axis=0))[0]
+    if bad_layers.size:
+        l = int(bad_layers[0]) + 1
+        raise ValueError(f"layer {l}: z^{l} or σ'(z^{l}) is not finite (overflow in the forward pass?)")
+    for name in ("lower",) + LEVELS:
+        arr = np.asarray(getattr(lv, name))
+        bad = np.isnan(arr) | (arr == np.inf)
+        if bad.any():
+            l = int(np.argwhere(bad)[0][-1]) + 1
+            raise ValueError(
+                f"layer {l}: level {name} is {arr[tuple(np.argwhere(bad)[0])]} (a norm overflowed or was NaN)"
+            )
+
+
+def _result(lv: Levels, net, widths, cost, batch: tuple) -> Hierarchy:
+    """The one place a :class:`Hierarchy` is built: checks the levels, decides the verdicts."""
+    _check_levels(lv)
+    start = _start(net, cost)
+    codes = np.array(verdict_codes(lv, start=start, widths=widths))
+    return Hierarchy(
+        jax.tree_util.tree_map(np.asarray, lv),
+        codes,
+        widths,
+        str(net[0].W.dtype),
+        core.get_cost(cost).name,
+        start,
+        batch,
+    )
+
+
+def _prepare(net, x, y):
+    widths = core.validate_network(net)
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    core.check_input(net, x, "x")
+    core.check_input(net, y, "y", n=widths[-1])
+    if x.shape[:-1] != y.shape[:-1]:
+        raise ValueError(f"x and y: expected the same batch shape, got {x.shape[:-1]} and {y.shape[:-1]}")
+    return widths, x, y
+
+
+def hierarchy(net, x, y, *, cost="quadratic") -> Hierarchy:
+    """The bound hierarchy for one network at one or many examples, with verdicts.
+
+    .. math::  L_l \\le E_l \\le P_l \\le J_l \\le D_l \\le G_l, \\quad l = 1..L.
+
+    Args:
+      net: tuple of :class:`~gradbounds.Layer`.
+      x: ``(n_0,)`` or ``(n, n_0)``.
+      y: ``(n_L,)`` or ``(n, n_L)``.
+      cost: ``"quadratic"``, ``"cross-entropy"`` or a callable ``C(a, y)``.
+
+    Returns:
+      :class:`Hierarchy`.
+
+    Raises:
+      ValueError, TypeError: bad shapes, dtypes, NaN or inf (naming the layer).
+
+    References:
+      docs/design.md §2; Nielsen ch. 5; the data-split bound (*) and the textbook bound (**).
+    """
+    widths, x, y = _prepare(net, x, y)
+    net = tuple(net)
+    single = x.ndim == 1
+    lv = _levels_batch(core.segments(net), x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), core.get_cost(cost))
+    if single:
+        lv = jax.tree_util.tree_map(lambda t: t[0], lv)
+    return _result(lv, net, widths, cost, () if single else ("example",))
+
+
+def shard_networks(tree, devices=None):
+    """Puts every array of ``tree`` on a 1-D device mesh, split along its leading (network) axis.
+
+    The leading axis N is padded to a multiple of the number of devices by
+    repeating the last entry (the padding is computed and dropped: every
+    network's numbers are computed exactly as without sharding).  With one
+    device the arrays are returned as they are.  ``devices`` defaults to
+    ``jax.devices()`` (every GPU or TPU of the host, or the CPU devices that
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=K`` creates).
+
+    .. math::  N \\mapsto \\lceil N / d \\rceil d,\\qquad \\text{shard } i = \\text{networks } [i N/d, (i+1) N/d).
+
+    References:
+      JAX documentation, "Distributed arrays and automatic parallelization"
+      (``jax.sharding.NamedSharding`` over a ``Mesh``).
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) == 1:
+        return tree
+    leaves = jax.tree_util.tree_leaves(tree)
+    n = leaves[0].shape[0]
+    pad = -n % len(devices)
+    if pad:
+        tree = jax.tree_util.tree_map(lambda t: jnp.concatenate([t, jnp.repeat(t[-1:], pad, axis=0)]), tree)
+    mesh = jax.sharding.Mesh(np.array(devices), ("network",))
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("network"))
+    return jax.device_put(tree, spec)
+
+
+def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
+    """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
+
+    ``nets`` is a network whose arrays have a leading axis N (for example
+    ``jax.vmap(init_network)`` over keys); ``x`` is ``(N, n, n_0)``; ``y``
+    ``(N, n, n_L)``.  The computation is one ``jit(vmap(vmap(levels)))``,
+    sharded over the network axis across every device of the host
+    (:func:`shard_networks`): the same call runs on one CPU or on all GPUs,
+    with the same numbers.
+    """
+    nets = tuple(nets)
+    first = jax.tree_util.tree_map(lambda t: t[0], nets)
+    widths, _, _ = _prepare(first, x[0], y[0])
+    for l, layer in enumerate(nets, start=1):
+        core.check_finite(f"layer {l}: W", layer.W)
+        core.check_finite(f"layer {l}: b", layer.b)
+    core.check_finite("x", x)
+    core.check_finite("y", y)
+    n = x.shape[0]
+    segs, x, y = shard_networks((core.segments(nets, batched=True), x, y))
+    lv = _levels_sweep(segs, x, y, core.get_cost(cost))
+    lv = jax.tree_util.tree_map(lambda t: t[:n], lv)
+    return _result(lv, first, widths, cost, ("network", "example"))
+
+
+def log_error_norms(net, x, y, *, cost="quadratic") -> jax.Array:
+    """``log ‖δ^l‖`` for l = 1..L (natural log) by rescaled backpropagation.
+
+    .. math::
+
+       v^L = δ^L/\\|δ^L\\|,\\quad w = Σ'(z^l)(W^{l+1})^T v^{l+1},\\quad
+       \\log\\|δ^l\\| = \\log\\|δ^{l+1}\\| + \\log\\|w\\|,\\quad v^l = w/\\|w\\|.
+
+    The level ``E`` of :func:`levels`, computed by the same scan: depth
+    10,000 gives finite logs where plain backprop returns 0.
+
+    References:
+      Nielsen ch. 2 (BP1, BP2); rescaling as in the power method
+      (Golub & Van Loan 2013, §7.3.1), so no product under- or overflows.
+    """
+    return levels(net, x, y, cost=cost).E

@@ -1,0 +1,199 @@
+"""``gradbounds check``: the bound hierarchy, layer by layer, with verdicts."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from gradbounds.cli._main import UsageError, parse_ints
+from gradbounds.io import write_json
+
+HELP = "check E <= P <= J <= D <= G (and the lower bound) on networks, layer by layer"
+DESCRIPTION = """\
+Compute, for every layer l, the five levels of the bound hierarchy (docs/design.md §2)
+
+  E  exact       ||delta^l||
+  P  product     ||B^l ... B^{L-1} M_L|| ||g||
+  J  per-layer   prod ||B^r|| ||M_L|| ||g||
+  D  data split  prod ||Sigma'(z^r)|| prod ||W^r|| ||g||       (the data-split bound (*))
+  G  sup bound   prod gamma_r prod ||W^r|| ||g||                (the textbook bound (**))
+
+and the certified lower bound sigma_min(B^l ... M_L) ||g|| <= E, in log space, with a
+verdict per layer: holds, violated or inconclusive (inside the rounding-error margin;
+--exact re-decides those in mpmath). Slack columns split log10 G - log10 E into
+alignment (P-E), submultiplicativity (J-P), split (D-J) and activation (G-D).
+
+Networks come from --widths/--activation/--init and --seed (--networks N of them), or
+from --network FILE.npz (arrays W1, b1, ..., WL, bL and optional string array
+activations). Examples come from --data FILE.npz (x of shape (n, n_0), y of shape
+(n, n_L)) or are drawn from the seed (x uniform in [0,1]^n_0, y a random one-hot).
+
+Exit codes: 0 every verdict holds, 1 a violation was found, 2 bad usage or input,
+3 some comparison stays inconclusive.
+
+example:
+  gradbounds check --widths 784,30,30,30,30,10 --activation sigmoid --cost quadratic
+"""
+
+
+def add_arguments(p) -> None:
+    src = p.add_argument_group("network")
+    src.add_argument("--widths", default="784,30,30,30,30,10", help="n_0,...,n_L (default: the seed network)")
+    src.add_argument("--activation", default="sigmoid", help="one name, or L comma-separated names (default sigmoid)")
+    src.add_argument("--init", default="nielsen", help="nielsen, standard-normal, glorot, he, orthogonal, gaussian")
+    src.add_argument("--sw2", type=float, default=1.0, help="sigma_w^2, a variance (gaussian, orthogonal)")
+    src.add_argument("--sb2", type=float, default=0.0, help="sigma_b^2, a variance (gaussian, orthogonal)")
+    src.add_argument("--networks", type=int, default=1, metavar="N", help="number of random networks (default 1)")
+    src.add_argument("--network", metavar="FILE.npz", help="a user's network instead of random ones")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", metavar="FILE.npz", help="arrays x (n, n_0) and y (n, n_L)")
+    data.add_argument("--examples", type=int, default=1, help="examples drawn per network without --data")
+    p.add_argument("--cost", default="quadratic", help="quadratic or cross-entropy")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    p.add_argument(
+        "--exact",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="re-decide inconclusive verdicts in mpmath: auto (default) does it when at most 16 examples"
+        " of networks no wider than 64 units and no deeper than 64 layers need it",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+
+
+def compute(args):
+    """Builds networks and data from ``args`` and returns (hierarchy, first net, x, y, meta)."""
+    import jax
+    import jax.numpy as jnp
+
+    import gradbounds as gb
+
+    dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
+    if args.networks < 1:
+        raise UsageError(f"--networks: expected N >= 1, got {args.networks}")
+    if args.examples < 1:
+        raise UsageError(f"--examples: expected n >= 1, got {args.examples}")
+    key = jax.random.key(args.seed)
+    k_net, k_data = jax.random.split(key)
+    if args.network:
+        if args.networks != 1:
+            raise UsageError("--network and --networks N > 1 exclude each other")
+        net = gb.io.load_network(args.network)
+        net = tuple(gb.Layer(lay.W.astype(dtype), lay.b.astype(dtype), lay.activation) for lay in net)
+        nets = None
+    else:
+        widths = parse_ints(args.widths)
+        acts = args.activation.split(",")
+        activation = acts[0] if len(acts) == 1 else acts
+        build = lambda k: gb.init_network(  # noqa: E731
+            k, widths, activation=activation, init=args.init, sw2=args.sw2, sb2=args.sb2, dtype=dtype
+        )
+        build(k_net)  # validate arguments eagerly, outside vmap
+        if args.networks == 1:
+            net, nets = build(k_net), None
+        else:
+            nets = jax.vmap(build)(jax.random.split(k_net, args.networks))
+            net = jax.tree_util.tree_map(lambda t: t[0], nets)
+    ws = gb.core.validate_network(net)
+    if args.data:
+        x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(args.dtype))
+        x, y = jnp.asarray(x), jnp.asarray(y)
+        if nets is not None:
+            x = jnp.broadcast_to(x, (args.networks, *x.shape))
+            y = jnp.broadcast_to(y, (args.networks, *y.shape))
+    elif nets is not None:
+        x, y = jax.vmap(lambda k: gb.core.draw_examples(k, args.examples, ws[0], ws[-1], dtype))(
+            jax.random.split(k_data, args.networks)
+        )
+    else:
+        x, y = gb.core.draw_examples(k_data, args.examples, ws[0], ws[-1], dtype)
+    if nets is None and x.shape[0] == 1:
+        x, y = x[0], y[0]
+    if nets is None:
+        h = gb.hierarchy(net, x, y, cost=args.cost)
+    else:
+        h = gb.sweep(nets, x, y, cost=args.cost)
+    x0 = x.reshape(-1, x.shape[-1])[0]
+    y0 = y.reshape(-1, y.shape[-1])[0]
+    h = _redecide(h, net, nets, x, y, args)
+    under = {
+        dt: gb.underflow_depth(net, x0, y0, cost=args.cost, dtype=getattr(jnp, dt)) for dt in ("float32", "float64")
+    }
+    return h, under
+
+
+def _redecide(h, net, nets, x, y, args):
+    """Re-decides inconclusive comparisons in mpmath (see ``--exact``)."""
+    import dataclasses
+
+    import jax
+
+    from gradbounds.bounds import redecide
+
+    per_example = h.codes.reshape(-1, *h.codes.shape[-2:])
+    n_inconclusive = int(np.sum(np.any(per_example == 1, axis=(1, 2))))
+    if n_inconclusive == 0 or args.exact == "never":
+        return h
+    if args.exact == "auto" and (n_inconclusive > 16 or max(h.widths[1:]) > 64 or len(h.widths) > 65):
+        return h
+    if nets is None:
+        return redecide(h, net, x, y, cost=args.cost)
+    codes = np.array(h.codes)
+    for i in range(codes.shape[0]):
+        if (codes[i] == 1).any():
+            net_i = jax.tree_util.tree_map(lambda t, i=i: t[i], nets)
+            sub = dataclasses.replace(h, codes=codes[i])
+            codes[i] = redecide(sub, net_i, x[i], y[i], cost=args.cost).codes
+    return dataclasses.replace(h, codes=codes)
+
+
+def _table(h, under) -> str:
+    d = h.to_dict()
+    lines = []
+    head = f"{'layer':>5} | {'lower':>8} {'E':>8} {'P':>8} {'J':>8} {'D':>8} {'G':>8} |"
+    head += f" {'align':>6} {'submul':>6} {'split':>6} {'act':>6} {'total':>6} | verdict"
+    summary = d.get("summary", "one network, one example")
+    lines.append(f"widths {d['widths']}  cost {d['cost']}  dtype {d['dtype']}  start {d['start']}  ({summary})")
+    lines.append("log10 of each level; slack = log10 G - log10 E split into its four steps")
+    lines.append(head)
+    lines.append("-" * len(head))
+
+    def f(v, w=8):
+        return f"{v:>{w}.3f}" if isinstance(v, float) else f"{str(v):>{w}}"
+
+    for e in d["layers"]:
+        lv, sl = e["log10"], e["slack_log10"]
+        row = f"{e['layer']:>5} | {f(e['log10_lower'])} " + " ".join(f(lv[k]) for k in ("E", "P", "J", "D", "G"))
+        row += " | " + " ".join(
+            f(sl[k], 6) for k in ("alignment", "submultiplicativity", "split", "activation", "total")
+        )
+        row += f" | {e['verdict']}"
+        lines.append(row)
+    u = ", ".join(f"{k}: {'none' if v is None else f'after {v} layers'}" for k, v in under.items())
+    lines.append(f"plain backprop underflows to exactly 0 ({u})")
+    lines.append(f"verdict: {d['verdict']}")
+    n = int(np.sum(np.any(h.codes.reshape(-1, *h.codes.shape[-2:]) == 1, axis=(1, 2))))
+    if n:
+        lines.append(
+            f"{n} example(s) stay inconclusive: their two sides agree to float rounding"
+            " ('--exact always' re-decides them in mpmath)"
+        )
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    h, under = compute(args)
+    out = h.to_dict()
+    out["activation"] = args.activation if not args.network else "from file"
+    out["init"] = args.init if not args.network else "from file"
+    out["networks"] = args.networks
+    out["seed"] = args.seed
+    out["underflow_depth"] = under
+    if args.json:
+        write_json(out, args.json)
+    if args.json != "-":
+        print(_table(h, under))
+    elif h.verdict != "holds":
+        print(f"verdict: {h.verdict}", file=sys.stderr)
+    return {"holds": 0, "violated": 1, "inconclusive": 3}[h.verdict]

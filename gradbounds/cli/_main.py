@@ -1,0 +1,93 @@
+"""The ``gradbounds`` command.
+
+Subcommands live in ``gradbounds/cli/_NAME.py``, one module each, defining
+``HELP`` (one line), ``DESCRIPTION``, ``add_arguments(parser)`` and
+``run(args) -> int``.  Exit codes: 0 when every verdict holds, 1 when a
+violation is found, 2 for bad usage or bad input (one line on stderr, never a
+traceback).  The CLI turns on ``jax_enable_x64``: its verdicts are float64
+unless ``--dtype float32`` is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("check", "chain", "theory", "spectrum", "train", "figures")
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def parse_ints(text: str, what: str = "--widths") -> tuple[int, ...]:
+    """``"784,30,10"`` -> ``(784, 30, 10)`` with a one-line error otherwise."""
+    try:
+        vals = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise UsageError(f"{what}: expected comma-separated integers, got {text!r}") from None
+    return vals
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gradbounds",
+        description=(
+            "Exact, checkable bounds on vanishing and exploding gradients. "
+            "Exit codes: 0 all verdicts hold, 1 a violation was found, 2 bad usage or input, 3 a verdict stays inconclusive."
+        ),
+    )
+    from gradbounds import __version__
+
+    parser.add_argument("--version", action="version", version=f"gradbounds {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"gradbounds.cli._{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"gradbounds.cli._{name}":
+                continue  # not built yet
+            raise
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=getattr(mod, "DESCRIPTION", mod.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``gradbounds`` command; returns the exit code."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        return int(args._run(args))
+    except UsageError as e:
+        print(f"gradbounds: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError, KeyError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"gradbounds {getattr(args, 'command', '')}: error: {msg}".replace("  ", " "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gradbounds: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

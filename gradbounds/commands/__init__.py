@@ -1,1 +1,0 @@
-"""Subcommands of the ``gradbounds`` CLI, one module each (see :mod:`gradbounds.cli`)."""

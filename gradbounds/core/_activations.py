@@ -1,0 +1,494 @@
+"""Activation functions σ, their derivatives σ' and the bound γ = sup_t |σ'(t)|.
+
+Every activation is one :class:`Activation` record, the only place its facts
+live: ``fn`` (σ) and ``deriv`` (σ' in closed form) on JAX arrays, ``gamma``
+(γ = sup|σ'|, a float rounded *up* from its closed form), float64 numpy twins
+of σ and σ' (mean-field theory), mpmath twins (high-precision re-decisions),
+the kinks where σ' jumps with the size of each jump, ``curvature`` (sup|σ''|
+away from the kinks, rounded up), the points where σ varies most (quadrature
+breakpoints) and sup|σ|.  The registry maps names to records;
+:func:`get_activation` looks one up and :func:`register_activation` adds a
+user's own.
+
+Convention at kinks.  Where σ is not differentiable (relu and leaky_relu at 0,
+elu and selu at 0, hard_tanh at ±1) ``deriv`` returns exactly what
+``jax.grad`` of ``fn`` returns there, so closed forms and autodiff agree
+everywhere: relu'(0) = 0, leaky_relu'(0) = 1, elu'(0) = α, selu'(0) = λα,
+hard_tanh'(±1) = 1.  With this convention γ is attained: γ = max_t |σ'(t)|.
+
+γ values (closed forms evaluated in 50-digit arithmetic and rounded up to the
+next float64, so that ``gamma`` is a proved upper bound of the true supremum;
+each is checked against a dense numeric maximisation in
+``tests/core/test_activations.py``):
+
+.. math::
+
+   γ_{\\rm sigmoid} = 1/4,\\quad γ_{\\tanh} = 1,\\quad γ_{\\rm selu} = λα,\\quad
+   γ_{\\rm gelu} = Φ(\\sqrt2) + \\sqrt2\\,φ(\\sqrt2),\\quad
+   γ_{\\rm erf} = 2/\\sqrt{π},\\quad γ_{\\rm silu} = σ'(t^*),\\ t^*\\tanh(t^*/2) = 2.
+
+References:
+  Nielsen, *Neural Networks and Deep Learning*, ch. 5 (γ = 1/4 for sigmoid);
+  Klambauer et al. 2017, "Self-Normalizing Neural Networks" (selu's λ, α);
+  Hendrycks & Gimpel 2016, "Gaussian Error Linear Units" (gelu).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+
+__all__ = [
+    "Activation",
+    "get_activation",
+    "register_activation",
+    "activation_names",
+    "round_up",
+    "SELU_ALPHA",
+    "SELU_LAMBDA",
+    "LEAKY_SLOPE",
+]
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_LAMBDA = 1.0507009873554804934193349852946
+LEAKY_SLOPE = 0.01
+
+
+def round_up(value) -> float:
+    """The smallest float64 ``≥ value`` (an mpmath number or anything ``mpmath.mpf`` takes).
+
+    Used for constants that must be upper bounds (γ, sup|σ''|): rounding to
+    nearest can land below the true value by half an ulp.
+    """
+    with mpmath.workdps(60):
+        v = mpmath.mpf(value)
+        f = float(v)
+        return f if mpmath.mpf(f) >= v else math.nextafter(f, math.inf)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation σ: every fact the toolkit uses about it.
+
+    Attributes:
+      name: registry name.
+      fn: σ, elementwise on JAX arrays (keeps the input's dtype).
+      deriv: σ' in closed form, equal to ``jax.grad(fn)`` everywhere (kinks included).
+      gamma: γ = sup_t |σ'(t)|, a float64 rounded **up** (``gamma ≥`` the true supremum).
+      np_fn: σ on float64 numpy arrays (mean-field theory; ``None``: ``fn`` on float64 input).
+      np_deriv: σ' on float64 numpy arrays.
+      mp_fn: σ on an ``mpmath.mpf`` (high-precision re-decisions).
+      mp_deriv: σ' on an ``mpmath.mpf``.
+      kinks: points where σ' jumps (σ not differentiable).
+      jumps: size ``|σ'(k+) − σ'(k−)|`` of the jump at each kink.
+      curvature: sup |σ''(t)| away from the kinks, rounded up (0 for piecewise linear σ).
+      features: points where σ varies most or σ'² peaks (quadrature breakpoints).
+      sup_abs: sup_t |σ(t)| (``inf`` when unbounded).
+    """
+
+    name: str
+    fn: Callable[[jax.Array], jax.Array]
+    deriv: Callable[[jax.Array], jax.Array]
+    gamma: float
+    np_fn: Callable[[np.ndarray], np.ndarray] | None = None
+    np_deriv: Callable[[np.ndarray], np.ndarray] | None = None
+    mp_fn: Callable[[Any], Any] | None = None
+    mp_deriv: Callable[[Any], Any] | None = None
+    kinks: tuple[float, ...] = ()
+    jumps: tuple[float, ...] = ()
+    curvature: float = math.inf
+    features: tuple[float, ...] = (0.0,)
+    sup_abs: float = math.inf
+
+    def __call__(self, z):
+        return self.fn(z)
+
+    def numpy_fn(self, u) -> np.ndarray:
+        """σ on a float64 numpy array (the numpy twin, else ``fn`` evaluated on float64)."""
+        if self.np_fn is not None:
+            return self.np_fn(u)
+        return np.asarray(self.fn(np.asarray(u, np.float64)), np.float64)
+
+    def numpy_deriv(self, u) -> np.ndarray:
+        """σ' on a float64 numpy array (the numpy twin, else ``deriv`` evaluated on float64)."""
+        if self.np_deriv is not None:
+            return self.np_deriv(u)
+        return np.asarray(self.deriv(np.asarray(u, np.float64)), np.float64)
+
+
+_REGISTRY: dict[str, Activation] = {}
+
+
+def register_activation(act: Activation, *, overwrite: bool = False) -> Activation:
+    """Adds ``act`` to the registry under ``act.name`` and returns it."""
+    if not isinstance(act, Activation):
+        raise TypeError(f"expected an Activation, got {type(act).__name__}")
+    if not (math.isfinite(act.gamma) and act.gamma >= 0):
+        raise ValueError(f"activation {act.name!r}: gamma must be finite and >= 0, got {act.gamma}")
+    if len(act.kinks) != len(act.jumps):
+        raise ValueError(f"activation {act.name!r}: expected one jump per kink, got {len(act.jumps)} for {act.kinks}")
+    if act.name in _REGISTRY and not overwrite:
+        raise ValueError(f"activation {act.name!r} is already registered (pass overwrite=True)")
+    _REGISTRY[act.name] = act
+    return act
+
+
+def activation_names() -> tuple[str, ...]:
+    """Names of all registered activations, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """Looks up an activation by name (an :class:`Activation` passes through)."""
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"activation: expected a name (str), got {type(name).__name__}")
+    key = name.lower().replace("-", "_")
+    key = {"swish": "silu", "identity": "linear", "logistic": "sigmoid"}.get(key, key)
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(_REGISTRY)}") from None
+
+
+# ---------------------------------------------------------------- closed forms
+def _sigmoid(z):
+    return jax.nn.sigmoid(z)
+
+
+def _sigmoid_d(z):
+    # σ(z)σ(−z), not s(1 − s): 1 − s cancels to 0 for z > 37 (float64), where σ' ≈ e^{−z} is representable
+    return jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)
+
+
+def _tanh_d(z):
+    # sech² z = 4e/(1 + e)², e = exp(−2|z|): 1 − tanh² z cancels for |z| > ~18 (float64)
+    e = jnp.exp(-2 * jnp.abs(z))
+    return 4 * e / ((1 + e) * (1 + e))
+
+
+def _relu(z):
+    return jax.nn.relu(z)
+
+
+def _relu_d(z):
+    return jnp.where(z > 0, 1, 0).astype(z.dtype)
+
+
+def _leaky(z):
+    return jnp.where(z >= 0, z, LEAKY_SLOPE * z)
+
+
+def _leaky_d(z):
+    return jnp.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+
+def _elu(z):
+    return jnp.where(z > 0, z, jnp.expm1(jnp.where(z > 0, 0, z)))
+
+
+def _elu_d(z):
+    return jnp.where(z > 0, 1, jnp.exp(jnp.where(z > 0, 0, z))).astype(z.dtype)
+
+
+def _selu(z):
+    return SELU_LAMBDA * jnp.where(z > 0, z, SELU_ALPHA * jnp.expm1(jnp.where(z > 0, 0, z)))
+
+
+def _selu_d(z):
+    neg = SELU_ALPHA * jnp.exp(jnp.where(z > 0, 0, z))
+    return (SELU_LAMBDA * jnp.where(z > 0, 1, neg)).astype(z.dtype)
+
+
+def _softplus(z):
+    return jnp.logaddexp(z, 0)
+
+
+def _gelu(z):
+    return z * _phi_cdf(z)
+
+
+def _phi_cdf(z):
+    # Φ(z) = erfc(−z/√2)/2: (1 + erf(z/√2))/2 cancels to 0 below z ≈ −8.3 (float64)
+    return 0.5 * jax.lax.erfc(-z / math.sqrt(2))
+
+
+def _phi_pdf(z):
+    return jnp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _gelu_d(z):
+    return _phi_cdf(z) + z * _phi_pdf(z)
+
+
+def _silu(z):
+    return z * jax.nn.sigmoid(z)
+
+
+def _silu_d(z):
+    s = jax.nn.sigmoid(z)
+    return s * (1 + z * jax.nn.sigmoid(-z))  # 1 − s = σ(−z) without cancellation
+
+
+def _erf_d(z):
+    return (2 / math.sqrt(math.pi)) * jnp.exp(-z * z)
+
+
+def _hard_tanh(z):
+    return jnp.where(z > 1, 1, jnp.where(z < -1, -1, z)).astype(z.dtype)
+
+
+def _hard_tanh_d(z):
+    return jnp.where((z > 1) | (z < -1), 0, 1).astype(z.dtype)
+
+
+def _linear(z):
+    return z
+
+
+def _linear_d(z):
+    return jnp.ones_like(z)
+
+
+
+def _silu_argmax():
+    """Root of t·tanh(t/2) = 2 (where silu'' = 0, so silu' peaks), in 50-digit arithmetic."""
+    with mpmath.workdps(50):
+        return mpmath.findroot(lambda t: t * mpmath.tanh(t / 2) - 2, mpmath.mpf("2.4"))
+
+
+def _mp_sig(t):
+    return 1 / (1 + mpmath.exp(-t))
+
+
+def _mp_silu_d(t):
+    return _mp_sig(t) * (1 + t * _mp_sig(-t))
+
+
+def _exact_gammas() -> dict[str, Any]:
+    """γ of each built-in activation in 50-digit arithmetic (the float constants as given)."""
+    with mpmath.workdps(50):
+        sq2 = mpmath.sqrt(2)
+        return {
+            "sigmoid": mpmath.mpf(1) / 4,
+            "selu": mpmath.mpf(SELU_LAMBDA) * mpmath.mpf(SELU_ALPHA),
+            "gelu": mpmath.ncdf(sq2) + sq2 * mpmath.npdf(sq2),
+            "silu": _mp_silu_d(_silu_argmax()),
+            "erf": 2 / mpmath.sqrt(mpmath.pi),
+        }
+
+
+def _exact_curvatures() -> dict[str, Any]:
+    """sup|σ''| away from the kinks, in 50-digit arithmetic (closed forms; tested numerically)."""
+    with mpmath.workdps(50):
+        s3 = mpmath.sqrt(3)
+        return {
+            "sigmoid": 1 / (6 * s3),  # σ(1−σ)(1−2σ) at σ = 1/2 ± 1/(2√3)
+            "tanh": 4 / (3 * s3),  # −2 sech² tanh
+            "relu": 0,
+            "leaky_relu": 0,
+            "elu": 1,  # e^z, z < 0
+            "selu": mpmath.mpf(SELU_LAMBDA) * mpmath.mpf(SELU_ALPHA),
+            "softplus": mpmath.mpf(1) / 4,  # σ'
+            "gelu": 2 * mpmath.npdf(0),  # φ(z)(2 − z²) at 0
+            "silu": mpmath.mpf(1) / 2,  # 2σ' + zσ'(1 − 2σ) at 0
+            "erf": 4 / mpmath.sqrt(mpmath.pi) * mpmath.exp(mpmath.mpf(-1) / 2) / mpmath.sqrt(2),
+            "hard_tanh": 0,
+            "linear": 0,
+        }
+
+
+# float64 numpy twins (scipy.special loads on first use, not at import)
+def _np_expit(u):
+    from scipy import special
+
+    return special.expit(u)
+
+
+def _np_sech2(u):
+    e = np.exp(-2.0 * np.abs(u))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def _np_neg(u):
+    return np.minimum(u, 0.0)
+
+
+def _np_ndtr(u):
+    from scipy import special
+
+    return special.ndtr(u)
+
+
+def _np_erf(u):
+    from scipy import special
+
+    return special.erf(u)
+
+
+_SQ2PI = math.sqrt(2 * math.pi)
+_GAMMA = {k: round_up(v) for k, v in _exact_gammas().items()}
+_CURV = {k: round_up(v) for k, v in _exact_curvatures().items()}
+_SILU_T = float(_silu_argmax())
+_L, _A, _S = SELU_LAMBDA, SELU_ALPHA, LEAKY_SLOPE
+
+for _act in (
+    Activation(
+        "sigmoid",
+        _sigmoid,
+        _sigmoid_d,
+        _GAMMA["sigmoid"],
+        _np_expit,
+        lambda u: _np_expit(u) * _np_expit(-u),
+        _mp_sig,
+        lambda t: _mp_sig(t) * _mp_sig(-t),
+        curvature=_CURV["sigmoid"],
+        sup_abs=1.0,
+    ),
+    Activation(
+        "tanh",
+        jnp.tanh,
+        _tanh_d,
+        1.0,
+        np.tanh,
+        _np_sech2,
+        mpmath.tanh,
+        lambda t: mpmath.sech(t) ** 2,
+        curvature=_CURV["tanh"],
+        sup_abs=1.0,
+    ),
+    Activation(
+        "relu",
+        _relu,
+        _relu_d,
+        1.0,
+        lambda u: np.maximum(u, 0.0),
+        lambda u: (u > 0).astype(float),
+        lambda t: max(t, 0),
+        lambda t: mpmath.mpf(1 if t > 0 else 0),
+        kinks=(0.0,),
+        jumps=(1.0,),
+        curvature=0.0,
+    ),
+    Activation(
+        "leaky_relu",
+        _leaky,
+        _leaky_d,
+        1.0,
+        lambda u: np.where(u >= 0, u, _S * u),
+        lambda u: np.where(u >= 0, 1.0, _S),
+        lambda t: t if t >= 0 else mpmath.mpf(LEAKY_SLOPE) * t,
+        lambda t: mpmath.mpf(1 if t >= 0 else LEAKY_SLOPE),
+        kinks=(0.0,),
+        jumps=(1.0 - LEAKY_SLOPE,),
+        curvature=0.0,
+    ),
+    Activation(
+        "elu",
+        _elu,
+        _elu_d,
+        1.0,
+        lambda u: np.where(u > 0, u, np.expm1(_np_neg(u))),
+        lambda u: np.where(u > 0, 1.0, np.exp(_np_neg(u))),
+        lambda t: t if t > 0 else mpmath.expm1(t),
+        lambda t: mpmath.mpf(1) if t > 0 else mpmath.exp(t),
+        kinks=(0.0,),  # σ'' jumps; σ' is continuous
+        jumps=(0.0,),
+        curvature=_CURV["elu"],
+    ),
+    Activation(
+        "selu",
+        _selu,
+        _selu_d,
+        _GAMMA["selu"],
+        lambda u: _L * np.where(u > 0, u, _A * np.expm1(_np_neg(u))),
+        lambda u: _L * np.where(u > 0, 1.0, _A * np.exp(_np_neg(u))),
+        lambda t: mpmath.mpf(SELU_LAMBDA) * (t if t > 0 else mpmath.mpf(SELU_ALPHA) * mpmath.expm1(t)),
+        lambda t: mpmath.mpf(SELU_LAMBDA) * (1 if t > 0 else mpmath.mpf(SELU_ALPHA) * mpmath.exp(t)),
+        kinks=(0.0,),
+        jumps=(round_up(mpmath.mpf(SELU_LAMBDA) * (mpmath.mpf(SELU_ALPHA) - 1)),),
+        curvature=_CURV["selu"],
+    ),
+    Activation(
+        "softplus",
+        _softplus,
+        _sigmoid,
+        1.0,
+        lambda u: np.logaddexp(u, 0.0),
+        _np_expit,
+        lambda t: mpmath.log1p(mpmath.exp(t)),
+        _mp_sig,
+        curvature=_CURV["softplus"],
+    ),
+    Activation(
+        "gelu",
+        _gelu,
+        _gelu_d,
+        _GAMMA["gelu"],
+        lambda u: u * _np_ndtr(u),
+        lambda u: _np_ndtr(u) + u * np.exp(-0.5 * u * u) / _SQ2PI,
+        lambda t: t * mpmath.ncdf(t),
+        lambda t: mpmath.ncdf(t) + t * mpmath.npdf(t),
+        curvature=_CURV["gelu"],
+        features=(0.0, math.sqrt(2.0), -math.sqrt(2.0)),
+    ),
+    Activation(
+        "silu",
+        _silu,
+        _silu_d,
+        _GAMMA["silu"],
+        lambda u: u * _np_expit(u),
+        lambda u: _np_expit(u) * (1 + u * _np_expit(-u)),
+        lambda t: t * _mp_sig(t),
+        _mp_silu_d,
+        curvature=_CURV["silu"],
+        features=(0.0, _SILU_T, -_SILU_T),
+    ),
+    Activation(
+        "erf",
+        jax.lax.erf,
+        _erf_d,
+        _GAMMA["erf"],
+        _np_erf,
+        lambda u: 2 / math.sqrt(math.pi) * np.exp(-u * u),
+        mpmath.erf,
+        lambda t: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-t * t),
+        curvature=_CURV["erf"],
+        sup_abs=1.0,
+    ),
+    Activation(
+        "hard_tanh",
+        _hard_tanh,
+        _hard_tanh_d,
+        1.0,
+        lambda u: np.clip(u, -1.0, 1.0),
+        lambda u: ((u >= -1) & (u <= 1)).astype(float),
+        lambda t: mpmath.mpf(1) if t > 1 else (mpmath.mpf(-1) if t < -1 else t),
+        lambda t: mpmath.mpf(0 if (t > 1 or t < -1) else 1),
+        kinks=(-1.0, 1.0),
+        jumps=(1.0, 1.0),
+        curvature=0.0,
+        features=(-1.0, 1.0),
+        sup_abs=1.0,
+    ),
+    Activation(
+        "linear",
+        _linear,
+        _linear_d,
+        1.0,
+        lambda u: np.asarray(u, float),
+        lambda u: np.ones_like(np.asarray(u, float)),
+        lambda t: t,
+        lambda t: mpmath.mpf(1),
+        curvature=0.0,
+    ),
+):
+    register_activation(_act)

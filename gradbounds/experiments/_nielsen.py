@@ -1,0 +1,96 @@
+"""Nielsen's chapter-5 experiment beside his published curves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbounds.experiments._common import Experiment, _tex, _x64
+
+__all__ = ['NIELSEN']
+
+
+# --- Nielsen's chapter-5 experiment ------------------------------------------------------------
+
+
+def nielsen_compute(*, quick, seed, nielsen_dir=None, **_):
+    from gradbounds import training
+
+    _x64()
+    pub = training.load_published_speeds(nielsen_dir)
+    d = None
+    if not quick:
+        try:
+            d = training.load_dataset("fashion-mnist")
+        except (OSError, ValueError):
+            d = None  # not installed: the embedded digits
+    d = d if d is not None else training.load_digits()
+    steps = 60 if quick else 500
+    runs = {}
+    for k in (2, 3, 4):
+        r = training.train(d, training.preset("nielsen-ch5", hidden=k, steps=steps), seed=seed + 40 + k)
+        hs = np.asarray(r.hidden_speeds)
+        det = r.details
+        verdicts = [x.get("verdict", "holds") for x in det]
+        runs[k] = {
+            "speeds": hs,
+            "initial": hs[0],
+            "final": np.asarray(r.final["speeds"][:-1]),
+            "bound_slack_initial": det[0]["bound_slack_log10"][:-1] if det else None,
+            "cancellation_initial": det[0]["cancellation_log10"][:-1] if det else None,
+            "verdict": max(verdicts, key=("holds", "inconclusive", "violated").index) if verdicts else "holds",
+            "accuracy": r.final.get("accuracy"),
+        }
+    verdict = max((v["verdict"] for v in runs.values()), key=("holds", "inconclusive", "violated").index)
+    return {"dataset": d.name, "steps": steps, "runs": runs, "published": pub, "verdict": verdict}
+
+
+def nielsen_draw(result, path, **_):
+    from gradbounds import plotting
+
+    pub = {int(k): np.asarray(v) for k, v in result["published"].items()}
+    ours = {int(k): np.asarray(v["speeds"]) for k, v in result["runs"].items()}
+    return plotting.nielsen_speeds(ours, published=pub, path=path, label=f"ours, {result['dataset']}")
+
+
+def nielsen_numbers(r):
+    out = {"dataset": (r["dataset"], "s"), "steps": (r["steps"], "d"), "verdict": (r["verdict"], "s")}
+    for k, run in r["runs"].items():
+        ini, pub = (
+            np.asarray(run["initial"]),
+            np.asarray(r["published"][str(k)] if str(k) in r["published"] else r["published"][k])[0],
+        )
+        for i in range(int(k)):
+            out[f"ours.{k}.{i + 1}"] = (ini[i], ".3g")
+            out[f"pub.{k}.{i + 1}"] = (pub[i], ".3g")
+        out[f"ours.{k}.ratio"] = (ini[-1] / ini[0], ".0f")
+        out[f"pub.{k}.ratio"] = (pub[-1] / pub[0], ".0f")
+        fin = np.asarray(run["final"])
+        out[f"ours.{k}.finalratio"] = (fin[-1] / fin[0], ".0f")
+        if run.get("bound_slack_initial") is not None:
+            out[f"ours.{k}.slack1"] = (run["bound_slack_initial"][0], ".2f")
+            out[f"ours.{k}.cancel1"] = (run["cancellation_initial"][0], ".2f")
+    return out
+
+
+def nielsen_tables(r):
+    rows = []
+    for k, run in r["runs"].items():
+        ini = np.asarray(run["initial"])
+        pub = np.asarray(r["published"][str(k)] if str(k) in r["published"] else r["published"][k])[0]
+        for i in range(int(k)):
+            first = "\\midrule\n" if i == 0 and rows else ""
+            rows.append(
+                f"{first}{k if i == 0 else ''} & {i + 1} & {_tex(pub[i], '.3g')} & {_tex(ini[i], '.3g')}"
+                f" & {_tex(pub[i] / pub[-1], '.3f')} & {_tex(ini[i] / ini[-1], '.3f')} \\\\"
+            )
+    return {
+        "nielsen": "\\begin{tabular}{cc rr rr}\n\\toprule\n"
+        "& & \\multicolumn{2}{c}{initial speed} & \\multicolumn{2}{c}{ratio to last hidden} \\\\\n"
+        "\\cmidrule(lr){3-4}\\cmidrule(lr){5-6}\n"
+        "$k$ & layer & Nielsen & ours & Nielsen & ours \\\\\n\\midrule\n"
+        + "\n".join(rows)
+        + "\n\\bottomrule\n\\end{tabular}\n"
+    }
+
+
+NIELSEN = Experiment(nielsen_compute, nielsen_draw, nielsen_numbers, nielsen_tables, ("optax", "sklearn"))

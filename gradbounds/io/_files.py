@@ -1,0 +1,85 @@
+"""Networks and examples in files: the ``.npz`` formats the CLI reads and writes.
+
+A network file holds arrays ``W1, b1, ..., WL, bL`` (``W^l`` of shape
+``(n_l, n_{l-1})``, Nielsen's convention) and optionally a string array
+``activations`` of length L.  An examples file holds ``x`` of shape
+``(n, n_0)`` and ``y`` of shape ``(n, n_L)``.  Unreadable or malformed files
+raise ``ValueError`` with the path and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from gradbounds.core import network_from_arrays
+
+__all__ = ["load_network", "save_network", "load_examples"]
+
+
+def load_network(path: str | os.PathLike):
+    """Loads a network from a ``.npz`` with arrays ``W1, b1, ..., WL, bL``.
+
+    An optional string array ``activations`` of length L names each layer's
+    activation (default: sigmoid everywhere).
+    """
+    with np.load(path, allow_pickle=False) as f:
+        files = set(f.files)
+        n = 0
+        while f"W{n + 1}" in files:
+            n += 1
+        if n == 0:
+            raise ValueError(f"{path}: expected arrays W1, b1, ..., WL, bL; found {sorted(files)}")
+        missing = [f"b{i}" for i in range(1, n + 1) if f"b{i}" not in files]
+        if missing:
+            raise ValueError(f"{path}: missing bias arrays {', '.join(missing)}")
+        extra = sorted(
+            files - {f"W{i}" for i in range(1, n + 1)} - {f"b{i}" for i in range(1, n + 1)} - {"activations"}
+        )
+        if extra:
+            raise ValueError(f"{path}: unexpected arrays {', '.join(extra)} (expected W1..W{n}, b1..b{n}, activations)")
+        Ws = [f[f"W{i}"] for i in range(1, n + 1)]
+        bs = [f[f"b{i}"] for i in range(1, n + 1)]
+        acts = [str(a) for a in f["activations"].reshape(-1)] if "activations" in files else "sigmoid"
+    return network_from_arrays(Ws, bs, acts)
+
+
+def save_network(path: str | os.PathLike, net) -> None:
+    """Writes ``net`` in the ``.npz`` format that :func:`load_network` reads."""
+    arrays = {}
+    for i, layer in enumerate(net, start=1):
+        arrays[f"W{i}"] = np.asarray(layer.W)
+        arrays[f"b{i}"] = np.asarray(layer.b)
+    arrays["activations"] = np.array([layer.activation for layer in net])
+    np.savez(path, **arrays)
+
+
+def load_examples(path: str | os.PathLike, n0: int, nL: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Reads ``x`` ``(n, n0)`` and ``y`` ``(n, nL)`` from a ``.npz`` and casts them to ``dtype``.
+
+    A single example may be stored as vectors ``x`` ``(n0,)``, ``y`` ``(nL,)``.
+
+    Raises:
+      ValueError: unreadable file, missing arrays, wrong shapes, non-numeric or non-finite values.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f.files or "y" not in f.files:
+                raise ValueError(f"{path}: expected arrays x and y, found {sorted(f.files)}")
+            x, y = np.asarray(f["x"]), np.asarray(f["y"])
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: cannot read ({e})") from None
+    if x.ndim == 1:
+        x, y = x[None], np.atleast_2d(y)
+    if x.ndim != 2 or x.shape[1] != n0:
+        raise ValueError(f"{path}: expected x of shape (n, {n0}), got {x.shape}")
+    if y.ndim != 2 or y.shape != (x.shape[0], nL):
+        raise ValueError(f"{path}: expected y of shape ({x.shape[0]}, {nL}), got {y.shape}")
+    for name, arr in (("x", x), ("y", y)):
+        if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{path}: expected {name} of a numeric dtype, got {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            i = tuple(int(v) for v in np.argwhere(~np.isfinite(arr))[0])
+            raise ValueError(f"{path}: {name} is not finite at index {i}")
+    return x.astype(dtype), y.astype(dtype)

@@ -1,0 +1,123 @@
+"""Figures of the bound hierarchy: the ladder of levels per layer and the slack against depth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbounds.plotting._style import (
+    _CYCLE,
+    LEVEL_LABELS,
+    SLACK_LABELS,
+    STYLES,
+    _arr,
+    _done,
+    _drawing,
+    _load,
+    _plot,
+    _shared_legend,
+    new_figure,
+)
+
+__all__ = ['bound_ladder', 'slack_depth']
+
+
+# --- the bound ladder -------------------------------------------------------
+
+
+def _ladder_data(result) -> dict:
+    result = _load(result)
+    if hasattr(result, "to_dict"):
+        result = result.to_dict()
+    layers = result["layers"]
+    out = {"layer": np.array([e["layer"] for e in layers])}
+    for k in ("E", "P", "J", "D", "G"):
+        out[k] = _arr([e["log10"][k] for e in layers])
+        if "log10_min" in layers[0]:
+            out[k + "_min"] = _arr([e["log10_min"][k] for e in layers])
+            out[k + "_max"] = _arr([e["log10_max"][k] for e in layers])
+    out["lower"] = _arr([e.get("log10_lower") for e in layers])
+    return out
+
+
+@_drawing
+def bound_ladder(result, *, path=None, show_lower=True, title=None, column="half"):
+    """The levels E ≤ P ≤ J ≤ D ≤ G per layer (log10), from a hierarchy or its JSON.
+
+    .. math:: \\log_{10} E_l \\le \\log_{10} P_l \\le \\log_{10} J_l \\le \\log_{10} D_l \\le \\log_{10} G_l
+
+    With a batch, each level is the summary of ``Hierarchy.to_dict()``
+    (the median of log10 over networks and examples) and E and G carry a band
+    from their minimum to their maximum (``log10_min``/``log10_max``).
+
+    Args:
+      result: :class:`~gradbounds.bounds.Hierarchy`, its ``to_dict()``, the
+        JSON of ``gradbounds check``, or a path to that JSON.
+      path: where to save the PDF (optional).
+      show_lower: draw the certified lower bound where it is positive.
+
+    References:
+      docs/design.md §2; the data-split bound (*) = D and the textbook bound (**) = G.
+    """
+    d = _ladder_data(result)
+    fig, axes = new_figure(column=column, height_ratio=0.8)
+    ax = axes[0, 0]
+    x = d["layer"]
+    for k in ("G", "D", "J", "P", "E"):
+        # G hollow and larger: where D and G coincide (D = G when some sigma' is near gamma) both stay visible
+        kw = dict(fillstyle="none", markersize=5.5, markeredgewidth=1.0) if k == "G" else {}
+        _plot(ax, x, d[k], STYLES[k], LEVEL_LABELS[k], markevery=1, **kw)
+        if k + "_min" in d and k in ("E", "G"):
+            ax.fill_between(x, d[k + "_min"], d[k + "_max"], color=STYLES[k]["color"], alpha=0.15, linewidth=0)
+    if show_lower and np.isfinite(d["lower"]).any():
+        _plot(ax, x, d["lower"], STYLES["lower"], LEVEL_LABELS["lower"], markevery=1)
+    ax.set_xlabel(r"layer $l$")
+    ax.set_ylabel(r"$\log_{10}$ of the level")
+    ax.set_xticks(x)
+    ax.grid(True, axis="y")
+    if title:
+        ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    order = [labels.index(LEVEL_LABELS[k]) for k in ("lower", "E", "P", "J", "D", "G") if LEVEL_LABELS[k] in labels]
+    ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=3,
+        frameon=False,
+    )
+    return _done(fig, path)
+
+
+# --- slack against depth ------------------------------------------------------
+
+
+@_drawing
+def slack_depth(result, *, path=None, column="half"):
+    """Slack ``log10 G − log10 E`` and its four parts against the number of layers crossed.
+
+    .. math:: \\log_{10}\\frac{G}{E} = (P{-}E) + (J{-}P) + (D{-}J) + (G{-}D) \\quad (\\log_{10})
+
+    Args:
+      result: dict with ``"families"``, a list of ``{"label", "k", "slack":
+        {part: [...]}}`` where ``k`` counts the layers the error crosses
+        (``L − l + 1``) and each part is a mean over networks and examples
+        (where ``E > 0``, so the parts add up to the total);
+        optional ``"slack_min"``/``"slack_max"`` give a band for the total.
+    """
+    result = _load(result)
+    fams = result["families"]
+    fig, axes = new_figure(ncols=len(fams), column=column, sharey=True, height_ratio=1.25 if len(fams) > 1 else 0.8)
+    for ax, fam in zip(axes[0], fams):
+        k = _arr(fam["k"])
+        for j, part in enumerate(("total", "activation", "split", "submultiplicativity", "alignment")):
+            col, ls, mk = _CYCLE[j]
+            _plot(ax, k, _arr(fam["slack"][part]), dict(color=col, linestyle=ls, marker=mk), SLACK_LABELS[part])
+        if "slack_min" in fam:
+            ax.fill_between(k, _arr(fam["slack_min"]), _arr(fam["slack_max"]), color="k", alpha=0.12, linewidth=0)
+        ax.set_xlabel(r"layers crossed $k=L-l+1$")
+        ax.set_title(fam["label"])
+        ax.grid(True)
+    axes[0, 0].set_ylabel(r"slack, $\log_{10}$")
+    _shared_legend(fig, axes, ncols=3)
+    return _done(fig, path)

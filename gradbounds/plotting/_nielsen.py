@@ -1,0 +1,75 @@
+"""Nielsen's per-layer speeds of learning beside the author's published curves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbounds.plotting._style import (
+    _CYCLE,
+    PALETTE,
+    _done,
+    _drawing,
+    _plot,
+    new_figure,
+)
+from gradbounds.training import load_published_speeds
+
+__all__ = ['nielsen_speeds']
+
+
+@_drawing
+def nielsen_speeds(ours=None, *, published=None, nielsen_dir=None, path=None, label="ours"):
+    """Per-layer speed of learning ``‖(1/n)Σ_x δ^l_x‖`` against step, beside the author's curves.
+
+    Args:
+      ours: ``{k: array (steps, k)}`` or ``{str(k): {"speeds": rows}}`` (the
+        JSON of ``gradbounds train``); optional.
+      published: ``{k: array}``; by default the shipped curves (:func:`gradbounds.training.load_published_speeds`, ``nielsen_dir``).
+
+    References:
+      Nielsen ch. 5, the figures of "The vanishing gradient problem".
+    """
+    pub = published if published is not None else load_published_speeds(nielsen_dir)
+    fig, axes = new_figure(ncols=3, column="full", sharey=True, height_ratio=0.95)
+    for ax, k in zip(axes[0], (2, 3, 4)):
+        P = np.asarray(pub[k])
+        steps = np.arange(P.shape[0])
+        for i in range(k):
+            col, ls, mk = _CYCLE[i]
+            _plot(
+                ax,
+                steps,
+                P[:, i],
+                dict(color=col, linestyle=":", marker=mk, fillstyle="none"),
+                f"layer {i + 1}, Nielsen",
+            )
+        if ours is not None and (k in ours or str(k) in ours):
+            o = ours.get(k, ours.get(str(k)))
+            o = np.asarray(o["speeds"] if isinstance(o, dict) else o, float)
+            for i in range(k):
+                col, ls, mk = _CYCLE[i]
+                _plot(
+                    ax,
+                    np.arange(o.shape[0]),
+                    o[:, i],
+                    dict(color=col, linestyle="-", marker=mk),
+                    f"layer {i + 1}, {label}",
+                )
+        ax.set_yscale("log")
+        ax.set_xlabel("step (epoch)")
+        ax.set_title(f"{k} hidden layers")
+        ax.grid(True, which="major")
+    axes[0, 0].set_ylabel(r"speed $\|\frac{1}{n}\sum_x\delta^l_x\|$")
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=c, marker=m, linestyle="none", label=f"layer {i + 1}")
+        for i, (c, _, m) in enumerate(_CYCLE[:4])
+    ]
+    handles.append(
+        Line2D([], [], color=PALETTE["grey"], linestyle=":", marker="o", fillstyle="none", label="Nielsen (published)")
+    )
+    if ours is not None:
+        handles.append(Line2D([], [], color=PALETTE["grey"], linestyle="-", marker="o", label=label))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    return _done(fig, path)

@@ -1,0 +1,218 @@
+"""Publication figures from results (objects or their JSON).
+
+Every function takes a result (a :class:`~gradbounds.bounds.Hierarchy`, a
+:class:`~gradbounds.core.ChainResult`, or the JSON-ready dicts the
+``gradbounds`` commands write), returns a :class:`matplotlib.figure.Figure`
+and, given ``path``, saves it as a vector PDF sized for a column
+(``column="half"``: 3.25 in, ICML) or the text width (``"full"``).
+Figures are drawn on bare ``Figure`` objects (no pyplot, no global backend:
+they work headless and inside notebooks alike), without LaTeX, with the
+Okabe–Ito colour-blind-safe palette *and* a distinct line style and marker
+per series, so they read in grey.  The quantities plotted are those of
+docs/design.md §2: the levels ``E ≤ P ≤ J ≤ D ≤ G`` in log10, the slack
+``log10 G − log10 E`` and its four parts.
+
+References:
+  Nielsen, *Neural Networks and Deep Learning*, ch. 5 (the chain, the
+  per-layer speeds); Poole et al. 2016 and Schoenholz et al. 2017 (χ₁, the
+  critical line); Pennington, Schoenholz & Ganguli 2017 (Jacobian spectra);
+  Okabe & Ito 2008 (palette).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gradbounds import io
+
+__all__ = ["PALETTE", "STYLES", "LEVEL_LABELS", "SLACK_LABELS", "new_figure", "save", "show"]
+
+
+# Okabe & Ito (2008): distinguishable under every common colour-vision deficiency.
+PALETTE = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#7F7F7F",
+}
+_CYCLE = [
+    (PALETTE["black"], "-", "o"),
+    (PALETTE["blue"], "--", "s"),
+    (PALETTE["green"], "-.", "^"),
+    (PALETTE["orange"], ":", "v"),
+    (PALETTE["vermillion"], (0, (5, 1, 1, 1)), "D"),
+    (PALETTE["purple"], (0, (3, 1, 1, 1, 1, 1)), "P"),
+    (PALETTE["sky"], (0, (1, 1)), "X"),
+]
+#: colour, line style and marker of each level of the hierarchy (and the lower bound).
+STYLES = {k: dict(color=c, linestyle=ls, marker=m) for k, (c, ls, m) in zip(("E", "P", "J", "D", "G"), _CYCLE)}
+STYLES["lower"] = dict(color=PALETTE["grey"], linestyle=(0, (1, 2)), marker="x")
+LEVEL_LABELS = {
+    "lower": r"lower $\sigma_{\min}$",
+    "E": r"E exact $\|\delta^l\|$",
+    "P": "P  product",
+    "J": "J  per-layer",
+    "D": "D  split (*)",
+    "G": r"G  $\gamma$-bound (**)",
+}
+SLACK_LABELS = {
+    "alignment": "alignment $P-E$",
+    "submultiplicativity": "submult. $J-P$",
+    "split": "split $D-J$",
+    "activation": "activation $G-D$",
+    "total": "total $G-E$",
+}
+_WIDTH = {"half": 3.25, "full": 6.75}  # ICML column and text width, inches
+
+
+def _base_rc() -> dict:
+    """rcParams of every figure: venue font sizes, Computer Modern (matplotlib's own TrueType cmr10), no LaTeX."""
+    try:
+        from tueplots import fontsizes
+
+        rc = dict(fontsizes.icml2024())
+    except ImportError:
+        rc = {"font.size": 8, "axes.labelsize": 8, "xtick.labelsize": 6, "ytick.labelsize": 6}
+    rc.update(
+        {
+            "text.usetex": False,
+            "font.family": "serif",
+            "font.serif": ["cmr10", "DejaVu Serif"],
+            "mathtext.fontset": "cm",
+            "axes.formatter.use_mathtext": True,  # cmr10 has no Unicode minus
+            "axes.unicode_minus": False,
+            "axes.titlesize": 8,
+            "legend.fontsize": 6.5,
+            "legend.frameon": True,
+            "legend.framealpha": 0.85,
+            "legend.edgecolor": "none",
+            "legend.handlelength": 2.6,
+            "legend.borderpad": 0.3,
+            "legend.labelspacing": 0.3,
+            "lines.linewidth": 1.1,
+            "lines.markersize": 3.5,
+            "axes.linewidth": 0.6,
+            "xtick.major.width": 0.6,
+            "ytick.major.width": 0.6,
+            "grid.linewidth": 0.4,
+            "grid.alpha": 0.5,
+            "pdf.fonttype": 42,  # embedded TrueType, no Type 3 fonts
+            "savefig.pad_inches": 0.015,
+        }
+    )
+    return rc
+
+
+def _size(column: str, nrows: int, ncols: int, height_ratio: float | None) -> tuple[float, float]:
+    if column not in _WIDTH:
+        raise ValueError(f"column: expected 'half' or 'full', got {column!r}")
+    try:
+        from tueplots import figsizes
+
+        kw = dict(nrows=nrows, ncols=ncols)
+        if height_ratio is not None:
+            kw["height_to_width_ratio"] = height_ratio
+        return tuple(getattr(figsizes, f"icml2024_{column}")(**kw)["figure.figsize"])
+    except ImportError:  # fixed ICML widths without tueplots
+        w = _WIDTH[column]
+        ratio = height_ratio if height_ratio is not None else (math.sqrt(5) - 1) / 2
+        return (w, w / ncols * nrows * ratio)
+
+
+def _drawing(fn):
+    """Runs a figure function inside the figures' rcParams (nothing global changes)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(_base_rc()):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(*, nrows=1, ncols=1, column="half", height_ratio=None, sharex=False, sharey=False):
+    """A bare :class:`~matplotlib.figure.Figure` sized for a column, and its axes (2-D array).
+
+    Uses tueplots' ICML 2024 sizes when installed, else 3.25 in (half) or
+    6.75 in (full) wide with the golden ratio per panel.  Call it (and draw)
+    inside the figure functions, which set the rcParams.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=_size(column, nrows, ncols, height_ratio), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
+    return fig, axes
+
+
+def save(fig, path) -> Path:
+    """Saves ``fig`` (vector PDF unless the suffix says otherwise), without a timestamp."""
+    import matplotlib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"CreationDate": None} if path.suffix.lower() == ".pdf" else {}
+    quiet = logging.getLogger("fontTools")  # subsetting chatter about font timestamps
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(_base_rc()):
+            fig.savefig(path, metadata=meta)
+    finally:
+        quiet.setLevel(level)
+    return path
+
+
+def show(fig, *, dpi=150):
+    """Displays ``fig`` as a PNG in a notebook (IPython), in the figures' rcParams; returns the PNG bytes."""
+    import io
+
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_base_rc()):
+        fig.savefig(buf, format="png", dpi=dpi)
+    data = buf.getvalue()
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        return data
+    display(Image(data=data))
+    return data
+
+
+def _done(fig, path):
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+_load = io.read_json
+_arr = io.json_array
+
+
+def _shared_legend(fig, axes, *, ncols):
+    """One legend under all panels, each label once."""
+    seen = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=ncols, frameon=False)
+
+
+def _plot(ax, x, y, style, label=None, **kw):
+    st = dict(style)
+    st.update(kw)
+    n = len(x)
+    st.setdefault("markevery", max(1, n // 12))
+    return ax.plot(x, y, label=label, **st)[0]

@@ -1,0 +1,189 @@
+"""Typical against worst case: mean-field gradient norms beside measured ones and the bound G.
+
+For a family of random networks (widths, activation, ``σ_w²``, ``σ_b²``,
+init) this puts three numbers side by side at every layer l:
+
+* the mean-field prediction of the mean squared error norm, from the
+  measured output error: ``E‖δ^l‖² ≈ χ₁^{L-l} E‖δ^L‖²`` (at the fixed point
+  q*), and its finite-depth variant ``∏_{r=l}^{L-1} χ(q^r)`` with the
+  length-map iterates ``q^r`` started from the input;
+* the measured average of ``‖δ^l‖²`` over N networks (exact, by rescaled
+  backpropagation, :func:`gradbounds.bounds.sweep`);
+* the textbook bound ``G_l = γ^{L-l+1} ∏_{r>l}‖W^r‖ ‖∇_{a^L}C‖`` of the core,
+  and the slack ``log G_l − log ‖δ^l‖`` (averaged over networks).
+
+Inputs are drawn with ``‖x‖²/n_0 = (q* − σ_b²)/σ_w²`` so that ``z^1`` starts at
+the fixed point (``x_scale`` overrides); targets are uniform on ``[0,1]``.
+
+References:
+  Schoenholz et al. 2017, §5 (``E[(∂C/∂W^l)²] ∝ χ₁^{L-l}`` and ξ_∇);
+  Poole et al. 2016, eqs. (3), (7); Nielsen ch. 5 and the textbook
+  bound (**) (the worst case G).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradbounds import bounds, core
+from gradbounds.theory._meanfield import gaussian_moments, length_map_iterates
+from gradbounds.theory._phase import mean_field
+
+__all__ = ["TypicalWorst", "typical_vs_worst"]
+
+_LN10 = math.log(10.0)
+
+
+def readout(a, y):
+    """The linear cost ``C(a^L, y) = yᵀ a^L``: ``∇_{a^L} C = y``, independent of the forward pass."""
+    return jnp.dot(a, y)
+
+
+@dataclass
+class TypicalWorst:
+    """Per-layer typical and worst case, in log10 of norms (``½ log10`` of mean squares).
+
+    Attributes:
+      layers: ``1..L``.
+      measured: ``½ log10 mean_N ‖δ^l‖²`` (root mean square over the networks).
+      predicted: ``½ log10 (χ₁^{L-l} mean_N ‖δ^L‖²)``.
+      predicted_map: the same with ``∏_{r=l}^{L-1} χ(q^r)`` along the length map.
+      bound: mean over networks of ``log10 G_l``.
+      exact_mean: mean over networks of ``log10 ‖δ^l‖``.
+      slack: mean over networks of ``log10 G_l − log10 ‖δ^l‖``.
+      measured_rate: least-squares fit of ``log10`` of the per-layer factor by which
+        mean ``‖δ^l‖²`` shrinks towards the input (compare ``log10 χ₁``).
+    """
+
+    widths: tuple
+    activation: str
+    init: str
+    sw2: float
+    sb2: float
+    n_networks: int
+    q_star: float
+    chi1: float
+    xi_grad: float
+    layers: np.ndarray
+    measured: np.ndarray
+    predicted: np.ndarray
+    predicted_map: np.ndarray
+    bound: np.ndarray
+    exact_mean: np.ndarray
+    slack: np.ndarray
+    measured_rate: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        out = {}
+        for k, v in self.__dict__.items():
+            out[k] = v.tolist() if isinstance(v, np.ndarray) else (list(v) if isinstance(v, tuple) else v)
+        return out
+
+    def table(self) -> str:
+        """A plain-text table, one row per layer."""
+        head = (
+            f"{self.activation}, {self.init}, sw2={self.sw2:g}, sb2={self.sb2:g}, widths={list(self.widths)}, "
+            f"N={self.n_networks}: chi1={self.chi1:.6g} (log10 {math.log10(self.chi1):+.4f}/layer), "
+            f"xi_grad={self.xi_grad:.4g}, measured log10 rate {self.measured_rate:+.4f}/layer\n"
+        )
+        cols = f"{'layer':>5} {'log10 rms|d|':>13} {'mean field':>11} {'mf (q^l)':>9} {'bound G':>9} {'slack':>7}\n"
+        rows = "".join(
+            f"{int(l):5d} {m:13.3f} {p:11.3f} {pm:9.3f} {g:9.3f} {s:7.3f}\n"
+            for l, m, p, pm, g, s in zip(
+                self.layers, self.measured, self.predicted, self.predicted_map, self.bound, self.slack
+            )
+        )
+        return head + cols + rows
+
+
+def typical_vs_worst(
+    key,
+    widths,
+    *,
+    activation="tanh",
+    sw2: float = 1.0,
+    sb2: float = 0.0,
+    init: str = "gaussian",
+    n_networks: int = 16,
+    cost="readout",
+    x_scale: float | None = None,
+) -> TypicalWorst:
+    """Mean-field prediction, measured average and textbook bound G per layer.
+
+    ``sw2``, ``sb2`` are the variances σ_w², σ_b² of ``init`` ("gaussian" or
+    "orthogonal"; the theory assumes Gaussian weights or square orthogonal
+    layers).  One input and one target per network, all from ``key``.
+
+    .. math::
+
+       E\\|δ^l\\|^2 \\approx χ_1^{L-l}\\,E\\|δ^L\\|^2,\\qquad
+       \\|δ^l\\| \\le G_l = γ^{L-l+1} \\prod_{r=l+1}^{L}\\|W^r\\|\\,\\|∇_{a^L}C\\|.
+
+    Returns:
+      :class:`TypicalWorst`.
+
+    References:
+      Schoenholz et al. 2017, §5; Poole et al. 2016, eq. (7); Nielsen ch. 5
+      and the textbook bound (**).
+    """
+    from scipy.special import logsumexp
+
+
+    ws = core.check_widths(widths)
+    if isinstance(n_networks, bool) or not isinstance(n_networks, int) or n_networks < 1:
+        raise ValueError(f"n_networks: expected an int >= 1, got {n_networks!r}")
+    if init not in ("gaussian", "orthogonal"):
+        raise ValueError(f"init: expected 'gaussian' or 'orthogonal' (the mean-field ensembles), got {init!r}")
+    mf = mean_field(activation, sw2, sb2, correlation=False)
+    q = mf.q_star
+    if x_scale is None:  # start z^1 at q*; scale 1 where q* is 0 or inf (relu at σ_b² = 0: any q is fixed)
+        x_scale = math.sqrt((q - sb2) / sw2) if (sw2 > 0 and math.isfinite(q) and q > sb2) else 1.0
+    kn, kx, ky = jax.random.split(key, 3)
+    keys = jax.random.split(kn, n_networks)
+    nets = jax.vmap(lambda k: core.init_network(k, ws, activation=activation, init=init, sw2=sw2, sb2=sb2))(keys)
+    dtype = nets[0].W.dtype
+    x = x_scale * jax.random.normal(kx, (n_networks, 1, ws[0]), dtype)
+    if cost == "readout":
+        cost = readout
+        y = jax.random.normal(ky, (n_networks, 1, ws[-1]), dtype) / math.sqrt(ws[-1])
+    else:
+        y = jax.random.uniform(ky, (n_networks, 1, ws[-1]), dtype)
+    h = bounds.sweep(nets, x, y, cost=cost)
+    E = np.asarray(h.levels.E).reshape(n_networks, -1)  # natural log ‖δ^l‖
+    G = np.asarray(h.levels.G).reshape(n_networks, -1)
+    L = E.shape[1]
+    layers = np.arange(1, L + 1)
+    log_ms = logsumexp(2 * E, axis=0) - math.log(n_networks)  # log mean ‖δ^l‖²
+    log_chi = math.log(mf.chi1)
+    pred = log_ms[-1] + (L - layers) * log_chi
+    q1 = sw2 * float(jnp.mean(jnp.sum(x * x, -1))) / ws[0] + sb2
+    qs = length_map_iterates(activation, q1, L, sw2=sw2, sb2=sb2)
+    log_chis = np.log(sw2 * gaussian_moments(activation, qs).dphi2)
+    tail = np.concatenate([np.cumsum(log_chis[:-1][::-1])[::-1], [0.0]])  # Σ_{r=l}^{L-1} log χ(q^r)
+    pred_map = log_ms[-1] + tail
+    rate = float(np.polyfit(layers, log_ms, 1)[0]) / _LN10 if L > 1 else float("nan")
+    return TypicalWorst(
+        widths=ws,
+        activation=str(activation),
+        init=init,
+        sw2=float(sw2),
+        sb2=float(sb2),
+        n_networks=n_networks,
+        q_star=float(q),
+        chi1=float(mf.chi1),
+        xi_grad=float(mf.xi_grad),
+        layers=layers,
+        measured=0.5 * log_ms / _LN10,
+        predicted=0.5 * pred / _LN10,
+        predicted_map=0.5 * pred_map / _LN10,
+        bound=np.mean(G, 0) / _LN10,
+        exact_mean=np.mean(E, 0) / _LN10,
+        slack=np.mean(G - E, 0) / _LN10,
+        measured_rate=-rate,
+    )
