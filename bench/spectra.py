@@ -48,10 +48,10 @@ def _factors(net, x):
     import jax
     import jax.numpy as jnp
 
-    from gradbounds import spectra
     from gradbounds.core import segments
+    from gradbounds.spectra import _products
 
-    runs, _ = spectra._runs(segments(net), x, "J", 1, False)
+    runs, _ = _products._runs(segments(net), x, "J", 1, False)
     A = jnp.concatenate([r.post[:, :, None] * r.W * r.pre[:, None, :] for r in runs])
     return jax.block_until_ready(A)
 
@@ -91,17 +91,18 @@ def run(*, quick: bool = False, log=print, full: bool = False) -> dict:
     assert d_top < 1e-9 * (1 + abs(top_floor)), (top_floor, float(sp_svd.log_sv[0]))
     log(f"log-norms {t_svd['median']:.2f} s")
     from gradbounds.core import segments
+    from gradbounds.spectra import _products
 
     t_seg = timeit(lambda: jax.block_until_ready(segments(net)), repeats=1, warmup=0)
     del P
 
     # compilation of the sweeps, timed apart (the QR run below is timed once: it is minutes long)
-    runs, _ = spectra._runs(segments(net), x, "J", 1, False)
-    Q0 = spectra._frame(width, width, x.dtype, None)
+    runs, _ = _products._runs(segments(net), x, "J", 1, False)
+    Q0 = _products._frame(width, width, x.dtype, None)
     t = time.perf_counter()
-    block, allowed = spectra._probe_block(runs, Q0)
+    block, allowed = _products._probe_block(runs, Q0)
     for b in sorted({block, 1}):
-        spectra._sweep.lower(runs, Q0, block=b).compile()
+        _products._sweep.lower(runs, Q0, block=b).compile()
     t_compile = time.perf_counter() - t
     del runs, Q0
     t = time.perf_counter()

@@ -20,6 +20,7 @@ from hypothesis.errors import InvalidArgument
 
 import gradbounds as gb
 import gradbounds.testing as gs
+from gradbounds.testing import _arrays
 
 U = np.finfo(np.float64).eps / 2
 FIXED = settings(database=None, derandomize=True, max_examples=50)
@@ -204,7 +205,7 @@ def test_init_schemes_follow_the_formulas_of_init_network(init, var_w, var_b):
 def test_arrays_come_from_jax_random_key_of_the_seed():
     """The minimal draw has seed 0: W = normal(key(0))[:n_out·n_in] / √n_in, at the strategy's draw length."""
     W = np.asarray(minimal(gs.weights((2, 3), spectrum="gaussian")))
-    g = jax.vmap(lambda k: jax.random.normal(k, (gs._bucket(6),), jnp.float64))(jax.random.key(0)[None])
+    g = jax.vmap(lambda k: jax.random.normal(k, (_arrays._bucket(6),), jnp.float64))(jax.random.key(0)[None])
     np.testing.assert_allclose(W, np.asarray(g)[0, :6].reshape(2, 3) / math.sqrt(3), rtol=8 * U, atol=0)
 
 
