@@ -65,10 +65,12 @@ def from_json_number(v: Any) -> float:
 
 
 def json_array(v: Any) -> np.ndarray:
-    """A JSON number or (nested) list of numbers, as written by :func:`to_json`, to a float array."""
+    """A JSON number or (nested) list of numbers, as written by :func:`to_json`, to a float array (arrays pass)."""
     if isinstance(v, (list, tuple)):
-        return np.array([json_array(t) if isinstance(t, (list, tuple)) else from_json_number(t) for t in v], float)
-    return np.asarray(from_json_number(v), float)
+        return np.array([json_array(t) for t in v], float)
+    if isinstance(v, str) or v is None:
+        return np.asarray(from_json_number(v), float)
+    return np.asarray(v, float)
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:

@@ -41,7 +41,7 @@ def _line(fig, label, ax=0):
 
 
 def test_import_gradbounds_does_not_import_matplotlib():
-    code = "import sys, gradbounds, gradbounds.figures; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    code = "import sys, gradbounds, gradbounds.plotting; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

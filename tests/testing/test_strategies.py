@@ -258,7 +258,7 @@ def test_batches_inputs_and_targets(data):
 def test_shrinks_to_the_smallest_network():
     """The simplest network is one layer of width 1 (sigmoid, the first scheme); widths shrink to (1, 1)."""
     net = minimal(gs.networks())
-    assert gb.widths(net) == (1, 1) and net[0].activation == gb.core.names()[0]
+    assert gb.widths(net) == (1, 1) and net[0].activation == gb.core.activation_names()[0]
     assert minimal(gs.widths()) == (1, 1)
     deep = minimal(gs.networks(), lambda n: len(n) >= 3)
     assert gb.widths(deep) == (1, 1, 1, 1)
@@ -271,7 +271,7 @@ def test_shrinks_spectrum_towards_unit_singular_values():
 
 # ------------------------------------------------------------------ the entry point
 def test_entry_point_is_declared():
-    eps = [e for e in entry_points(group="hypothesis") if e.value == "gradbounds.strategies:_hypothesis_setup_hook"]
+    eps = [e for e in entry_points(group="hypothesis") if e.value == "gradbounds.testing._plugin:_hypothesis_setup_hook"]
     assert len(eps) == 1
 
 
@@ -281,7 +281,7 @@ def test_from_type_layer_after_the_entry_point_ran():
 
 
 def test_entry_point_when_strategies_is_imported_first():
-    """Importing gradbounds.strategies first makes Hypothesis run its entry points on a half-initialised module."""
+    """Importing gradbounds.testing first makes Hypothesis run its entry points on a half-initialised module."""
     code = (
         "import gradbounds.testing as gs, jax\n"
         "jax.config.update('jax_enable_x64', True)\n"
