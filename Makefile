@@ -3,12 +3,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
+PYSRC  := gradbounds tests bench notebooks paper
 
-.PHONY: demo test lint format bench paper paper-quick figures clean help
+.PHONY: demo test test-fast lint format precommit typecheck docs bench paper paper-quick figures clean help
 
 help:
 	@echo "make demo    create $(VENV), install gradbounds, run 'gradbounds check' on the seed network"
 	@echo "make test    install the test extras, run ruff and the whole test suite (notebooks included)"
+	@echo "make test-fast  the suite without the tests marked slow, Hypothesis profile dev (a few minutes)"
+	@echo "make lint    ruff check and ruff format --check; make precommit runs the pre-commit hooks on every file"
+	@echo "make typecheck  pyright (basedpyright, basic mode) on the package"
+	@echo "make docs    the API documentation (mkdocs + mkdocstrings, strict) into out/site"
 	@echo "make bench   benchmarks against baselines (ratios measured in one run)"
 	@echo "make paper   regenerate figures and numbers, build paper/paper.pdf with latexmk"
 	@echo "make figures regenerate every figure into out/figures"
@@ -30,16 +35,33 @@ demo: $(VENV)/.core
 	$(BIN)/gradbounds chain --depth 8 --exploding
 
 test: $(VENV)/.all
-	$(BIN)/ruff check gradbounds tests
+	$(BIN)/ruff check $(PYSRC)
 	$(BIN)/python -m pytest -q
 
+# the tests not marked slow (notebooks, property sweeps and training runs are), with fewer Hypothesis examples
+test-fast: $(VENV)/.all
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -q -m "not slow"
+
 lint: $(VENV)/.all
-	$(BIN)/ruff check gradbounds tests
-	$(BIN)/ruff format --check gradbounds tests
+	$(BIN)/ruff check $(PYSRC)
+	$(BIN)/ruff format --check $(PYSRC)
 
 format: $(VENV)/.all
-	$(BIN)/ruff format gradbounds tests
-	$(BIN)/ruff check --fix gradbounds tests
+	$(BIN)/ruff format $(PYSRC)
+	$(BIN)/ruff check --fix $(PYSRC)
+
+precommit: $(VENV)/.all
+	$(BIN)/pre-commit run --all-files
+
+typecheck: $(VENV)/.all
+	$(BIN)/basedpyright
+
+$(VENV)/.docs: pyproject.toml | $(VENV)/.all
+	$(PIP) install -q -e ".[docs]"
+	@touch $@
+
+docs: $(VENV)/.docs
+	$(BIN)/mkdocs build --strict -d out/site
 
 bench: $(VENV)/.all
 	$(PIP) install -q -e ".[bench]"
@@ -55,4 +77,4 @@ figures: $(VENV)/.all
 	$(BIN)/gradbounds figures --out out/figures
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info out/site
