@@ -44,7 +44,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-figures", action="store_true", help="reuse paper/figures and paper/generated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", default=None, metavar="DIR", help="render the pages to DIR/page-N.png (pdftoppm)")
-    p.add_argument("--nielsen-dir", default=None, help="Nielsen's published curves (default: the curves shipped in gradbounds/training/published/nielsen)")
+    p.add_argument(
+        "--nielsen-dir",
+        default=None,
+        help="Nielsen's published curves (default: the curves shipped in gradbounds/training/published/nielsen)",
+    )
     args = p.parse_args(argv)
 
     if not args.no_figures:

@@ -35,7 +35,10 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every jax.random key (default 0)")
     p.add_argument("--tex", default=None, metavar="DIR", help="also write DIR/numbers.tex and DIR/table_*.tex")
     p.add_argument(
-        "--nielsen-dir", default=None, metavar="DIR", help="Nielsen's published curves (default: the curves shipped in the package)"
+        "--nielsen-dir",
+        default=None,
+        metavar="DIR",
+        help="Nielsen's published curves (default: the curves shipped in the package)",
     )
     p.add_argument("--redraw", action="store_true", help="redraw from DIR/results/*.json without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

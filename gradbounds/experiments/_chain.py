@@ -6,7 +6,7 @@ import numpy as np
 
 from gradbounds.experiments._common import Experiment, _tex, _x64
 
-__all__ = ['CHAIN', 'UNDERFLOW']
+__all__ = ["CHAIN", "UNDERFLOW"]
 
 
 # --- the one-neuron chain ------------------------------------------------------------------

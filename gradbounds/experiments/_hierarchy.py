@@ -6,7 +6,7 @@ import numpy as np
 
 from gradbounds.experiments._common import SEED_WIDTHS, Experiment, _tex, _x64, random_family
 
-__all__ = ['LADDER', 'SLACK']
+__all__ = ["LADDER", "SLACK"]
 
 
 # --- ladder -------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 
 from gradbounds.experiments._common import Experiment, _tex, _x64
 
-__all__ = ['NIELSEN']
+__all__ = ["NIELSEN"]
 
 
 # --- Nielsen's chapter-5 experiment ------------------------------------------------------------

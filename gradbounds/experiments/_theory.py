@@ -6,7 +6,7 @@ import numpy as np
 
 from gradbounds.experiments._common import Experiment, _x64
 
-__all__ = ['SPECTRA', 'PHASE', 'TYPICAL']
+__all__ = ["SPECTRA", "PHASE", "TYPICAL"]
 
 
 # --- spectra: expansion and shrinkage ------------------------------------------------------------
@@ -57,7 +57,8 @@ def spectra_compute(*, quick, seed, **_):
             out["layers"] = list(range(1, L))
             out["layer_log10_sv"] = [np.log10(np.asarray(v)) for v in gb.spectra.error_singular_values(net, x)]
             prods = [
-                np.asarray(gb.spectra.product_spectrum(net, x, l, method="svd").log_sv) / np.log(10) for l in range(1, L)
+                np.asarray(gb.spectra.product_spectrum(net, x, l, method="svd").log_sv) / np.log(10)
+                for l in range(1, L)
             ]
             out["product_layers"] = list(range(1, L))
             out["product_log10_sv"] = prods
@@ -152,7 +153,7 @@ def typical_compute(*, quick, seed, **_):
     import jax
 
     from gradbounds import theory
-    
+
     _x64()
     L, n, N = (16, 64, 4) if quick else (48, 200, 16)
     sb2 = 0.05

@@ -17,7 +17,7 @@ from gradbounds.plotting._style import (
     new_figure,
 )
 
-__all__ = ['chain', 'underflow']
+__all__ = ["chain", "underflow"]
 
 
 # --- the one-neuron chain -------------------------------------------------------

@@ -18,7 +18,7 @@ from gradbounds.plotting._style import (
     new_figure,
 )
 
-__all__ = ['bound_ladder', 'slack_depth']
+__all__ = ["bound_ladder", "slack_depth"]
 
 
 # --- the bound ladder -------------------------------------------------------

@@ -14,7 +14,7 @@ from gradbounds.plotting._style import (
 )
 from gradbounds.training import load_published_speeds
 
-__all__ = ['nielsen_speeds']
+__all__ = ["nielsen_speeds"]
 
 
 @_drawing

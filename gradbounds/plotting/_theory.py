@@ -19,7 +19,7 @@ from gradbounds.plotting._style import (
     new_figure,
 )
 
-__all__ = ['phase_diagram', 'spectra', 'typical_worst']
+__all__ = ["phase_diagram", "spectra", "typical_worst"]
 
 
 # --- mean-field phase diagram ---------------------------------------------------

@@ -36,7 +36,6 @@ def _cmap_integrals(act: NpActivation, q, c, closed=True):
     """``E[σ(u₁)σ(u₂)]`` and ``E[σ'(u₁)σ'(u₂)]`` with ``Var u = q``, ``corr(u₁,u₂) = c``."""
     q, c = np.broadcast_arrays(np.asarray(q, float), np.clip(np.asarray(c, float), -1.0, 1.0))
     if closed and act.name in ("linear", "relu", "leaky_relu"):
-
         th = np.pi - np.arccos(c)
         C_r = q / (2 * np.pi) * (np.sqrt(1 - c * c) + th * c)
         D_r = th / (2 * np.pi)

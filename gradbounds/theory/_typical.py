@@ -134,7 +134,6 @@ def typical_vs_worst(
     """
     from scipy.special import logsumexp
 
-
     ws = core.check_widths(widths)
     if isinstance(n_networks, bool) or not isinstance(n_networks, int) or n_networks < 1:
         raise ValueError(f"n_networks: expected an int >= 1, got {n_networks!r}")

@@ -25,6 +25,7 @@ from gradbounds.core import Layer
 
 __all__ = ["Plan", "Protocol", "PRESETS", "REMEDIES", "preset", "optimizer"]
 
+
 class Plan(NamedTuple):
     """A protocol's schedule: batch size, batches per epoch, total steps, record and detail spacing."""
 

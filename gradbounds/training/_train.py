@@ -69,6 +69,7 @@ __all__ = [
     "compare_remedies",
 ]
 
+
 def _example_cost(net, x, y, c):
     fw = forward(net, x)
     if net[-1].activation in c.cancels_with and c.from_z is not None:

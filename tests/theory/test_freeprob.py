@@ -55,9 +55,7 @@ def test_relu_at_criticality_in_closed_form(init):
         extra = math.log1p(2 * m) if init == "gaussian" else math.log1p(2 * m) - math.log1p(m)
         return math.log1p(m) - s + L * extra
 
-    assert math.log(theory.jacobian_edge("relu", 2.0, 0.0, L, init=init)) == pytest.approx(
-        _min_log(log_minv), abs=1e-8
-    )
+    assert math.log(theory.jacobian_edge("relu", 2.0, 0.0, L, init=init)) == pytest.approx(_min_log(log_minv), abs=1e-8)
 
 
 def test_hard_tanh_gaussian_moments_in_closed_form():

@@ -59,7 +59,9 @@ def test_closed_forms_match_quadrature(name):
     act = _gauss.np_activation(name)
     c = np.array([-0.9, -0.3, 0.5, 0.99, 1.0])
     for qq in (0.1, 2.0, 30.0):
-        for a, b in zip(_correlation._cmap_integrals(act, qq, c), _correlation._cmap_integrals(act, qq, c, closed=False)):
+        for a, b in zip(
+            _correlation._cmap_integrals(act, qq, c), _correlation._cmap_integrals(act, qq, c, closed=False)
+        ):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13 * qq)
 
 
