@@ -45,7 +45,7 @@ def errors(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
 
     .. math:: δ^l = Σ'(z^l)(W^{l+1})^T ⋯ Σ'(z^L)∇_{a^L} C.
 
-    ``δ^L`` comes from autodiff of the cost (see :func:`gradbounds.output_error`).
+    ``δ^L`` comes from autodiff of the cost (see :func:`gradbounds.core.output_error`).
 
     References:
       Nielsen ch. 2, eqs. (BP1), (BP2).

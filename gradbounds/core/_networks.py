@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 INITS = ("nielsen", "standard-normal", "glorot", "he", "orthogonal", "gaussian")
+"""The initialisation schemes of :func:`init_network` (the table in the module docstring)."""
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,11 @@ def chain(vanishing, exploding, *, path=None, column="half"):
     .. math:: \\frac{∂C}{∂b_j} = σ'(z_j)\\prod_{k>j} w_kσ'(z_k)\\,\\frac{∂C}{∂a_L}
 
     Args:
-      vanishing, exploding: :class:`~gradbounds.core.ChainResult` or dicts
-        with ``log10_abs_grad_b``; optional ``log10_bound`` (the γ-bound
+      vanishing: :class:`~gradbounds.core.ChainResult` or a dict with
+        ``log10_abs_grad_b``; optional ``log10_bound`` (the γ-bound
         ``|∂C/∂a_L| ∏ |w_k|/4``, drawn dashed) and ``grad_b`` (the plain
         float64 product; entries that over- or underflowed are marked).
+      exploding: the same for the exploding chain (every factor 25).
 
     References:
       Nielsen ch. 5, "What's causing the vanishing gradient problem?".

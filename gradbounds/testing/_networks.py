@@ -200,9 +200,11 @@ def weights(
       singular_values: the ``min(n_out, n_in)`` values ``s`` (>= 0) for
         ``singular-values``; default ``10**e`` with each ``e`` drawn in
         ``[min_log10_sv, max_log10_sv]``.
-      min_df, max_df: Student-t degrees of freedom ``ν`` for ``heavy-tailed``
-        (``ν = 1`` is Cauchy).
-      min_log10_scale, max_log10_scale: range of the exponent ``c`` for ``scaled``.
+      min_df: smallest Student-t degrees of freedom ``ν`` for
+        ``heavy-tailed`` (``ν = 1`` is Cauchy).
+      max_df: largest ``ν``.
+      min_log10_scale: smallest exponent ``c`` for ``scaled``.
+      max_log10_scale: largest exponent ``c``.
       dtype: float32 or float64.
 
     References:
@@ -395,10 +397,11 @@ def network_batches(*, size: int = 32, **options) -> SearchStrategy[tuple]:
 
     Args:
       size: number of networks (>= 1).
-      widths, activations, mixed_activations, output_activation, init, sw2,
-        sb2, min_log10_sv, max_log10_sv, min_df, max_df, min_log10_scale,
-        max_log10_scale, dtype: as :func:`networks` (drawn once per batch;
-        the random arrays differ between the networks of a batch).
+      **options: ``widths``, ``activations``, ``mixed_activations``,
+        ``output_activation``, ``init``, ``sw2``, ``sb2``, ``min_log10_sv``,
+        ``max_log10_sv``, ``min_df``, ``max_df``, ``min_log10_scale``,
+        ``max_log10_scale``, ``dtype``: as :func:`networks` (drawn once per
+        batch; the random arrays differ between the networks of a batch).
     """
     return _network_strategy(_int("size", size, 1), **options)
 

@@ -67,13 +67,18 @@ def train(Ws, bs, X, Y, batches, *, eta, lmbda, n, mu=0.0, record=None, Xe=None,
     """Gradient steps over ``batches`` (index arrays into ``X``, ``Y``), speeds before recorded steps.
 
     Args:
-      Ws, bs: initial weights ``(n_l, n_{l-1})`` and biases ``(n_l,)``.
-      X, Y: training inputs and one-hot targets (rows).
+      Ws: initial weights, ``W^l`` of shape ``(n_l, n_{l-1})``.
+      bs: initial biases, ``b^l`` of shape ``(n_l,)``.
+      X: training inputs (rows).
+      Y: one-hot training targets (rows).
       batches: one index array per step.
-      eta, lmbda, n: learning rate, L2 strength and training-set size (decay ``ηλ/n``).
+      eta: learning rate ``η``.
+      lmbda: L2 strength ``λ`` (weight decay ``ηλ/n``).
+      n: training-set size in the decay.
       mu: momentum (0: plain gradient descent).
       record: steps before which the speeds over ``(Xe, Ye)`` are recorded (default: every step).
-      Xe, Ye: evaluation set for the speeds (default ``X``, ``Y``).
+      Xe: evaluation inputs for the speeds (default ``X``).
+      Ye: evaluation targets (default ``Y``).
       final: also compute the speeds after the last step (else ``None``).
 
     Returns:

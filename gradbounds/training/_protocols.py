@@ -44,7 +44,7 @@ class Protocol:
       hidden: widths of the hidden layers.
       activation: σ of the hidden layers (the output layer uses ``output_activation``).
       output_activation: σ of the output layer (sigmoid, so that cross-entropy cancels σ').
-      init: initialisation scheme (:data:`gradbounds.INITS`).
+      init: initialisation scheme (:data:`gradbounds.core.INITS`).
       cost: ``"cross-entropy"`` or ``"quadratic"``.
       eta: learning rate η.
       l2: Nielsen's λ; weights decay by ``1 − ηλ/n`` per step (n = training-set size).
