@@ -112,7 +112,7 @@ def underflow_compute(*, quick, seed, **_):
         net = gb.init_network(jax.random.key(seed + 30 + s), (width,) * (L + 1), activation="sigmoid", init="nielsen")
         kx, ky = jax.random.split(jax.random.key(seed + 60 + s))
         x, y = jax.random.uniform(kx, (width,)), jax.random.uniform(ky, (width,))
-        E = np.asarray(gb.levels(net, x, y).E) / np.log(10)  # layer l = 1..L
+        E = np.asarray(gb.bounds.levels(net, x, y).E) / np.log(10)  # layer l = 1..L
         k = np.arange(L, 0, -1)
         e_k = E[::-1]  # index k-1 -> layers crossed k
         if curve is None:
