@@ -24,6 +24,9 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import mpmath
 import numpy as np
 
@@ -45,7 +48,16 @@ def _svals(A: mpmath.matrix) -> list:
     return sorted(mpmath.svd_r(A, compute_uv=False), reverse=True)
 
 
-def exact_levels(net, x, y, *, cost="quadratic", dps: int = 50) -> dict[str, list]:
+def _twins(act: core.Activation) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """σ and σ' of ``act`` on ``mpmath.mpf``; an activation without them cannot be re-decided."""
+    if act.mp_fn is None or act.mp_deriv is None:
+        raise ValueError(f"exact: activation {act.name!r}: expected mpmath twins (mp_fn, mp_deriv), got none")
+    return act.mp_fn, act.mp_deriv
+
+
+def exact_levels(
+    net: Sequence[core.Layer], x: ArrayLike, y: ArrayLike, *, cost: str | Callable = "quadratic", dps: int = 50
+) -> dict[str, Any]:
     """Natural logs of lower, E, P, J, D, G per layer, in ``dps`` digits.
 
     Returns:
@@ -69,16 +81,17 @@ def exact_levels(net, x, y, *, cost="quadratic", dps: int = 50) -> dict[str, lis
         raise ValueError(f"exact: expected a named cost ({', '.join(core.COSTS)}), got a callable")
     net = tuple(net)
     acts = [core.get_activation(layer.activation) for layer in net]
+    twins = [_twins(act) for act in acts]
     with mpmath.workdps(dps):
         a = _mp_matrix(x)
         zs = []
-        for layer, act in zip(net, acts):
+        for layer, (mp_fn, _) in zip(net, twins):
             z = _mp_matrix(layer.W) * a + _mp_matrix(layer.b)
             zs.append(z)
-            a = mpmath.matrix([act.mp_fn(t) for t in z])
+            a = mpmath.matrix([mp_fn(t) for t in z])
         yv = _mp_matrix(y)
         n_L = len(zs[-1])
-        dL = [acts[-1].mp_deriv(t) for t in zs[-1]]
+        dL = [twins[-1][1](t) for t in zs[-1]]
         if c.name == "quadratic":
             g, start = a - yv, "grad_a"
         elif acts[-1].name in c.cancels_with:
@@ -92,7 +105,7 @@ def exact_levels(net, x, y, *, cost="quadratic", dps: int = 50) -> dict[str, lis
         ng = mpmath.norm(g)
         delta = M * g
         L = len(net)
-        out = {k: [None] * L for k in ("lower", "E", "P", "J", "D", "G")}
+        out: dict[str, Any] = {k: [None] * L for k in ("lower", "E", "P", "J", "D", "G")}
         Pi = M
         sumB = log(max(abs(t) for t in m))
         sumS = sumB
@@ -100,7 +113,7 @@ def exact_levels(net, x, y, *, cost="quadratic", dps: int = 50) -> dict[str, lis
         sumGam = log(gamma_L)
         for l in range(L, 0, -1):  # 1-based layer index
             if l < L:
-                d = [acts[l - 1].mp_deriv(t) for t in zs[l - 1]]
+                d = [twins[l - 1][1](t) for t in zs[l - 1]]
                 Wn = _mp_matrix(net[l].W)
                 B = mpmath.diag(d) * Wn.T
                 delta = B * delta

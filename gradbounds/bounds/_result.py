@@ -9,6 +9,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class Hierarchy:
         layers = []
         verdicts = self.layer_verdicts()
         for i in range(L):
-            entry = {"layer": i + 1}
+            entry: dict[str, Any] = {"layer": i + 1}
             vals = {k: self.log10(k)[..., i] for k in LEVELS}
             entry["log10"] = {k: _num(np.median(v)) for k, v in vals.items()}
             entry["log10_lower"] = _num(np.median(self.log10("lower")[..., i]))

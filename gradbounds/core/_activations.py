@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
+from jax.typing import ArrayLike
 
 __all__ = [
     "Activation",
@@ -61,7 +62,7 @@ SELU_LAMBDA = 1.0507009873554804934193349852946
 LEAKY_SLOPE = 0.01
 
 
-def round_up(value) -> float:
+def round_up(value: Any) -> float:
     """The smallest float64 ``≥ value`` (an mpmath number or anything ``mpmath.mpf`` takes).
 
     Used for constants that must be upper bounds (γ, sup|σ''|): rounding to
@@ -94,8 +95,8 @@ class Activation:
     """
 
     name: str
-    fn: Callable[[jax.Array], jax.Array]
-    deriv: Callable[[jax.Array], jax.Array]
+    fn: Callable[[ArrayLike], jax.Array]
+    deriv: Callable[[ArrayLike], jax.Array]
     gamma: float
     np_fn: Callable[[np.ndarray], np.ndarray] | None = None
     np_deriv: Callable[[np.ndarray], np.ndarray] | None = None

@@ -26,11 +26,13 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from gradbounds.core._activations import get_activation
 from gradbounds.core._costs import get_cost, output_error
@@ -40,7 +42,13 @@ from gradbounds.core._scan import backward_scan, forward_segments, segments
 __all__ = ["errors", "errors_autodiff", "weight_gradients", "underflow_depth"]
 
 
-def errors(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
+def errors(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> tuple[jax.Array, ...]:
     """``δ^1, ..., δ^L`` by closed-form backpropagation (BP1, BP2).
 
     .. math:: δ^l = Σ'(z^l)(W^{l+1})^T ⋯ Σ'(z^L)∇_{a^L} C.
@@ -60,7 +68,13 @@ def errors(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
     return tuple(reversed(out))
 
 
-def errors_autodiff(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
+def errors_autodiff(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> tuple[jax.Array, ...]:
     """``δ^l = ∂C/∂b^l`` by ``jax.grad`` with respect to the biases (BP3).
 
     .. math:: δ^l = \\frac{∂C}{∂b^l} \\quad\\text{(Nielsen BP3)}.
@@ -80,7 +94,13 @@ def errors_autodiff(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
     return tuple(jax.grad(loss)(tuple(lay.b for lay in net)))
 
 
-def weight_gradients(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
+def weight_gradients(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> tuple[jax.Array, ...]:
     """``∂C/∂W^l = δ^l (a^{l-1})^T`` (BP4), one rank-one matrix per layer.
 
     .. math:: \\frac{∂C}{∂W^l} = δ^l (a^{l-1})^T,\\qquad
@@ -92,7 +112,14 @@ def weight_gradients(net, x, y, *, cost="quadratic") -> tuple[jax.Array, ...]:
     return tuple(jnp.outer(d, a) for d, a in zip(errors(net, x, y, cost=cost), fw.a[:-1]))
 
 
-def underflow_depth(net, x, y, *, cost="quadratic", dtype=None) -> int | None:
+def underflow_depth(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    dtype: DTypeLike | None = None,
+) -> int | None:
     """How many layers back from the output plain backprop keeps a non-zero δ.
 
     Runs BP1/BP2 with every array cast to ``dtype`` and returns the smallest

@@ -24,13 +24,15 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
-from gradbounds.core._activations import get_activation
+from gradbounds.core._activations import Activation, get_activation
 from gradbounds.core._costs import get_cost
 from gradbounds.core._networks import Layer, forward
 
@@ -53,8 +55,14 @@ class ChainResult(NamedTuple):
 
 
 def chain_network(
-    key=None, depth: int = 5, *, exploding: bool = False, x: float = 1.0, activation="sigmoid", dtype=None
-):
+    key: jax.Array | None = None,
+    depth: int = 5,
+    *,
+    exploding: bool = False,
+    x: float = 1.0,
+    activation: str | Activation = "sigmoid",
+    dtype: DTypeLike | None = None,
+) -> tuple[Layer, ...]:
     """A chain of ``depth`` one-neuron layers, vanishing or exploding.
 
     .. math::
@@ -93,7 +101,13 @@ def chain_network(
     return tuple(Layer(jnp.asarray([[wj]], dtype), jnp.asarray([bj], dtype), act.name) for wj, bj in zip(w, b))
 
 
-def chain_gradients(net, x=1.0, y=0.0, *, cost="quadratic") -> ChainResult:
+def chain_gradients(
+    net: Sequence[Layer],
+    x: ArrayLike = 1.0,
+    y: ArrayLike = 0.0,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> ChainResult:
     """The chain's factors and bias gradients by the closed-form product.
 
     .. math:: ∂C/∂b_j = σ'(z_j) ∏_{k=j+1}^{L} w_kσ'(z_k) · ∂C/∂a_L

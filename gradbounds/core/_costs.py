@@ -30,8 +30,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
-from gradbounds.core._activations import get_activation
+from gradbounds.core._activations import Activation, get_activation
 
 __all__ = ["Cost", "get_cost", "output_error", "COSTS"]
 
@@ -65,7 +66,7 @@ COSTS = {
 }
 
 
-def get_cost(cost) -> Cost:
+def get_cost(cost: str | Cost | Callable[[jax.Array, jax.Array], jax.Array]) -> Cost:
     """A :class:`Cost` from a name (``quadratic``, ``cross-entropy``) or a callable ``C(a, y)``.
 
     .. math:: C_{\\rm quad} = \\tfrac12\\|a^L - y\\|^2,\\qquad
@@ -95,7 +96,13 @@ class OutputError(NamedTuple):
     start: str  # "grad_a" or "delta"
 
 
-def output_error(cost, act, z_L, a_L, y) -> OutputError:
+def output_error(
+    cost: str | Cost | Callable[[jax.Array, jax.Array], jax.Array],
+    act: Activation,
+    z_L: jax.Array,
+    a_L: jax.Array,
+    y: ArrayLike,
+) -> OutputError:
     """δ^L = ∂C/∂z^L (BP1: closed-form σ', autodiff ∇_a C), and the start of the bound hierarchy.
 
     .. math::  δ^L = Σ'(z^L)\\,∇_{a^L} C \\quad\\text{(Nielsen BP1)},

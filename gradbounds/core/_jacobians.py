@@ -23,9 +23,12 @@ References:
 
 from __future__ import annotations
 
-import jax
+from collections.abc import Sequence
 
-from gradbounds.core._networks import forward
+import jax
+from jax.typing import ArrayLike
+
+from gradbounds.core._networks import Layer, forward
 
 __all__ = [
     "METHODS",
@@ -50,7 +53,7 @@ def _check_layer(net, l: int, lo: int, hi: int, what: str) -> None:
         raise ValueError(f"{what}: expected a layer index in {lo}..{hi}, got {l}")
 
 
-def layer_jacobian(net, x, l: int, *, method: str = "closed") -> jax.Array:
+def layer_jacobian(net: Sequence[Layer], x: ArrayLike, l: int, *, method: str = "closed") -> jax.Array:
     """``J^l = ∂a^l/∂a^{l-1} = Σ'(z^l) W^l`` at input ``x`` (l = 1..L).
 
     Args:
@@ -77,7 +80,7 @@ def layer_jacobian(net, x, l: int, *, method: str = "closed") -> jax.Array:
     return diff(lambda a: layer.act.fn(layer.W @ a + layer.b))(a_prev)
 
 
-def error_jacobian(net, x, l: int, *, method: str = "closed") -> jax.Array:
+def error_jacobian(net: Sequence[Layer], x: ArrayLike, l: int, *, method: str = "closed") -> jax.Array:
     """``B^l = ∂δ^l/∂δ^{l+1} = Σ'(z^l)(W^{l+1})^T`` at input ``x`` (l = 1..L-1).
 
     By autodiff, ``B^l = (∂z^{l+1}/∂z^l)^T``.
@@ -98,7 +101,7 @@ def error_jacobian(net, x, l: int, *, method: str = "closed") -> jax.Array:
     return diff(lambda zl: nxt.W @ layer.act.fn(zl) + nxt.b)(z).T
 
 
-def layer_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
+def layer_jacobians(net: Sequence[Layer], x: ArrayLike, *, method: str = "closed") -> tuple[jax.Array, ...]:
     """All ``J^1..J^L`` from one forward pass (closed form) or by autodiff.
 
     .. math:: J^l = Σ'(z^l)W^l,\\qquad l = 1, …, L.
@@ -113,7 +116,7 @@ def layer_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
     return tuple(layer.act.deriv(z)[:, None] * layer.W for layer, z in zip(net, fw.z))
 
 
-def error_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
+def error_jacobians(net: Sequence[Layer], x: ArrayLike, *, method: str = "closed") -> tuple[jax.Array, ...]:
     """All ``B^1..B^{L-1}`` from one forward pass (closed form) or by autodiff.
 
     .. math:: B^l = Σ'(z^l)(W^{l+1})^T,\\qquad l = 1, …, L-1.
@@ -128,7 +131,7 @@ def error_jacobians(net, x, *, method: str = "closed") -> tuple[jax.Array, ...]:
     return tuple(net[l].act.deriv(fw.z[l])[:, None] * net[l + 1].W.T for l in range(len(net) - 1))
 
 
-def input_output_jacobian(net, x, *, method: str = "closed") -> jax.Array:
+def input_output_jacobian(net: Sequence[Layer], x: ArrayLike, *, method: str = "closed") -> jax.Array:
     """``∂a^L/∂x = J^L J^{L-1} ⋯ J^1``, shape ``(n_L, n_0)``.
 
     References:
@@ -141,4 +144,5 @@ def input_output_jacobian(net, x, *, method: str = "closed") -> jax.Array:
     out = None
     for J in layer_jacobians(net, x):
         out = J if out is None else J @ out
+    assert out is not None  # a network has at least one layer
     return out

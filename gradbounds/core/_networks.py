@@ -42,6 +42,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
+from jax.typing import ArrayLike, DTypeLike
 
 from gradbounds.core._activations import Activation, get_activation
 
@@ -93,7 +95,7 @@ class Forward(NamedTuple):
     a: tuple
 
 
-def widths(net) -> tuple[int, ...]:
+def widths(net: Sequence[Layer]) -> tuple[int, ...]:
     """``(n_0, n_1, ..., n_L)`` of a network."""
     net = tuple(net)
     if not net:
@@ -110,7 +112,7 @@ def _activation_list(activation, n_layers: int) -> list[str]:
     return [get_activation(a).name for a in acts]
 
 
-def check_widths(widths_) -> tuple[int, ...]:
+def check_widths(widths_: Sequence[int]) -> tuple[int, ...]:
     """Validates ``(n_0, ..., n_L)``: at least two positive ints; returns them as a tuple.
 
     Raises:
@@ -141,11 +143,11 @@ def init_network(
     key: jax.Array,
     widths: Sequence[int],
     *,
-    activation="sigmoid",
+    activation: str | Activation | Sequence[str | Activation] = "sigmoid",
     init: str = "nielsen",
     sw2: float = 1.0,
     sb2: float = 0.0,
-    dtype=None,
+    dtype: DTypeLike | None = None,
 ) -> tuple[Layer, ...]:
     """Draws a network from an init scheme (table in the module docstring).
 
@@ -197,7 +199,13 @@ def init_network(
     return tuple(layers)
 
 
-def network_from_arrays(weights, biases, activation="sigmoid", *, validate: bool = True):
+def network_from_arrays(
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike],
+    activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+    *,
+    validate: bool = True,
+) -> tuple[Layer, ...]:
     """Builds a network from user arrays ``W^1..W^L`` and ``b^1..b^L``.
 
     Arrays keep their dtype (numpy arrays become JAX arrays of the same dtype).
@@ -218,9 +226,9 @@ def _is_float_array(x) -> bool:
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)
 
 
-def check_finite(name: str, x) -> None:
+def check_finite(name: str, x: ArrayLike) -> None:
     """Raises ``ValueError`` naming ``name`` if ``x`` holds NaN or inf (skipped under tracing)."""
-    if isinstance(x, jax.core.Tracer):
+    if isinstance(x, Tracer):
         return
     arr = np.asarray(x)
     if not np.all(np.isfinite(arr)):
@@ -228,7 +236,7 @@ def check_finite(name: str, x) -> None:
         raise ValueError(f"{name}: expected finite values, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
 
 
-def validate_network(net) -> tuple[int, ...]:
+def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
     """Checks shapes, dtypes and finiteness layer by layer; returns the widths.
 
     Raises:
@@ -269,7 +277,7 @@ def validate_network(net) -> tuple[int, ...]:
     return widths(net)
 
 
-def check_input(net, x, name: str = "x", *, n: int | None = None) -> None:
+def check_input(net: Sequence[Layer], x: jax.Array | np.ndarray, name: str = "x", *, n: int | None = None) -> None:
     """Checks that ``x`` is a finite float vector of the network's input width."""
     want = widths(net)[0] if n is None else n
     dtype = net[0].W.dtype
@@ -282,7 +290,7 @@ def check_input(net, x, name: str = "x", *, n: int | None = None) -> None:
     check_finite(name, x)
 
 
-def forward(net, x) -> Forward:
+def forward(net: Sequence[Layer], x: ArrayLike) -> Forward:
     """Forward pass returning every ``z^l`` and ``a^l``.
 
     .. math::  z^l = W^l a^{l-1} + b^l,\\quad a^l = σ_l(z^l),\\quad a^0 = x.
@@ -307,7 +315,7 @@ def forward(net, x) -> Forward:
     return Forward(tuple(zs), tuple(as_))
 
 
-def draw_examples(key: jax.Array, n: int, n_0: int, n_L: int, dtype) -> tuple[jax.Array, jax.Array]:
+def draw_examples(key: jax.Array, n: int, n_0: int, n_L: int, dtype: DTypeLike) -> tuple[jax.Array, jax.Array]:
     """``n`` random examples: ``x`` uniform in ``[0, 1]^{n_0}``, ``y`` a random one-hot of ``n_L`` classes.
 
     With ``n_L = 1`` the target is uniform in ``[0, 1]`` instead (a one-hot of

@@ -26,13 +26,18 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
+from jax.typing import ArrayLike
 
 from gradbounds.core._activations import get_activation
+from gradbounds.core._networks import Layer
 
 __all__ = ["SCAN_MIN", "Segment", "segments", "scan_or_loop", "forward_segments", "backward_scan"]
 
@@ -56,14 +61,14 @@ jax.tree_util.register_dataclass(Segment, data_fields=["W", "b"], meta_fields=["
 
 
 def _stack(arrs, axis):
-    if any(isinstance(a, jax.core.Tracer) for a in arrs):
+    if any(isinstance(a, Tracer) for a in arrs):
         return jnp.stack(arrs, axis=axis)
     if len(arrs) == 1:
         return jnp.expand_dims(arrs[0], axis)
     return jnp.asarray(np.stack([np.asarray(a) for a in arrs], axis=axis))
 
 
-def segments(net, *, batched: bool = False) -> tuple[Segment, ...]:
+def segments(net: Sequence[Layer], *, batched: bool = False) -> tuple[Segment, ...]:
     """Cuts ``net`` into runs of layers with equal (W shape, dtype, activation)."""
     runs: list[list] = []
     for layer in net:
@@ -78,7 +83,9 @@ def segments(net, *, batched: bool = False) -> tuple[Segment, ...]:
     )
 
 
-def scan_or_loop(step, carry, xs, *, reverse: bool = False):
+def scan_or_loop(
+    step: Callable[[Any, Any], tuple[Any, Any]], carry: Any, xs: Any, *, reverse: bool = False
+) -> tuple[Any, Any]:
     """``lax.scan(step, carry, xs)`` for long runs; an unrolled loop for short ones.
 
     Both return ``(carry, ys)`` with ``ys`` stacked along axis 0.
@@ -94,7 +101,7 @@ def scan_or_loop(step, carry, xs, *, reverse: bool = False):
     return carry, jax.tree_util.tree_map(lambda *a: jnp.stack(a), *ys)
 
 
-def forward_segments(segs, x):
+def forward_segments(segs: Sequence[Segment], x: ArrayLike) -> tuple[list[jax.Array], jax.Array]:
     """The forward pass over segments.
 
     .. math::  z^l = W^l a^{l-1} + b^l,\\qquad a^l = σ_l(z^l),\\qquad a^0 = x.
@@ -116,10 +123,16 @@ def forward_segments(segs, x):
 
         a, z = scan_or_loop(fstep, a, (seg.W, seg.b))
         zs.append(z)
-    return zs, a
+    return zs, cast(jax.Array, a)  # a^L: x for no layer, a jax.Array after the first
 
 
-def backward_scan(step, carry, segs, zs, extras=None):
+def backward_scan(
+    step: Callable[[Any, Any], tuple[Any, Any]],
+    carry: Any,
+    segs: Sequence[Segment],
+    zs: Sequence[jax.Array],
+    extras: Sequence[Any] | None = None,
+) -> tuple[Any, Any]:
     """Runs ``step(carry, (σ_l'(z^l), W^{l+1}, extra)) -> (carry, out)`` for ``l = L-1, …, 1``.
 
     The item of layer ``l`` pairs its derivative with the next layer's

@@ -120,6 +120,7 @@ def underflow_compute(*, quick, seed, **_):
         for dt in DTYPES:
             depth = gb.underflow_depth(net, x, y, dtype=dt)
             per[dt].append((depth, float(e_k[depth - 1]) if depth else None))
+    assert curve is not None  # S >= 1 networks
     dtypes = {}
     for dt in DTYPES:
         fi = jnp.finfo(dt)

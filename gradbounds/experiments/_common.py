@@ -21,7 +21,7 @@ class Experiment(NamedTuple):
 def _x64():
     import jax
 
-    if not jax.config.jax_enable_x64:
+    if not jax.config.read("jax_enable_x64"):
         raise ValueError("figures: expected jax_enable_x64 (float64 verdicts); run through `gradbounds figures`")
 
 

@@ -285,7 +285,7 @@ def train(
     key: jax.Array | None = None,
     net=None,
     dtype=None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> TrainResult:
     """Trains a network on ``data`` under ``protocol``, recording per-layer speeds.
 
