@@ -9,11 +9,14 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds import core
 from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
@@ -87,7 +90,13 @@ def _prepare(net, x, y):
     return widths, x, y
 
 
-def hierarchy(net, x, y, *, cost="quadratic") -> Hierarchy:
+def hierarchy(
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> Hierarchy:
     """The bound hierarchy for one network at one or many examples, with verdicts.
 
     .. math::  L_l \\le E_l \\le P_l \\le J_l \\le D_l \\le G_l, \\quad l = 1..L.
@@ -116,7 +125,7 @@ def hierarchy(net, x, y, *, cost="quadratic") -> Hierarchy:
     return _result(lv, net, widths, cost, () if single else ("example",))
 
 
-def shard_networks(tree, devices=None):
+def shard_networks(tree: Any, devices: Sequence[Any] | None = None) -> Any:
     """Puts every array of ``tree`` on a 1-D device mesh, split along its leading (network) axis.
 
     The leading axis N is padded to a multiple of the number of devices by
@@ -145,7 +154,13 @@ def shard_networks(tree, devices=None):
     return jax.device_put(tree, spec)
 
 
-def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
+def sweep(
+    nets: Sequence[core.Layer],
+    x: jax.Array | np.ndarray,
+    y: jax.Array | np.ndarray,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
     ``nets`` is a network whose arrays have a leading axis N (for example
@@ -170,7 +185,13 @@ def sweep(nets, x, y, *, cost="quadratic") -> Hierarchy:
     return _result(lv, first, widths, cost, ("network", "example"))
 
 
-def log_error_norms(net, x, y, *, cost="quadratic") -> jax.Array:
+def log_error_norms(
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> jax.Array:
     """``log ‖δ^l‖`` for l = 1..L (natural log) by rescaled backpropagation.
 
     .. math::

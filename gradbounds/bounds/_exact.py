@@ -24,14 +24,16 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mpmath
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds import core
 from gradbounds.bounds._levels import COMPARISONS
+from gradbounds.bounds._result import Hierarchy
 from gradbounds.bounds._verdicts import identities
 
 __all__ = ["exact_levels", "decide", "redecide"]
@@ -150,7 +152,9 @@ def _codes(lv, dps: int) -> np.ndarray:
     return codes
 
 
-def decide(net, x, y, *, cost="quadratic", dps: int = 50) -> np.ndarray:
+def decide(
+    net: Sequence[core.Layer], x: ArrayLike, y: ArrayLike, *, cost: str | Callable = "quadratic", dps: int = 50
+) -> np.ndarray:
     """Verdict codes ``(L, 5)`` (0 holds, 1 inconclusive, 2 violated) from :func:`exact_levels`.
 
     ``X ≤ Y`` holds when ``log Y − log X > 10^{-(dps-10)}`` and is violated
@@ -176,7 +180,15 @@ def decide(net, x, y, *, cost="quadratic", dps: int = 50) -> np.ndarray:
     return np.where(identities(widths, lv["start"]), 0, codes)
 
 
-def redecide(h, net, x, y, *, cost="quadratic", dps: int = 50):
+def redecide(
+    h: Hierarchy,
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable = "quadratic",
+    dps: int = 50,
+) -> Hierarchy:
     """Replaces the inconclusive verdicts of a single-network :class:`~gradbounds.Hierarchy`.
 
     ``x``, ``y`` are those ``h`` was computed at (one example or a batch);

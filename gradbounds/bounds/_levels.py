@@ -45,11 +45,13 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds import core, linalg
 
@@ -177,7 +179,13 @@ def _step_factory(n_L: int, u: float):
     return step
 
 
-def levels(net, x, y, *, cost="quadratic") -> Levels:
+def levels(
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> Levels:
     """The five levels, the lower bound and their rounding-error bounds, for one example.
 
     Pure and traceable: ``jax.jit`` (with ``cost`` static) and ``jax.vmap``
@@ -199,7 +207,13 @@ def levels(net, x, y, *, cost="quadratic") -> Levels:
     return levels_segments(core.segments(tuple(net)), x, y, cost=cost)
 
 
-def levels_segments(segs, x, y, *, cost="quadratic") -> Levels:
+def levels_segments(
+    segs: Sequence[core.Segment],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> Levels:
     """:func:`levels` on a network already cut by :func:`gradbounds._segments.segments`."""
     u = float(jnp.finfo(segs[0].W.dtype).eps) / 2
     return _levels_core(segs, _weight_stats(segs, u), x, y, cost=cost)

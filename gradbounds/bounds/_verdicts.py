@@ -15,6 +15,8 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,7 +26,7 @@ from gradbounds.bounds._levels import COMPARISONS, SAFETY, Levels
 __all__ = ["identities", "verdict_codes"]
 
 
-def identities(widths, start: str) -> np.ndarray:
+def identities(widths: Sequence[int], start: str) -> np.ndarray:
     """Mask ``(L, 5)`` of comparisons whose two sides are equal in exact arithmetic.
 
     The computed sides agree only to rounding, so without this mask such a
@@ -58,7 +60,7 @@ def identities(widths, start: str) -> np.ndarray:
     return mask
 
 
-def verdict_codes(lv: Levels, *, start: str, widths=None) -> jax.Array:
+def verdict_codes(lv: Levels, *, start: str, widths: Sequence[int] | None = None) -> jax.Array:
     """Verdict codes per layer and comparison: 0 holds, 1 inconclusive, 2 violated.
 
     Shape ``(..., L, 5)`` in the order of :data:`COMPARISONS`.  ``X ≤ Y``

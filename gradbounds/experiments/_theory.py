@@ -13,7 +13,9 @@ __all__ = ["SPECTRA", "PHASE", "TYPICAL"]
 
 # --- spectra: expansion and shrinkage ------------------------------------------------------------
 
-SPECTRA_SETTING: dict[str, Any] = dict(activation="tanh", sw2=1.05, sb2=2.01e-5)  # near-critical tanh (Pennington et al. 2017)
+SPECTRA_SETTING: dict[str, Any] = dict(
+    activation="tanh", sw2=1.05, sb2=2.01e-5
+)  # near-critical tanh (Pennington et al. 2017)
 RESOLVED = 14.0  # a direct SVD resolves singular values down to about 1e-14 of the largest
 
 

@@ -12,12 +12,14 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds import core, linalg
 from gradbounds.spectra._products import _prepare, _runs
@@ -35,7 +37,7 @@ def _layer_svals(segs, x, kind):
     return out
 
 
-def layer_singular_values(net, x) -> tuple[jax.Array, ...]:
+def layer_singular_values(net: Sequence[core.Layer], x: ArrayLike) -> tuple[jax.Array, ...]:
     """Singular values (descending) of each ``J^l = Σ'(z^l) W^l``, l = 1..L.
 
     .. math::  J^l = \\frac{∂a^l}{∂a^{l-1}} = Σ'(z^l) W^l .
@@ -49,7 +51,7 @@ def layer_singular_values(net, x) -> tuple[jax.Array, ...]:
     return tuple(s for batch in out for s in batch)
 
 
-def error_singular_values(net, x) -> tuple[jax.Array, ...]:
+def error_singular_values(net: Sequence[core.Layer], x: ArrayLike) -> tuple[jax.Array, ...]:
     """Singular values (descending) of each ``B^l = Σ'(z^l)(W^{l+1})^T``, l = 1..L-1.
 
     Computed as those of ``(B^l)ᵀ = W^{l+1} Σ'(z^l)``.
@@ -83,7 +85,7 @@ class Directions(NamedTuple):
     shrinking: jax.Array
 
 
-def directions(A, *, threshold: float = 1.0) -> Directions:
+def directions(A: ArrayLike, *, threshold: float = 1.0) -> Directions:
     """Directions a matrix expands (``σ > threshold``) and shrinks (``σ < threshold``).
 
     .. math::  A = UΣV^T,\\quad \\|A v_j\\| = σ_j \\|v_j\\|:\\ v_j \\text{ expanded iff } σ_j > 1.
@@ -101,7 +103,9 @@ def directions(A, *, threshold: float = 1.0) -> Directions:
     return Directions(s, V, V[:, s_np > threshold], V[:, s_np < threshold])
 
 
-def layer_directions(net, x, l: int, *, which: str = "J", threshold: float = 1.0) -> Directions:
+def layer_directions(
+    net: Sequence[core.Layer], x: ArrayLike, l: int, *, which: str = "J", threshold: float = 1.0
+) -> Directions:
     """Expansion/shrinkage directions of ``J^l`` (``which="J"``) or ``B^l`` (``"B"``) at ``x``.
 
     References:

@@ -38,6 +38,7 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -45,6 +46,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds import core, linalg
 
@@ -338,7 +340,7 @@ def _chain_spectrum_impl(runs, n_in, *, k, method, tol, max_sweeps, key, dtype, 
                 converged = True
                 break
         prev, Q0 = tot, Q0n
-    order = np.argsort(-tot, kind="stable")
+    order = np.argsort(-tot, kind="stable")  # pyright: ignore[reportOperatorIssue]  (max_sweeps >= 1: tot is set)
     sp = Spectrum(jnp.asarray(tot[order]), Q0[:, order], QL[:, order], fwd[:, order], converged, sweeps, "qr")
     return sp._replace(qr_every=block)
 
@@ -362,7 +364,15 @@ def _check_k(k, kmax: int) -> int:
 
 
 def input_output_spectrum(
-    net, x, *, k=None, method="qr", tol=None, max_sweeps=30, key=None, qr_every="auto"
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    *,
+    k: int | None = None,
+    method: str = "qr",
+    tol: float | None = None,
+    max_sweeps: int = 30,
+    key: jax.Array | None = None,
+    qr_every: int | str = "auto",
 ) -> Spectrum:
     """Singular values of the input-output Jacobian ``∂a^L/∂x = J^L ⋯ J^1`` at ``x``.
 
@@ -408,7 +418,17 @@ def input_output_spectrum(
 
 
 def product_spectrum(
-    net, x, l: int = 1, *, output=False, k=None, method="qr", tol=None, max_sweeps=30, key=None, qr_every="auto"
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    l: int = 1,
+    *,
+    output: bool = False,
+    k: int | None = None,
+    method: str = "qr",
+    tol: float | None = None,
+    max_sweeps: int = 30,
+    key: jax.Array | None = None,
+    qr_every: int | str = "auto",
 ) -> Spectrum:
     """Singular values of the backward product ``B^l B^{l+1} ⋯ B^{L-1}`` (times ``Σ'(z^L)`` with ``output``).
 
@@ -452,7 +472,9 @@ class LyapunovResult(NamedTuple):
     log_stretch: jax.Array
 
 
-def lyapunov_exponents(net, x, *, k=None, key=None) -> LyapunovResult:
+def lyapunov_exponents(
+    net: Sequence[core.Layer], x: ArrayLike, *, k: int | None = None, key: jax.Array | None = None
+) -> LyapunovResult:
     """Finite-depth Lyapunov exponents of ``∂a^L/∂x`` by one forward QR pass.
 
     .. math::  J^l Q_{l-1} = Q_l R_l,\\qquad λ_j = \\frac{1}{L}\\sum_{l=1}^{L} \\log|R_l[j,j]|.
