@@ -24,8 +24,9 @@ import functools
 import math
 
 import numpy as np
+from jax.typing import ArrayLike
 
-from gradbounds.core import LEAKY_SLOPE
+from gradbounds.core import LEAKY_SLOPE, Activation
 from gradbounds.theory._gauss import NpActivation, expect, np_activation
 from gradbounds.theory._meanfield import PHASE_TOL, _optimize, _out, _variances, chi1, q_star
 
@@ -60,7 +61,9 @@ def _cmap_integrals(act: NpActivation, q, c, closed=True):
     return expect(outer, act, 0.0, sq, params=(sq, c, s))
 
 
-def correlation_map(activation, c, *, sw2, sb2, q=None):
+def correlation_map(
+    activation: str | Activation, c: ArrayLike, *, sw2: ArrayLike, sb2: ArrayLike, q: ArrayLike | None = None
+) -> float | np.ndarray:
     """``c ↦ (σ_w² E[σ(u₁)σ(u₂)] + σ_b²)/q*`` (``sw2``, ``sb2`` are variances).
 
     .. math::
@@ -210,7 +213,7 @@ def _c_star_grid(act: NpActivation, sw2, sb2, q, chi):
     return c, chi_c
 
 
-def c_star(activation, sw2, sb2):
+def c_star(activation: str | Activation, sw2: ArrayLike, sb2: ArrayLike) -> float | np.ndarray:
     """Stable fixed point ``c*`` of the correlation map (``sw2``, ``sb2`` are variances).
 
     ``c* = 1`` in the ordered phase (``χ₁ ≤ 1``); in the chaotic phase the

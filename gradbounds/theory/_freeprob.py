@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradbounds import core, spectra
+from gradbounds.core import Activation
 from gradbounds.theory._gauss import expect, np_activation
 from gradbounds.theory._meanfield import _homogeneous, _variances, chi1, gaussian_moments, length_map_iterates, q_star
 
@@ -91,7 +92,9 @@ def _layer_q(activation, sw2, sb2, depth, q):
     return q
 
 
-def jacobian_moments(activation, sw2: float, sb2: float, depth: int, *, init: str = "gaussian", q=None):
+def jacobian_moments(
+    activation: str | Activation, sw2: float, sb2: float, depth: int, *, init: str = "gaussian", q: float | None = None
+) -> tuple[float, float, float]:
     """Mean and variance of the squared singular values of ``∂a^L/∂x`` (infinite width).
 
     ``sw2``, ``sb2`` are the variances σ_w², σ_b²; ``q`` (default ``q*`` in every
@@ -140,7 +143,7 @@ def _log_minv(act, sw2, q, L, init, t):
 _T_GRID = np.concatenate([np.geomspace(1e-12, 0.5, 60), 1.0 - np.geomspace(0.5, 1e-14, 80)[1:]])
 
 
-def jacobian_edge(activation, sw2: float, sb2: float, depth: int, *, init: str = "gaussian") -> float:
+def jacobian_edge(activation: str | Activation, sw2: float, sb2: float, depth: int, *, init: str = "gaussian") -> float:
     """Largest squared singular value ``λ_max`` of ``∂a^L/∂x`` in the infinite-width limit.
 
     ``sw2``, ``sb2`` are the variances σ_w², σ_b²; pre-activations at ``q*``.
@@ -182,7 +185,7 @@ def _log_edge(activation, sw2, sb2, depth, *, init):
             method="bounded",
             options={"xatol": 1e-13},
         )
-        return min(float(res.fun), float(vals[i]))
+        return min(float(res.fun), float(vals[i]))  # pyright: ignore[reportAttributeAccessIssue]  (OptimizeResult)
     return float(vals[i])
 
 
@@ -203,7 +206,9 @@ class JacobianSpectrum(NamedTuple):
         return dict(self._asdict())
 
 
-def jacobian_spectrum(activation, sw2: float, sb2: float, depth: int, *, init: str = "gaussian") -> JacobianSpectrum:
+def jacobian_spectrum(
+    activation: str | Activation, sw2: float, sb2: float, depth: int, *, init: str = "gaussian"
+) -> JacobianSpectrum:
     """Mean, variance and edge of the spectrum of ``JJᵀ`` at variances ``sw2 = σ_w²``, ``sb2 = σ_b²``.
 
     .. math::
@@ -231,7 +236,15 @@ def jacobian_spectrum(activation, sw2: float, sb2: float, depth: int, *, init: s
 
 
 def sample_jacobian_spectrum(
-    activation, init, sw2, sb2, depth: int, width: int, *, seed: int = 0, bins: int = 20
+    activation: str | Activation,
+    init: str,
+    sw2: float,
+    sb2: float,
+    depth: int,
+    width: int,
+    *,
+    seed: int = 0,
+    bins: int = 20,
 ) -> dict:
     """Measured spectrum of ``JJᵀ``, ``J = ∂a^L/∂x``, for one random network and input from ``seed``.
 

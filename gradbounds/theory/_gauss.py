@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradbounds.core import get_activation
+from gradbounds.core import Activation, get_activation
 
 __all__ = ["NpActivation", "np_activation", "expect", "N_GH", "Q_GH", "Z_MAX"]
 
@@ -56,14 +57,14 @@ class NpActivation(NamedTuple):
     """
 
     name: str
-    fn: object
-    deriv: object
+    fn: Callable[[np.ndarray], np.ndarray]
+    deriv: Callable[[np.ndarray], np.ndarray]
     kinks: tuple
     features: tuple
     sup_abs: float  # sup |σ| (inf when unbounded)
 
 
-def np_activation(name) -> NpActivation:
+def np_activation(name: str | Activation) -> NpActivation:
     """The float64 numpy view of a registered activation (by name or :class:`~gradbounds.core.Activation`)."""
     act = get_activation(name)
     return NpActivation(act.name, act.numpy_fn, act.numpy_deriv, act.kinks, act.features, act.sup_abs)
@@ -101,7 +102,15 @@ def _composite(a, b, points, fine):
     return z.reshape(a.shape + (-1,)), wz.reshape(a.shape + (-1,))
 
 
-def expect(fn, act: NpActivation, a, b, *, params=(), fine: bool = False):
+def expect(
+    fn: Callable[..., Any],
+    act: NpActivation,
+    a: float | np.ndarray,
+    b: float | np.ndarray,
+    *,
+    params: tuple = (),
+    fine: bool = False,
+) -> Any:
     """``E_z[fn(a + b z, z, *params)]`` for ``z ~ N(0,1)``, elementwise over broadcast ``a``, ``b ≥ 0``.
 
     ``fn(u, z, *p)`` gets ``u = a + b z`` and ``z`` with a trailing node axis

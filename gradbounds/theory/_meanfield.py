@@ -38,11 +38,12 @@ References:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from jax.typing import ArrayLike
 
-from gradbounds.core import LEAKY_SLOPE
+from gradbounds.core import LEAKY_SLOPE, Activation
 from gradbounds.theory._gauss import NpActivation, expect, np_activation
 
 __all__ = ["Moments", "gaussian_moments", "length_map", "length_map_iterates", "q_star", "chi1", "PHASE_TOL"]
@@ -52,7 +53,7 @@ Q_MAX = 1e30  # q* above this is reported as inf (the length map diverges)
 _Q_TINY = 1e-14
 
 
-def _optimize():
+def _optimize() -> Any:
     from scipy import optimize  # imported when used: `import gradbounds` stays light
 
     return optimize
@@ -64,7 +65,7 @@ def _special():
     return special
 
 
-def _variances(sw2, sb2):
+def _variances(sw2: ArrayLike, sb2: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     sw2, sb2 = np.broadcast_arrays(np.asarray(sw2, float), np.asarray(sb2, float))
     if not (np.all(np.isfinite(sw2)) and np.all(np.isfinite(sb2)) and np.all(sw2 >= 0) and np.all(sb2 >= 0)):
         raise ValueError(f"sw2 and sb2 are variances: expected finite values >= 0, got sw2={sw2}, sb2={sb2}")
@@ -95,7 +96,7 @@ class Moments(NamedTuple):
     slope: np.ndarray
 
 
-def gaussian_moments(activation, q, *, closed: bool = True) -> Moments:
+def gaussian_moments(activation: str | Activation, q: ArrayLike, *, closed: bool = True) -> Moments:
     """One-dimensional Gaussian moments of σ at variance ``q`` (vectorised).
 
     .. math::
@@ -145,7 +146,7 @@ def gaussian_moments(activation, q, *, closed: bool = True) -> Moments:
     return Moments(A, D1, D2, S)
 
 
-def length_map(activation, q, *, sw2, sb2):
+def length_map(activation: str | Activation, q: ArrayLike, *, sw2: ArrayLike, sb2: ArrayLike) -> float | np.ndarray:
     """``V(q) = σ_w² E[σ(√q z)²] + σ_b²`` (``sw2``, ``sb2`` are variances).
 
     .. math::  q^l = σ_w^2 \\int Dz\\, σ(\\sqrt{q^{l-1}} z)^2 + σ_b^2.
@@ -157,7 +158,7 @@ def length_map(activation, q, *, sw2, sb2):
     return sw2 * gaussian_moments(activation, q).phi2 + sb2
 
 
-def length_map_iterates(activation, q1, depth: int, *, sw2, sb2) -> np.ndarray:
+def length_map_iterates(activation: str | Activation, q1: float, depth: int, *, sw2: float, sb2: float) -> np.ndarray:
     """``q^1, ..., q^depth`` from ``q^1`` by the length map (``sw2``, ``sb2`` are variances).
 
     ``q^1 = σ_w² ‖x‖²/n_0 + σ_b²`` for an input ``x``.
@@ -192,7 +193,7 @@ def _qstar_f(act):
     return f
 
 
-def q_star(activation, sw2, sb2):
+def q_star(activation: str | Activation, sw2: ArrayLike, sb2: ArrayLike) -> float | np.ndarray:
     """Stable fixed point ``q*`` of the length map (``sw2 = σ_w²``, ``sb2 = σ_b²``, variances).
 
     .. math::  q^* = σ_w^2 \\int Dz\\, σ(\\sqrt{q^*} z)^2 + σ_b^2 .
@@ -264,7 +265,9 @@ def q_star(activation, sw2, sb2):
     return _out(q, scalar)
 
 
-def chi1(activation, sw2, sb2, *, q=None):
+def chi1(
+    activation: str | Activation, sw2: ArrayLike, sb2: ArrayLike, *, q: ArrayLike | None = None
+) -> float | np.ndarray:
     """``χ₁ = σ_w² E[σ'(√q* z)²]`` (``sw2``, ``sb2`` are variances; ``q`` overrides ``q*``).
 
     .. math::  χ_1 = σ_w^2 \\int Dz\\, σ'(\\sqrt{q^*} z)^2 .
@@ -275,7 +278,7 @@ def chi1(activation, sw2, sb2, *, q=None):
     References:
       Poole et al. 2016, eq. (7); Schoenholz et al. 2017, §5.
     """
-    scalar = np.ndim(sw2) == 0 and np.ndim(sb2) == 0 and np.ndim(q) == 0
+    scalar = np.ndim(sw2) == 0 and np.ndim(sb2) == 0 and (q is None or np.ndim(q) == 0)
     sw2_, sb2_ = _variances(sw2, sb2)
     if q is None:
         qq = np.asarray(q_star(activation, sw2_, sb2_), float)

@@ -12,10 +12,12 @@ References:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from jax.typing import ArrayLike
 
+from gradbounds.core import Activation
 from gradbounds.theory._correlation import _c_star_grid
 from gradbounds.theory._gauss import np_activation
 from gradbounds.theory._meanfield import (
@@ -33,17 +35,17 @@ __all__ = ["MeanField", "mean_field", "critical_line", "critical_sw2"]
 
 
 class MeanField(NamedTuple):
-    """Mean-field quantities at ``(σ_w², σ_b²)`` (see :func:`mean_field`)."""
+    """Mean-field quantities at ``(σ_w², σ_b²)`` (see :func:`mean_field`): floats, or arrays over a grid."""
 
-    q_star: object
-    chi1: object
-    slope_q: object
-    c_star: object
-    chi_c: object
-    xi_q: object
-    xi_c: object
-    xi_grad: object
-    phase: object
+    q_star: Any
+    chi1: Any
+    slope_q: Any
+    c_star: Any
+    chi_c: Any
+    xi_q: Any
+    xi_c: Any
+    xi_grad: Any
+    phase: Any
 
     def to_dict(self) -> dict:
         """JSON-ready dict (arrays become lists)."""
@@ -55,7 +57,7 @@ def _neg_inv_log(x):
         return np.where(x == 1, np.inf, -1.0 / np.log(np.where(x > 0, x, np.nan)))
 
 
-def mean_field(activation, sw2, sb2, *, correlation: bool = True) -> MeanField:
+def mean_field(activation: str | Activation, sw2: ArrayLike, sb2: ArrayLike, *, correlation: bool = True) -> MeanField:
     """q*, χ₁, c*, the depth scales and the phase at variances ``sw2 = σ_w²``, ``sb2 = σ_b²``.
 
     .. math::
@@ -94,11 +96,11 @@ def mean_field(activation, sw2, sb2, *, correlation: bool = True) -> MeanField:
         cs = chi_c = xi_c = np.full(sw2.shape, np.nan)
     vals = (q, x, slope, cs, chi_c, xi_q, xi_c, xi_grad)
     if scalar:
-        return MeanField(*(float(v) for v in vals), str(phase))
+        return MeanField(*(float(v) for v in vals), str(phase))  # pyright: ignore[reportCallIssue]  (8 values + phase)
     return MeanField(*vals, phase)
 
 
-def critical_line(activation, q):
+def critical_line(activation: str | Activation, q: ArrayLike) -> tuple[float | np.ndarray, float | np.ndarray]:
     """The order-to-chaos line parametrised by ``q*``: returns variances ``(sw2, sb2)``.
 
     .. math::  σ_w^2 = \\frac{1}{E[σ'(\\sqrt{q^*} z)^2]},\\qquad
@@ -117,7 +119,7 @@ def critical_line(activation, q):
     return _out(sw2, scalar), _out(np.asarray(q, float) - sw2 * m.phi2, scalar)
 
 
-def critical_sw2(activation, sb2) -> tuple[float, float]:
+def critical_sw2(activation: str | Activation, sb2: float) -> tuple[float, float]:
     """Critical weight variance ``σ_w²`` at bias variance ``sb2 = σ_b²``, and ``q*`` there.
 
     Solves ``q − E[σ²]/E[σ'²] = σ_b²`` for ``q*`` (roots bracketed on a

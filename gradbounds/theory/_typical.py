@@ -24,6 +24,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import jax
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradbounds import bounds, core
+from gradbounds.core import Activation
 from gradbounds.theory._meanfield import gaussian_moments, length_map_iterates
 from gradbounds.theory._phase import mean_field
 
@@ -103,15 +105,15 @@ class TypicalWorst:
 
 
 def typical_vs_worst(
-    key,
-    widths,
+    key: jax.Array,
+    widths: Sequence[int],
     *,
-    activation="tanh",
+    activation: str | Activation = "tanh",
     sw2: float = 1.0,
     sb2: float = 0.0,
     init: str = "gaussian",
     n_networks: int = 16,
-    cost="readout",
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "readout",
     x_scale: float | None = None,
 ) -> TypicalWorst:
     """Mean-field prediction, measured average and textbook bound G per layer.
@@ -158,7 +160,7 @@ def typical_vs_worst(
     G = np.asarray(h.levels.G).reshape(n_networks, -1)
     L = E.shape[1]
     layers = np.arange(1, L + 1)
-    log_ms = logsumexp(2 * E, axis=0) - math.log(n_networks)  # log mean ‖δ^l‖²
+    log_ms = np.asarray(logsumexp(2 * E, axis=0)) - math.log(n_networks)  # log mean ‖δ^l‖²
     log_chi = math.log(mf.chi1)
     pred = log_ms[-1] + (L - layers) * log_chi
     q1 = sw2 * float(jnp.mean(jnp.sum(x * x, -1))) / ws[0] + sb2
