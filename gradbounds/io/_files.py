@@ -10,15 +10,17 @@ raise ``ValueError`` with the path and what was expected.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from gradbounds.core import network_from_arrays
+from gradbounds.core import Layer, network_from_arrays
 
 __all__ = ["load_network", "save_network", "load_examples"]
 
 
-def load_network(path: str | os.PathLike):
+def load_network(path: str | os.PathLike) -> tuple[Layer, ...]:
     """Loads a network from a ``.npz`` with arrays ``W1, b1, ..., WL, bL``.
 
     An optional string array ``activations`` of length L names each layer's
@@ -45,7 +47,7 @@ def load_network(path: str | os.PathLike):
     return network_from_arrays(Ws, bs, acts)
 
 
-def save_network(path: str | os.PathLike, net) -> None:
+def save_network(path: str | os.PathLike, net: Sequence[Layer]) -> None:
     """Writes ``net`` in the ``.npz`` format that :func:`load_network` reads."""
     arrays = {}
     for i, layer in enumerate(net, start=1):
@@ -55,7 +57,7 @@ def save_network(path: str | os.PathLike, net) -> None:
     np.savez(path, **arrays)
 
 
-def load_examples(path: str | os.PathLike, n0: int, nL: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+def load_examples(path: str | os.PathLike, n0: int, nL: int, dtype: DTypeLike) -> tuple[np.ndarray, np.ndarray]:
     """Reads ``x`` ``(n, n0)`` and ``y`` ``(n, nL)`` from a ``.npz`` and casts them to ``dtype``.
 
     A single example may be stored as vectors ``x`` ``(n0,)``, ``y`` ``(nL,)``.

@@ -36,6 +36,7 @@ References:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -44,7 +45,7 @@ import numpy as np
 UNROLL_MAX = 64  # Sturm recurrences up to this length are unrolled into one fused kernel
 
 
-def one_at_a_time(fn):
+def one_at_a_time(fn: Callable) -> Callable:
     """``fn`` (a batched LAPACK call), made to run on one matrix per LAPACK call under ``vmap``.
 
     jaxlib's CPU LAPACK kernels (SVD, QR, tridiagonal reduction, ...) split a
@@ -80,7 +81,7 @@ def one_at_a_time(fn):
 
 
 @contextlib.contextmanager
-def single_threaded_blas():
+def single_threaded_blas() -> Iterator[None]:
     """Runs the block with the BLAS libraries (OpenBLAS behind jaxlib's LAPACK) on one thread.
 
     jaxlib's LAPACK kernels call scipy's OpenBLAS from inside XLA's own
@@ -105,7 +106,7 @@ tridiagonal = one_at_a_time(lambda A: jax.lax.linalg.tridiagonal(A)[1:3])
 """Diagonal and off-diagonal of the Householder tridiagonal form of a symmetric matrix (LAPACK ``sytrd``)."""
 
 
-def pow2_scale(amax):
+def pow2_scale(amax: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Factors ``s1, s2`` (powers of two) and ``e`` with ``amax·s1·s2 ∈ [1/2, 1)`` and ``s1·s2 = 2^{-e}``.
 
     Two factors, so that neither over- nor underflows for any finite ``amax``.
@@ -117,7 +118,7 @@ def pow2_scale(amax):
     return jnp.ldexp(one, -h), jnp.ldexp(one, h - e), e
 
 
-def lam_max_tridiagonal(d, off):
+def lam_max_tridiagonal(d: jax.Array, off: jax.Array) -> jax.Array:
     """Largest eigenvalue of the symmetric tridiagonal matrix with diagonal ``d``, off-diagonal ``off``.
 
     Bisection on ``[max d_i, max_i(d_i + |off_{i-1}| + |off_i|)]``: ``x > λ_max``
@@ -160,7 +161,7 @@ def lam_max_tridiagonal(d, off):
     return 0.5 * (lo + hi)
 
 
-def log_norm_scaled(B, u: float):
+def log_norm_scaled(B: jax.Array, u: float) -> tuple[jax.Array, jax.Array]:
     """``log ‖B‖`` and a bound on its error, for ``B`` already scaled (``max|b_ij|`` near 1).
 
     Returns ``(log σ_max, err)`` with ``err`` a bound on the error of the log
@@ -182,7 +183,7 @@ def log_norm_scaled(B, u: float):
     return log_s, jnp.where(pos, 0.5 * rel + 2 * u, 0.0)
 
 
-def log_norm(B, u: float):
+def log_norm(B: jax.Array, u: float) -> tuple[jax.Array, jax.Array]:
     """``log ‖B‖`` (spectral norm) and a bound on its error, for any finite ``B``.
 
     ``B = 2^e B̃`` exactly, ``log ‖B‖ = log ‖B̃‖ + e log 2``; the bound adds the

@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "Dataset",
@@ -125,7 +126,7 @@ class Dataset:
         )
 
 
-def one_hot(labels, n_classes: int = 10, *, dtype=np.float64) -> np.ndarray:
+def one_hot(labels: ArrayLike, n_classes: int = 10, *, dtype: DTypeLike = np.float64) -> np.ndarray:
     """Targets ``y`` with ``y[i, labels[i]] = 1`` and 0 elsewhere."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -143,9 +144,9 @@ def load_digits(*, n_train: int = 1500) -> Dataset:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError as e:  # pragma: no cover - scikit-learn is in the 'train' extra
         raise ImportError("the 'digits' dataset needs scikit-learn: pip install 'gradbounds[train]'") from e
-    d = _sk_digits()
-    x = np.asarray(d.data, np.float64) / 16.0
-    lab = np.asarray(d.target, np.int64)
+    data, target = _sk_digits(return_X_y=True)
+    x = np.asarray(data, np.float64) / 16.0
+    lab = np.asarray(target, np.int64)
     if not 1 <= n_train < len(lab):
         raise ValueError(f"n_train: expected 1..{len(lab) - 1}, got {n_train}")
     return Dataset(
@@ -163,7 +164,7 @@ def _open(path: Path):
     return f
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Reads one IDX file (plain or gzipped) into a numpy array in native byte order.
 
     Raises:
@@ -205,7 +206,7 @@ def _find(directory: Path, prefix: str, kind: str) -> Path:
     )
 
 
-def load_idx(directory, *, name: str | None = None) -> Dataset:
+def load_idx(directory: str | os.PathLike, *, name: str | None = None) -> Dataset:
     """Reads an MNIST-style directory of IDX files (plain or ``.gz``); pixels / 255.
 
     Expects ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
@@ -263,7 +264,7 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_pkl(path) -> Dataset:
+def load_pkl(path: str | os.PathLike) -> Dataset:
     """Reads Nielsen's ``mnist.pkl.gz`` (training and test parts; pixels as stored).
 
     The file is a (gzipped) pickle of ``(training, validation, test)``, each

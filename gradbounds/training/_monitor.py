@@ -33,14 +33,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds.core import Layer, network_from_arrays
 from gradbounds.training._train import layer_statistics, speeds
+
+if TYPE_CHECKING:
+    import optax
 
 __all__ = ["SlowLayerWarning", "MonitorReport", "SpeedMonitorState", "as_network", "monitor", "speed_monitor"]
 
@@ -73,7 +77,7 @@ def _pairs(params) -> list:
     return out
 
 
-def as_network(params, activation="sigmoid") -> tuple:
+def as_network(params: Any, activation: str | Sequence[str] = "sigmoid") -> tuple:
     """A gradbounds network from a network, ``(W, b)`` pairs or dicts (W is ``(n_out, n_in)``)."""
     if isinstance(params, (tuple, list)) and params and all(isinstance(p, Layer) for p in params):
         return tuple(params)
@@ -131,15 +135,15 @@ def _slow(speeds: np.ndarray, fraction: float) -> tuple[np.ndarray, tuple]:
 
 
 def monitor(
-    params,
-    x,
-    y,
+    params: Any,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
-    cost="cross-entropy",
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "cross-entropy",
     fraction: float = 0.01,
     levels: bool = True,
     warn: bool = True,
-    activation="sigmoid",
+    activation: str | Sequence[str] = "sigmoid",
     step: int | None = None,
 ) -> MonitorReport:
     """Per-layer speeds (and bound levels) at the current parameters; warns on slow layers.
@@ -188,7 +192,9 @@ def _default_biases(tree) -> list:
     return [p[1] for p in _pairs(tree)]
 
 
-def speed_monitor(*, fraction: float = 0.01, every: int = 10, biases: Callable | None = None):
+def speed_monitor(
+    *, fraction: float = 0.01, every: int = 10, biases: Callable | None = None
+) -> optax.GradientTransformation:
     """An optax ``GradientTransformation`` that watches per-layer speeds; put it first in a chain.
 
     Gradients pass through unchanged.  Its state (:class:`SpeedMonitorState`)

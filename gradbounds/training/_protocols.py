@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gradbounds.core import Layer
+
+if TYPE_CHECKING:
+    import optax
 
 __all__ = ["Plan", "Protocol", "PRESETS", "REMEDIES", "preset", "optimizer"]
 
@@ -97,7 +100,7 @@ class Protocol:
         """Batch size, batches per epoch, total steps and record spacing for ``n`` training images."""
         m = n if self.batch_size is None else min(self.batch_size, n)
         nb = -(-n // m)
-        total = self.steps if self.steps is not None else self.epochs * nb
+        total = self.steps if self.steps is not None else self.epochs * nb  # pyright: ignore[reportOptionalOperand]  (steps or epochs is set: __post_init__)
         rec = nb if self.record_every is None else self.record_every
         det = self.detail_every or rec * max(1, math.ceil(math.ceil(total / rec) / 5))
         return Plan(m, nb, total, rec, det)
@@ -129,7 +132,7 @@ REMEDIES = {
 }
 
 
-def preset(name: str, *, hidden: int | None = None, **overrides) -> Protocol:
+def preset(name: str, *, hidden: int | None = None, **overrides: Any) -> Protocol:
     """A preset protocol (:data:`PRESETS`), with ``hidden`` layers of 30 and field overrides."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
@@ -146,7 +149,7 @@ def preset(name: str, *, hidden: int | None = None, **overrides) -> Protocol:
     return replace(p, **overrides)
 
 
-def optimizer(*, eta: float, l2: float = 0.0, n: int = 1, momentum: float = 0.0):
+def optimizer(*, eta: float, l2: float = 0.0, n: int = 1, momentum: float = 0.0) -> optax.GradientTransformation:
     """Nielsen's update as an optax transformation (L2 on weights only).
 
     .. math:: w ← (1 − ηλ/n)w − η\\,\\overline{∇_w C},\\qquad b ← b − η\\,\\overline{∇_b C}.
@@ -160,7 +163,10 @@ def optimizer(*, eta: float, l2: float = 0.0, n: int = 1, momentum: float = 0.0)
     parts = []
     if l2:
         parts.append(
-            optax.add_decayed_weights(l2 / n, mask=lambda p: tuple(Layer(True, False, q.activation) for q in p))
+            optax.add_decayed_weights(
+                l2 / n,
+                mask=lambda p: tuple(Layer(True, False, q.activation) for q in p),  # pyright: ignore  (a bool mask with the network's structure)
+            )
         )
     parts.append(optax.sgd(eta, momentum=momentum or None))
     return optax.chain(*parts)

@@ -45,16 +45,19 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from gradbounds import bounds, core
 from gradbounds.core import Layer, forward, init_network, validate_network, widths
+from gradbounds.training._data import Dataset
 from gradbounds.training._protocols import PRESETS, REMEDIES, Protocol, optimizer
 from gradbounds.training._published import published_initial_speeds
 
@@ -92,7 +95,13 @@ def _speeds_impl(net, x, y, cost):
 _speeds = partial(jax.jit, static_argnames=("cost",))(_speeds_impl)
 
 
-def speeds(net, x, y, *, cost="cross-entropy") -> jax.Array:
+def speeds(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | core.Cost | Callable[[jax.Array, jax.Array], jax.Array] = "cross-entropy",
+) -> jax.Array:
     """Nielsen's speed of learning of every layer, ``(L,)``.
 
     .. math:: s_l = \\Big\\|\\frac1n\\sum_{i=1}^n δ^l_{x_i}\\Big\\| = \\|∇_{b^l}\\bar C\\|.
@@ -127,7 +136,13 @@ def _stats(net, x, y, cost):
     )
 
 
-def layer_statistics(net, x, y, *, cost="cross-entropy") -> dict:
+def layer_statistics(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | core.Cost | Callable[[jax.Array, jax.Array], jax.Array] = "cross-entropy",
+) -> dict:
     """Speeds, mean E and G levels, their gaps and the hierarchy's verdicts per layer.
 
     .. math:: \\log_{10} s_l \\le \\log_{10}\\bar E_l \\le \\log_{10}\\bar G_l.
@@ -195,7 +210,7 @@ def _n_correct(net, x, labels):
     return jnp.sum(jnp.argmax(out, axis=-1) == labels)
 
 
-def accuracy(net, x, labels) -> float:
+def accuracy(net: Sequence[Layer], x: ArrayLike, labels: ArrayLike) -> float:
     """Fraction of examples whose largest output is the label (Nielsen's ``accuracy``)."""
     x, labels = jnp.asarray(x), jnp.asarray(labels)
     return int(_n_correct(tuple(net), x, labels)) / max(1, int(labels.shape[0]))
@@ -258,7 +273,9 @@ class TrainResult:
         return out
 
 
-def epoch_order(key, e, n, m, shuffle, dtype):
+def epoch_order(
+    key: jax.Array, e: int, n: int, m: int, shuffle: bool, dtype: DTypeLike
+) -> tuple[np.ndarray, np.ndarray]:
     """The mini-batches of epoch ``e``: ``(idx, w)`` of shape ``(batches, m)``.
 
     ``n`` examples in batches of ``m`` (the last one padded with index 0 and
@@ -278,13 +295,13 @@ def epoch_order(key, e, n, m, shuffle, dtype):
 
 
 def train(
-    data,
+    data: Dataset,
     protocol: Protocol | None = None,
     *,
     seed: int = 0,
     key: jax.Array | None = None,
-    net=None,
-    dtype=None,
+    net: Sequence[Layer] | None = None,
+    dtype: DTypeLike | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> TrainResult:
     """Trains a network on ``data`` under ``protocol``, recording per-layer speeds.
@@ -329,7 +346,7 @@ def train(
     n = len(X)
     m, nb, total, rec, det = p.plan(n)
     opt = (float(p.eta), float(p.l2), int(n), float(p.momentum))
-    state = optimizer(eta=p.eta, l2=p.l2, n=n, momentum=p.momentum).init(net)
+    state = optimizer(eta=p.eta, l2=p.l2, n=n, momentum=p.momentum).init(net)  # pyright: ignore[reportArgumentType]  (a pytree)
 
     def detail(step, net_):
         st = layer_statistics(net_, Xe, Ye, cost=c) if p.levels else {}
@@ -380,6 +397,7 @@ def train(
         s = stop
     final_speeds = np.asarray(_speeds(net, Xe, Ye, c))
     final = {"step": int(total), "speeds": final_speeds.tolist(), **detail(total, net)}
+    assert net is not None  # drawn or given above
     return TrainResult(
         p,
         d.name,
@@ -388,7 +406,7 @@ def train(
         np.asarray(speed_rows),
         details,
         final,
-        net,
+        tuple(net),
         seed if key is None else None,
         str(dtype),
     )
@@ -411,7 +429,13 @@ def summarize(result: TrainResult) -> dict:
 
 
 def compare_remedies(
-    data, protocol: Protocol | None = None, *, remedies=None, seed: int = 0, dtype=None, progress=None
+    data: Dataset,
+    protocol: Protocol | None = None,
+    *,
+    remedies: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    dtype: DTypeLike | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> dict:
     """Runs ``protocol`` once per remedy (:data:`REMEDIES`: activation, init, momentum, L2).
 
