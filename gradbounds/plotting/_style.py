@@ -25,6 +25,7 @@ import functools
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def _base_rc() -> dict:
     try:
         from tueplots import fontsizes
 
-        rc = dict(fontsizes.icml2024())
+        rc: dict[str, Any] = dict(fontsizes.icml2024())
     except ImportError:
         rc = {"font.size": 8, "axes.labelsize": 8, "xtick.labelsize": 6, "ytick.labelsize": 6}
     rc.update(
@@ -118,7 +119,7 @@ def _size(column: str, nrows: int, ncols: int, height_ratio: float | None) -> tu
     try:
         from tueplots import figsizes
 
-        kw = dict(nrows=nrows, ncols=ncols)
+        kw: dict[str, Any] = dict(nrows=nrows, ncols=ncols)
         if height_ratio is not None:
             kw["height_to_width_ratio"] = height_ratio
         return tuple(getattr(figsizes, f"icml2024_{column}")(**kw)["figure.figsize"])

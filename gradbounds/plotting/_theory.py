@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -156,7 +157,7 @@ def spectra(result, *, path=None, column="full"):
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax = axes[0, 1]
     lo, floor = 0.0, -np.inf
-    means = [(run.get("predicted") or {}).get("mean") for run in result["runs"].values()]
+    means: list[Any] = [(run.get("predicted") or {}).get("mean") for run in result["runs"].values()]
     one_mean = len(means) > 1 and all(m and math.isclose(m, means[0], rel_tol=1e-9) for m in means)
     curves = []
     for i, (init, run) in enumerate(result["runs"].items()):

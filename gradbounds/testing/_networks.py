@@ -382,7 +382,7 @@ def networks(**options) -> SearchStrategy[tuple]:
     return _network_strategy(None, **options)
 
 
-networks.__doc__ += _NETWORK_DOC
+networks.__doc__ = (networks.__doc__ or "") + _NETWORK_DOC
 
 
 def network_batches(*, size: int = 32, **options) -> SearchStrategy[tuple]:

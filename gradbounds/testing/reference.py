@@ -21,17 +21,23 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["sigmoid", "backprop", "mean_bias_gradient", "speeds", "train"]
 
 
-def sigmoid(z):
+def sigmoid(z: np.ndarray) -> np.ndarray:
     """The logistic function ``1/(1 + e^{−z})``."""
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def backprop(Ws, bs, x, y):
+def backprop(
+    Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray
+) -> tuple[list[Any], list[Any]]:
     """Bias and weight gradients of one example (column vectors ``x``, ``y``; biases ``(n_l, 1)``)."""
     a, acts, zs = x, [x], []
     for W, b in zip(Ws, bs):
@@ -40,7 +46,8 @@ def backprop(Ws, bs, x, y):
         a = sigmoid(z)
         acts.append(a)
     delta = acts[-1] - y  # CrossEntropyCost.delta (sigmoid output)
-    nb, nw = [None] * len(Ws), [None] * len(Ws)
+    nb: list[Any] = [None] * len(Ws)
+    nw: list[Any] = [None] * len(Ws)
     nb[-1], nw[-1] = delta, delta @ acts[-2].T
     for l in range(2, len(Ws) + 1):
         sp = sigmoid(zs[-l]) * (1 - sigmoid(zs[-l]))
@@ -49,7 +56,9 @@ def backprop(Ws, bs, x, y):
     return nb, nw
 
 
-def mean_bias_gradient(Ws, bs, X, Y):
+def mean_bias_gradient(
+    Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray
+) -> list[np.ndarray]:
     """``(1/n) Σ_x δ^l_x`` for every layer, over the rows of ``X``, ``Y``."""
     acc = [np.zeros_like(b) for b in bs]
     for x, y in zip(X, Y):
@@ -58,12 +67,27 @@ def mean_bias_gradient(Ws, bs, X, Y):
     return [s / len(X) for s in acc]
 
 
-def speeds(Ws, bs, X, Y) -> np.ndarray:
+def speeds(Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Nielsen's speed of learning ``‖(1/n) Σ_x δ^l_x‖`` of every layer."""
     return np.array([float(np.sqrt(np.sum(g * g))) for g in mean_bias_gradient(Ws, bs, X, Y)])
 
 
-def train(Ws, bs, X, Y, batches, *, eta, lmbda, n, mu=0.0, record=None, Xe=None, Ye=None, final=True):
+def train(
+    Ws: Sequence[ArrayLike],
+    bs: Sequence[ArrayLike],
+    X: np.ndarray,
+    Y: np.ndarray,
+    batches: Iterable[Sequence[int]],
+    *,
+    eta: float,
+    lmbda: float,
+    n: int,
+    mu: float = 0.0,
+    record: Container[int] | None = None,
+    Xe: np.ndarray | None = None,
+    Ye: np.ndarray | None = None,
+    final: bool = True,
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray | None]:
     """Gradient steps over ``batches`` (index arrays into ``X``, ``Y``), speeds before recorded steps.
 
     Args:
