@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from gradbounds import io
@@ -54,12 +55,12 @@ def _available(requires) -> bool:
 def run_experiments(
     out: str | os.PathLike,
     *,
-    names=None,
+    names: Sequence[str] | None = None,
     quick: bool = False,
     seed: int = 0,
-    nielsen_dir=None,
+    nielsen_dir: str | os.PathLike | None = None,
     redraw: bool = False,
-    tex=None,
+    tex: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict:
     """Computes (or, with ``redraw``, reloads) and draws experiments into ``out``; returns a report.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from gradbounds.plotting._style import (
@@ -17,6 +21,11 @@ from gradbounds.plotting._style import (
     new_figure,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gradbounds.core import ChainResult
+
 __all__ = ["chain", "underflow"]
 
 
@@ -31,7 +40,13 @@ def _chain_dict(r) -> dict:
 
 
 @_drawing
-def chain(vanishing, exploding, *, path=None, column="half"):
+def chain(
+    vanishing: ChainResult | Mapping[str, Any],
+    exploding: ChainResult | Mapping[str, Any],
+    *,
+    path: str | os.PathLike | None = None,
+    column: str = "half",
+) -> Figure:
     """The one-neuron chain: ``log10 |∂C/∂b_j|`` against j, vanishing and exploding (×25).
 
     .. math:: \\frac{∂C}{∂b_j} = σ'(z_j)\\prod_{k>j} w_kσ'(z_k)\\,\\frac{∂C}{∂a_L}
@@ -80,7 +95,7 @@ def chain(vanishing, exploding, *, path=None, column="half"):
 
 
 @_drawing
-def underflow(result, *, path=None, column="half"):
+def underflow(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "half") -> Figure:
     """Exact ``log10 ‖δ^l‖`` against layers crossed, and where plain backprop underflows, per dtype.
 
     Args:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from gradbounds.plotting._style import (
@@ -17,6 +21,11 @@ from gradbounds.plotting._style import (
     _shared_legend,
     new_figure,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gradbounds.bounds import Hierarchy
 
 __all__ = ["bound_ladder", "slack_depth"]
 
@@ -40,7 +49,14 @@ def _ladder_data(result) -> dict:
 
 
 @_drawing
-def bound_ladder(result, *, path=None, show_lower=True, title=None, column="half"):
+def bound_ladder(
+    result: Hierarchy | Mapping[str, Any] | str | os.PathLike,
+    *,
+    path: str | os.PathLike | None = None,
+    show_lower: bool = True,
+    title: str | None = None,
+    column: str = "half",
+) -> Figure:
     """The levels E ≤ P ≤ J ≤ D ≤ G per layer (log10), from a hierarchy or its JSON.
 
     .. math:: \\log_{10} E_l \\le \\log_{10} P_l \\le \\log_{10} J_l \\le \\log_{10} D_l \\le \\log_{10} G_l
@@ -93,7 +109,7 @@ def bound_ladder(result, *, path=None, show_lower=True, title=None, column="half
 
 
 @_drawing
-def slack_depth(result, *, path=None, column="half"):
+def slack_depth(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "half") -> Figure:
     """Slack ``log10 G − log10 E`` and its four parts against the number of layers crossed.
 
     .. math:: \\log_{10}\\frac{G}{E} = (P{-}E) + (J{-}P) + (D{-}J) + (G{-}D) \\quad (\\log_{10})

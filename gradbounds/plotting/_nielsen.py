@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from gradbounds.plotting._style import (
@@ -14,11 +18,21 @@ from gradbounds.plotting._style import (
 )
 from gradbounds.training import load_published_speeds
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["nielsen_speeds"]
 
 
 @_drawing
-def nielsen_speeds(ours=None, *, published=None, nielsen_dir=None, path=None, label="ours"):
+def nielsen_speeds(
+    ours: Mapping[Any, Any] | None = None,
+    *,
+    published: Mapping[int, Any] | None = None,
+    nielsen_dir: str | os.PathLike | None = None,
+    path: str | os.PathLike | None = None,
+    label: str = "ours",
+) -> Figure:
     """Per-layer speed of learning ``‖(1/n)Σ_x δ^l_x‖`` against step, beside the author's curves.
 
     Args:

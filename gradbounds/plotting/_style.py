@@ -24,12 +24,16 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gradbounds import io
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["PALETTE", "STYLES", "LEVEL_LABELS", "SLACK_LABELS", "new_figure", "save", "show"]
 
@@ -142,7 +146,15 @@ def _drawing(fn):
     return wrapper
 
 
-def new_figure(*, nrows=1, ncols=1, column="half", height_ratio=None, sharex=False, sharey=False):
+def new_figure(
+    *,
+    nrows: int = 1,
+    ncols: int = 1,
+    column: str = "half",
+    height_ratio: float | None = None,
+    sharex: bool = False,
+    sharey: bool = False,
+) -> tuple[Figure, np.ndarray]:
     """A bare :class:`~matplotlib.figure.Figure` sized for a column, and its axes (2-D array).
 
     Uses tueplots' ICML 2024 sizes when installed, else 3.25 in (half) or
@@ -156,7 +168,7 @@ def new_figure(*, nrows=1, ncols=1, column="half", height_ratio=None, sharex=Fal
     return fig, axes
 
 
-def save(fig, path) -> Path:
+def save(fig: Figure, path: str | os.PathLike) -> Path:
     """Saves ``fig`` (vector PDF unless the suffix says otherwise), without a timestamp."""
     import matplotlib
 
@@ -174,7 +186,7 @@ def save(fig, path) -> Path:
     return path
 
 
-def show(fig, *, dpi=150):
+def show(fig: Figure, *, dpi: int = 150) -> bytes:
     """Displays ``fig`` as a PNG in a notebook (IPython), in the figures' rcParams; returns the PNG bytes."""
     import io
 

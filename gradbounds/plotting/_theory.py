@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from gradbounds.plotting._style import (
     new_figure,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["phase_diagram", "spectra", "typical_worst"]
 
 
@@ -27,7 +32,7 @@ __all__ = ["phase_diagram", "spectra", "typical_worst"]
 
 
 @_drawing
-def phase_diagram(result, *, path=None, column="half"):
+def phase_diagram(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "half") -> Figure:
     """χ₁ over (σ_w², σ_b²) with the order-to-chaos line χ₁ = 1.
 
     .. math:: χ_1 = σ_w^2\\,\\mathbb{E}_{z}[σ'(\\sqrt{q^*}z)^2]
@@ -86,7 +91,7 @@ def phase_diagram(result, *, path=None, column="half"):
 
 
 @_drawing
-def spectra(result, *, path=None, column="full"):
+def spectra(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "full") -> Figure:
     """Singular values of the error Jacobians ``B^l``, of their products, and of ``∂a^L/∂x``.
 
     Left: ``log10 σ_i(B^l)`` per layer (ticks) and ``log10 σ_i(Π_l)`` of the
@@ -268,7 +273,7 @@ def _lam_floor(result, run, log10_lam) -> float:
 
 
 @_drawing
-def typical_worst(result, *, path=None, column="full"):
+def typical_worst(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "full") -> Figure:
     """Measured ``‖δ^l‖`` beside the mean-field prediction and the textbook bound G, per setting.
 
     .. math:: E\\|δ^l\\|^2 \\approx χ_1^{L-l}\\,E\\|δ^L\\|^2 \\qquad\\text{against}\\qquad \\|δ^l\\| \\le G_l

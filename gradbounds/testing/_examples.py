@@ -11,10 +11,13 @@ Use them with ``st.data()`` or ``.flatmap``, since they depend on the network::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from hypothesis.errors import InvalidArgument
+from hypothesis.strategies import SearchStrategy
 
 from gradbounds.core import Layer
 from gradbounds.testing._arrays import _bucket, _deviates, _int, _interval, _keys, _real
@@ -43,7 +46,9 @@ def _uniform_array(seed, shape, dtype):
     return data.reshape(shape)
 
 
-def inputs(net, *, examples: int | None = None, min_value: float = -1.0, max_value: float = 1.0):
+def inputs(
+    net: Sequence[Layer], *, examples: int | None = None, min_value: float = -1.0, max_value: float = 1.0
+) -> SearchStrategy[jax.Array]:
     """Inputs ``x`` for ``net``: uniform in ``[min_value, max_value]``.
 
     Shape ``(*batch, n_0)`` or ``(*batch, examples, n_0)``, where ``batch`` is
@@ -56,7 +61,7 @@ def inputs(net, *, examples: int | None = None, min_value: float = -1.0, max_val
     return seeds().map(lambda s: jnp.asarray((lo + (hi - lo) * _uniform_array(s, shape, dt)).astype(dt)))
 
 
-def targets(net, *, examples: int | None = None, kind: str = "uniform"):
+def targets(net: Sequence[Layer], *, examples: int | None = None, kind: str = "uniform") -> SearchStrategy[jax.Array]:
     """Targets ``y`` for ``net`` in ``[0, 1]`` (valid for the quadratic and the cross-entropy cost).
 
     ``kind="uniform"``: entries uniform in ``[0, 1]``; ``"one-hot"``: one

@@ -48,12 +48,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
+from jax.typing import DTypeLike
 
 from gradbounds import core
 from gradbounds.core import Layer
@@ -83,7 +85,9 @@ def seeds() -> SearchStrategy[int]:
     return st.integers(0, MAX_SEED)
 
 
-def widths(*, min_layers: int = 1, max_layers: int = 4, min_width: int = 1, max_width: int = 6):
+def widths(
+    *, min_layers: int = 1, max_layers: int = 4, min_width: int = 1, max_width: int = 6
+) -> SearchStrategy[tuple[int, ...]]:
     """Layer widths ``(n_0, n_1, ..., n_L)`` with ``L`` in ``[min_layers, max_layers]``.
 
     Every ``n_l`` lies in ``[min_width, max_width]``; shrinks towards fewer,
@@ -171,9 +175,9 @@ def _spectral_bounds(min_log10_sv, max_log10_sv, min_df, max_df, min_log10_scale
 
 
 def weights(
-    shape,
+    shape: tuple[int, int] | SearchStrategy[tuple[int, int]],
     *,
-    spectrum=None,
+    spectrum: str | Sequence[str] | SearchStrategy[str] | None = None,
     singular_values: Sequence[float] | None = None,
     min_log10_sv: float = -2.0,
     max_log10_sv: float = 2.0,
@@ -181,7 +185,7 @@ def weights(
     max_df: int = 4,
     min_log10_scale: float = -3.0,
     max_log10_scale: float = 3.0,
-    dtype=jnp.float64,
+    dtype: DTypeLike = jnp.float64,
 ) -> SearchStrategy[jax.Array]:
     """One weight matrix of shape ``(n_out, n_in)`` with a controlled spectrum.
 
@@ -358,7 +362,7 @@ _NETWORK_DOC = """
 """
 
 
-def networks(**options) -> SearchStrategy[tuple]:
+def networks(**options: Any) -> SearchStrategy[tuple]:
     """A network: a tuple of :class:`~gradbounds.Layer`, drawn from a seed.
 
     .. math::
@@ -385,7 +389,7 @@ def networks(**options) -> SearchStrategy[tuple]:
 networks.__doc__ = (networks.__doc__ or "") + _NETWORK_DOC
 
 
-def network_batches(*, size: int = 32, **options) -> SearchStrategy[tuple]:
+def network_batches(*, size: int = 32, **options: Any) -> SearchStrategy[tuple]:
     """``size`` networks with the same widths, activations and scheme, stacked.
 
     The result is one network whose arrays have a leading axis ``size``
@@ -418,7 +422,7 @@ def _signatures():
 _signatures()
 
 
-def layers(*, min_width: int = 1, max_width: int = 6, **kwargs) -> SearchStrategy[Layer]:
+def layers(*, min_width: int = 1, max_width: int = 6, **kwargs: Any) -> SearchStrategy[Layer]:
     """One :class:`~gradbounds.Layer` (a one-layer network's layer); ``kwargs`` as :func:`networks`."""
     return networks(widths=widths(min_layers=1, max_layers=1, min_width=min_width, max_width=max_width), **kwargs).map(
         lambda net: net[0]
