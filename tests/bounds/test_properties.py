@@ -407,6 +407,7 @@ def check_hierarchy(nets, x, y, cost):
 HIERARCHY_BATCH, E_PER = 512, 2  # networks per example, examples (x, y) per network
 
 
+@pytest.mark.slow
 @settings(max_examples=share(0.10))
 @given(problems(size=HIERARCHY_BATCH, examples=E_PER))
 def test_hierarchy_holds_and_levels_equal_direct_computation(problem):
@@ -583,6 +584,7 @@ def _single(net):
 SHRINK = settings(database=None, derandomize=True, max_examples=200)
 
 
+@pytest.mark.slow
 def test_counterexample_to_false_claim_shrinks_to_small_network():
     """A deliberately false claim, "the per-layer bound J is within a factor 2 of the exact E", is refuted.
 
@@ -611,6 +613,7 @@ def test_counterexample_to_false_claim_shrinks_to_small_network():
     assert h.verdict != "violated"
 
 
+@pytest.mark.slow
 def test_quadratic_bound_fails_for_cross_entropy_shrinks_to_small_network():
     """Issue item 5: with cross-entropy and a sigmoid output, the quadratic-cost bound (exponent L−l+1) is wrong.
 

@@ -15,6 +15,7 @@ import textwrap
 
 import jax
 import numpy as np
+import pytest
 
 import gradbounds as gb
 from gradbounds import bounds
@@ -67,6 +68,7 @@ def test_shard_networks_is_the_identity_on_one_device():
     assert bounds.shard_networks(tree, devices=jax.devices()[:1]) is tree
 
 
+@pytest.mark.slow
 def test_sweep_sharded_over_four_devices_equals_unsharded(tmp_path):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     out_json = tmp_path / "check4.json"

@@ -21,6 +21,7 @@ def _run(capsys, *argv):
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_digits_table_and_note(capsys):
     code, out, err = _run(capsys, "--preset", "nielsen-ch5", "--hidden", "4", "--dataset", "digits", "--steps", "3")
     assert code == 0, err
@@ -29,6 +30,7 @@ def test_digits_table_and_note(capsys):
     assert err == ""  # no progress bar when stderr is not a terminal
 
 
+@pytest.mark.slow
 def test_json_from_given_network_matches_independent_speeds(tmp_path, capsys):
     """--network starts from the given weights: row 0 is their speed on the first 1000 digits."""
     net = gb.init_network(jax.random.key(3), (64, 30, 30, 10))
@@ -49,6 +51,7 @@ def test_json_from_given_network_matches_independent_speeds(tmp_path, capsys):
     assert doc["protocol"]["eta"] == 0.1 and doc["protocol"]["l2"] == 5.0 and doc["protocol"]["batch_size"] is None
 
 
+@pytest.mark.slow
 def test_idx_directory_and_remedy_options(tmp_path, capsys):
     rng = np.random.default_rng(0)
     d = tmp_path / "idx"

@@ -45,6 +45,7 @@ def test_import_gradbounds_does_not_import_matplotlib():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_bound_ladder_draws_the_levels(tmp_path):
     net = small_net(0, widths=(6, 5, 5, 5, 3))
     x, y = example(net, 1)
@@ -60,6 +61,7 @@ def test_bound_ladder_draws_the_levels(tmp_path):
     np.testing.assert_allclose(_line(fig2, plotting.LEVEL_LABELS["E"]).get_ydata(), h.log10("E"), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_bound_ladder_batch_draws_the_summary_and_its_range():
     net = small_net(2, widths=(4, 6, 6, 2))
     kx, ky = jax.random.split(key(3))
@@ -230,6 +232,7 @@ def test_spectra_draws_layer_and_product_singular_values(tmp_path):
     np.testing.assert_allclose(step.get_ydata(), np.arange(1, lam.size + 1) / lam.size)
 
 
+@pytest.mark.slow
 def test_typical_worst_draws_its_series(tmp_path):
     from gradbounds.theory import typical_vs_worst
 

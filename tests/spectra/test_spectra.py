@@ -23,6 +23,7 @@ def _x(n, seed=1):
     return jax.random.normal(jax.random.key(seed), (n,))
 
 
+@pytest.mark.slow
 def test_layer_singular_values_equal_svd_of_the_jacobians():
     net = gb.init_network(jax.random.key(3), (5, 7, 7, 7, 4, 3), activation="sigmoid", init="nielsen")
     x = _x(5)
@@ -34,6 +35,7 @@ def test_layer_singular_values_equal_svd_of_the_jacobians():
         np.testing.assert_allclose(got, np.linalg.svd(np.asarray(B), compute_uv=False), rtol=1e-13)
 
 
+@pytest.mark.slow
 def test_qr_sweeps_agree_with_direct_svd_at_moderate_depth():
     # Depth 20, width 6: the direct SVD resolves σ_j down to ≈ ε σ_1, so compare where σ_j/σ_1 > 1e-6.
     net, x = _net(20, 6), _x(6)
@@ -55,6 +57,7 @@ def test_qr_sweeps_agree_with_direct_svd_at_moderate_depth():
         assert np.linalg.norm(resid) <= 1e-5 * math.exp(qr.log_sv[0])
 
 
+@pytest.mark.slow
 def test_qr_method_at_depth_1000_matches_700_digit_arithmetic():
     # Depth 1000, width 4: the singular values span e^-160 .. e^-1900, far beyond a float64
     # product; the reference multiplies the same float64 matrices diag(σ'(z^l)) W^l in mpmath.
@@ -76,6 +79,7 @@ def test_qr_method_at_depth_1000_matches_700_digit_arithmetic():
     np.testing.assert_allclose(np.asarray(qr.log_sv), ref, rtol=1e-12, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_log_determinant_and_lyapunov_volume_bound_at_depth_2000():
     # Σ_j log σ_j = Σ_l log|det J^l| exactly (square layers); one QR pass gives p-volumes, a lower
     # bound on Σ_{j≤p} log σ_j, and the same total.
@@ -90,6 +94,7 @@ def test_log_determinant_and_lyapunov_volume_bound_at_depth_2000():
     assert np.all(partial <= np.cumsum(np.asarray(qr.log_sv)) + 1e-9 * np.abs(partial))
 
 
+@pytest.mark.slow
 def test_linear_orthogonal_network_has_every_singular_value_sw_to_the_depth():
     # W^l = σ_w · orthogonal and σ = identity: J = σ_w^L · orthogonal, at depth 3000 where
     # σ_w^L = 0.5^3000 underflows float64.
@@ -100,6 +105,7 @@ def test_linear_orthogonal_network_has_every_singular_value_sw_to_the_depth():
     assert qr.converged and 0.5**L == 0.0
 
 
+@pytest.mark.slow
 def test_product_spectrum_is_level_P_of_the_bounds():
     # P_l = σ_1(B^l ⋯ B^{L-1} Σ'(z^L)) ‖a^L − y‖ (quadratic cost, docs/design.md §2).
     net = gb.init_network(jax.random.key(4), (6, 8, 8, 8, 8, 5), activation="tanh", init="gaussian", sw2=1.3, sb2=0.1)
@@ -153,6 +159,7 @@ def test_bad_arguments_raise():
         spectra.input_output_spectrum(net, jnp.ones(3))
 
 
+@pytest.mark.slow
 def test_qr_every_k_factors_gives_the_every_factor_spectrum():
     """Fast path: a QR after every k factors (k fixed, or chosen from the conditioning) against one
     after every factor; the blocked triangular factor is the product of the single-step ones."""

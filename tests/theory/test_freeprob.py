@@ -93,6 +93,7 @@ def test_bad_input():
         theory.jacobian_moments("tanh", 1.0, 0.0, 3, q=[0.1, 0.2])
 
 
+@pytest.mark.slow
 def test_orthogonal_tanh_at_criticality_matches_a_finite_network():
     # Pennington et al. 2017's critical tanh (σ_w² = 1.05, σ_b² = 2.01e-5), orthogonal weights,
     # width 200, depth 8, seed 0.  Over seeds 0..5 the measured mean, variance and edge were
@@ -107,6 +108,7 @@ def test_orthogonal_tanh_at_criticality_matches_a_finite_network():
     assert theory.jacobian_spectrum("tanh", 1.05, 2.01e-5, 8, init="gaussian").variance > 100 * p.variance
 
 
+@pytest.mark.slow
 def test_gaussian_tanh_matches_finite_networks_on_average():
     # Gaussian weights, width 400, depth 4, seeds 0..3: one network's mean and variance had
     # standard deviations ≈ 2% and 4% around the prediction; the average of 4 is within 5% and 10%.

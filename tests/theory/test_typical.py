@@ -16,6 +16,7 @@ def ordered():
     return typical_vs_worst(jax.random.key(0), (64,) * 11, activation="tanh", sw2=0.8, sb2=0.05, n_networks=32)
 
 
+@pytest.mark.slow
 def test_measured_rate_is_chi1(ordered):
     # Fitted log10 of the per-layer factor of mean ‖δ^l‖² over 32 networks against log10 χ₁ = −0.189.
     # Across keys 0..3 (width 64) the fit deviated by ≤ 0.012 (standard deviation ≈ 0.007): tolerance 0.03.
@@ -25,6 +26,7 @@ def test_measured_rate_is_chi1(ordered):
     np.testing.assert_allclose(ordered.measured, ordered.predicted, atol=0.15)
 
 
+@pytest.mark.slow
 def test_the_bound_holds_and_its_slack_grows_with_depth(ordered):
     # G ≥ ‖δ^l‖ for every network (slack ≥ 0), and the slack grows as l moves away from the output:
     # per layer by ≈ log10(γ‖W‖/√χ₁) > 0 (‖W‖ ≈ 2σ_w for square Gaussian W).
@@ -38,6 +40,7 @@ def test_the_bound_holds_and_its_slack_grows_with_depth(ordered):
     assert "chi1" in ordered.table()
 
 
+@pytest.mark.slow
 def test_relu_at_criticality_keeps_the_mean_square():
     # relu, σ_w² = 2 (χ₁ = 1 for every q): mean ‖δ^l‖² stays flat; 32 networks of width 64,
     # depth 10, key 1: the fitted rate is within 0.03 of 0 (|rate| ≤ 0.012 across keys 0..3).

@@ -105,6 +105,7 @@ def test_full_batch_is_order_free_and_shuffled_minibatches_differ():
     assert not np.allclose(c1.speeds[-1], c3.speeds[-1])
 
 
+@pytest.mark.slow
 def test_levels_chain_speed_le_mean_E_le_mean_G():
     ds, net = _toy(3), _net(3)
     p = replace(training.PRESETS["nielsen-ch5"], hidden=(5, 4), steps=6, detail_every=3, n_train=None)
@@ -141,6 +142,7 @@ def test_schedule_records_and_epochs():
         training.train(ds, p, net=_net(0, widths=(5, 4, 10)))
 
 
+@pytest.mark.slow
 def test_float32_follows_the_network():
     ds = _toy(5)
     p = replace(training.PRESETS["nielsen-ch5"], hidden=(5, 4), steps=3, n_train=None)
