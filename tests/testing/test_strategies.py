@@ -271,7 +271,9 @@ def test_shrinks_spectrum_towards_unit_singular_values():
 
 # ------------------------------------------------------------------ the entry point
 def test_entry_point_is_declared():
-    eps = [e for e in entry_points(group="hypothesis") if e.value == "gradbounds.testing._plugin:_hypothesis_setup_hook"]
+    eps = [
+        e for e in entry_points(group="hypothesis") if e.value == "gradbounds.testing._plugin:_hypothesis_setup_hook"
+    ]
     assert len(eps) == 1
 
 
