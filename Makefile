@@ -27,7 +27,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e ".[test,train,figures]"
+	$(PIP) install -q -e ".[test,train,figures,export]"
 	@touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core

@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 
 from gradbounds import io
+from gradbounds._extras import require
 from gradbounds.bounds._levels import COMPARISONS, LEVELS, VERDICTS, Levels
 
 __all__ = ["Hierarchy"]
+
+#: the slack parts of :meth:`Hierarchy.slack_log10`, as columns ``slack_<part>`` of :meth:`Hierarchy.table`.
+SLACK_COLUMNS = ("alignment", "submultiplicativity", "split", "activation", "total")
 
 
 @dataclass
@@ -110,6 +114,129 @@ class Hierarchy:
                 "verdicts are the worst case"
             )
         return out
+
+
+    # --- long tables: one row per (network, example, layer) -----------------------------------------
+
+    #: columns of :meth:`table`, :meth:`to_dataframe` and ``gradbounds check --csv``, in order.
+    COLUMNS = (
+        ("network", "example", "layer", "log10_lower")
+        + tuple(f"log10_{k}" for k in LEVELS)
+        + tuple(f"slack_{k}" for k in SLACK_COLUMNS)
+        + ("verdict",)
+    )
+
+    def batch_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(network, example)`` index of every point of the batch, in C order (0 where an axis is absent)."""
+        shape = self.codes.shape[:-2]
+        names = tuple(self.batch)
+        if len(names) != len(shape) or any(n not in ("network", "example") for n in names):
+            raise ValueError(f"batch: expected axis names 'network' and/or 'example' for shape {shape}, got {names}")
+        n = int(np.prod(shape, dtype=int))
+        idx = np.indices(shape).reshape(len(shape), n) if shape else np.zeros((0, 1), int)
+        pick = lambda name: idx[names.index(name)] if name in names else np.zeros(n, int)  # noqa: E731
+        return pick("network"), pick("example")
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The hierarchy as a long table: ``{column: array}``, one row per (network, example, layer).
+
+        Columns (:attr:`COLUMNS`): ``network``, ``example``, ``layer`` (1..L),
+        ``log10_lower``, ``log10_E`` … ``log10_G``, the slack parts
+        ``slack_alignment`` (P − E), ``slack_submultiplicativity`` (J − P),
+        ``slack_split`` (D − J), ``slack_activation`` (G − D) and ``slack_total``
+        (G − E), all in log10, and ``verdict`` (the worst of the five
+        comparisons at that row).  An exact zero (a dead relu layer) is
+        ``-inf``; a slack part between two zeros is NaN (undefined).
+
+        .. math:: \\text{slack\\_total} = \\log_{10} G - \\log_{10} E.
+        """
+        L = len(self.widths) - 1
+        net, ex = self.batch_indices()
+        n = net.size
+        out = {
+            "network": np.repeat(net, L),
+            "example": np.repeat(ex, L),
+            "layer": np.tile(np.arange(1, L + 1), n),
+        }
+        for k in ("lower", *LEVELS):
+            out[f"log10_{k}"] = np.asarray(self.log10(k), float).reshape(n * L)
+        for k, v in self.slack_log10().items():
+            out[f"slack_{k}"] = np.asarray(v, float).reshape(n * L)
+        worst = np.max(self.codes, axis=-1).reshape(n * L)
+        out["verdict"] = np.asarray(VERDICTS, dtype=object)[worst]
+        return {c: out[c] for c in self.COLUMNS}
+
+    def to_dataframe(self):
+        """:meth:`table` as a :class:`pandas.DataFrame` (long format; pandas is the optional extra ``export``).
+
+        Raises:
+          MissingExtraError: pandas is not installed (an ``ImportError`` naming the extra).
+        """
+        pd = require("pandas", "Hierarchy.to_dataframe")
+        t = self.table()
+        return pd.DataFrame({c: (t[c].astype(str) if c == "verdict" else t[c]) for c in self.COLUMNS})
+
+    def write_csv(self, path) -> None:
+        """Writes :meth:`table` as CSV (standard library); ``"-"`` is standard output.
+
+        Numbers are written with full precision (``repr``), ``±inf`` as ``inf``/``-inf`` and NaN as an
+        empty field (what ``pandas.read_csv`` reads back as ``±inf`` and NaN).
+        """
+        import csv
+        import sys
+
+        t = self.table()
+        cols = list(self.COLUMNS)
+
+        def cell(v):
+            if isinstance(v, (float, np.floating)):
+                return "" if np.isnan(v) else repr(float(v))
+            return v.item() if isinstance(v, np.generic) else v
+
+        f = sys.stdout if str(path) == "-" else open(path, "w", newline="")
+        try:
+            w = csv.writer(f)
+            w.writerow(cols)
+            for i in range(len(t["layer"])):
+                w.writerow([cell(t[c][i]) for c in cols])
+        finally:
+            if f is not sys.stdout:
+                f.close()
+
+    def worst(self) -> dict:
+        """The (network, example) with the worst verdict, ties broken by the largest total slack.
+
+        Returns ``{"network", "example", "verdict", "layer", "slack_log10_total"}`` where ``layer``
+        is the layer of that point's largest total slack ``log10 G − log10 E`` (``"inf"`` in JSON
+        when ``E = 0`` there).
+        """
+        L = len(self.widths) - 1
+        net, ex = self.batch_indices()
+        codes = np.max(self.codes, axis=-1).reshape(-1, L)
+        total = np.asarray(self.slack_log10()["total"], float).reshape(-1, L)
+        total = np.where(np.isnan(total), -np.inf, total)
+        best = total.max(axis=1)
+        i = int(np.lexsort((-best, -codes.max(axis=1)))[0])  # worst verdict first, then the largest slack
+        l = int(np.argmax(total[i]))
+        return {
+            "network": int(net[i]),
+            "example": int(ex[i]),
+            "verdict": VERDICTS[int(codes[i].max())],
+            "layer": l + 1,
+            "slack_log10_total": float(total[i, l]),
+        }
+
+    def where(self, verdict: str) -> list[dict]:
+        """Every (network, example) with ``verdict`` in some layer: ``[{"network", "example", "layers"}]``."""
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict: expected one of {', '.join(VERDICTS)}, got {verdict!r}")
+        L = len(self.widths) - 1
+        net, ex = self.batch_indices()
+        hit = np.max(self.codes, axis=-1).reshape(-1, L) == VERDICTS.index(verdict)
+        return [
+            {"network": int(net[i]), "example": int(ex[i]), "layers": [int(l) + 1 for l in np.flatnonzero(hit[i])]}
+            for i in np.flatnonzero(hit.any(axis=1))
+        ]
 
 
 def _median_slack(v):

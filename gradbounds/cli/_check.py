@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from gradbounds.cli._main import UsageError, parse_ints
-from gradbounds.io import write_json
+from gradbounds.io import json_header, write_json
 
 HELP = "check E <= P <= J <= D <= G (and the lower bound) on networks, layer by layer"
 DESCRIPTION = """\
@@ -60,6 +60,12 @@ def add_arguments(p) -> None:
         " of networks no wider than 64 units and no deeper than 64 layers need it",
     )
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    p.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="write one row per (network, example, layer) as CSV ('-' for stdout): network, example, layer,"
+        " log10_lower, log10_E ... log10_G, slack_alignment ... slack_total, verdict",
+    )
 
 
 def compute(args):
@@ -159,8 +165,8 @@ def _table(h, under) -> str:
     lines.append(head)
     lines.append("-" * len(head))
 
-    def f(v, w=8):
-        return f"{v:>{w}.3f}" if isinstance(v, float) else f"{str(v):>{w}}"
+    def f(v, w=8):  # a level's -inf (exact zero) as "-inf"; an undefined slack (between two zeros) as "n/a"
+        return f"{v:>{w}.3f}" if isinstance(v, float) else f"{'n/a' if v is None else str(v):>{w}}"
 
     for e in d["layers"]:
         lv, sl = e["log10"], e["slack_log10"]
@@ -172,6 +178,8 @@ def _table(h, under) -> str:
         lines.append(row)
     u = ", ".join(f"{k}: {'none' if v is None else f'after {v} layers'}" for k, v in under.items())
     lines.append(f"plain backprop underflows to exactly 0 ({u})")
+    if any(v is None for e in d["layers"] for v in e["slack_log10"].values()):
+        lines.append("n/a: slack undefined where the levels are exactly 0 (-inf in log10; a dead layer)")
     lines.append(f"verdict: {d['verdict']}")
     n = int(np.sum(np.any(h.codes.reshape(-1, *h.codes.shape[-2:]) == 1, axis=(1, 2))))
     if n:
@@ -183,16 +191,23 @@ def _table(h, under) -> str:
 
 
 def run(args) -> int:
+    if args.json == "-" and args.csv == "-":
+        raise UsageError("--json - and --csv -: only one of them can go to stdout")
     h, under = compute(args)
-    out = h.to_dict()
+    out = {**json_header(), **h.to_dict()}
     out["activation"] = args.activation if not args.network else "from file"
     out["init"] = args.init if not args.network else "from file"
     out["networks"] = args.networks
     out["seed"] = args.seed
     out["underflow_depth"] = under
+    out["worst"] = h.worst()
+    out["violating"] = h.where("violated")
+    out["inconclusive"] = h.where("inconclusive")
     if args.json:
         write_json(out, args.json)
-    if args.json != "-":
+    if args.csv:
+        h.write_csv(args.csv)
+    if "-" not in (args.json, args.csv):
         print(_table(h, under))
     elif h.verdict != "holds":
         print(f"verdict: {h.verdict}", file=sys.stderr)

@@ -29,7 +29,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_json", "from_json_number", "json_array", "write_json", "read_json"]
+__all__ = [
+    "to_json",
+    "from_json_number",
+    "json_array",
+    "write_json",
+    "read_json",
+    "SCHEMA_VERSION",
+    "NONFINITE",
+    "json_header",
+    "load_schema",
+]
 
 _DECODE = {"inf": math.inf, "-inf": -math.inf, None: math.nan}
 
@@ -89,3 +99,33 @@ def read_json(source: Any) -> Any:
         with open(source) as f:
             return json.load(f)
     return source
+
+
+#: version of the layout of the JSON the ``gradbounds`` commands write (``gradbounds/io/schemas/*.schema.json``);
+#: the major number changes when a field is removed or changes meaning, the minor one when fields are added.
+SCHEMA_VERSION = "1.0"
+
+#: the one encoding of non-finite floats (see the module docstring), as written in every JSON header.
+NONFINITE = {"+inf": "inf", "-inf": "-inf", "nan": None}
+
+
+def json_header() -> dict:
+    """The fields every JSON written by the ``gradbounds`` commands starts with.
+
+    ``schema_version`` (:data:`SCHEMA_VERSION`), ``gradbounds_version`` (the installed package's)
+    and ``nonfinite`` (:data:`NONFINITE`: how ``+inf``, ``-inf`` and NaN are written).
+    """
+    from gradbounds._version import __version__
+
+    return {"schema_version": SCHEMA_VERSION, "gradbounds_version": __version__, "nonfinite": dict(NONFINITE)}
+
+
+def load_schema(name: str) -> dict:
+    """The JSON Schema (draft 2020-12) shipped for a command's JSON, e.g. ``load_schema("check")``."""
+    from importlib import resources
+
+    path = resources.files("gradbounds.io").joinpath("schemas", f"{name}.schema.json")
+    if not path.is_file():
+        names = sorted(p.name.removesuffix(".schema.json") for p in resources.files("gradbounds.io").joinpath("schemas").iterdir())
+        raise ValueError(f"name: expected one of {', '.join(names)}, got {name!r}")
+    return json.loads(path.read_text())
