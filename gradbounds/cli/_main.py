@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     jax.config.update("jax_enable_x64", True)
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
@@ -80,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args))
     except UsageError as e:
         print(f"gradbounds: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:  # an optional dependency is missing: name the extra, exit 2
+        from gradbounds._extras import missing_extra
+
+        msg = missing_extra(e)
+        if msg is None:
+            raise
+        print(f"gradbounds {getattr(args, 'command', '')}: error: {msg}".replace("  ", " "), file=sys.stderr)
         return 2
     except (ValueError, TypeError, OSError, KeyError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from gradbounds._extras import require
 from gradbounds.cli._main import UsageError
 from gradbounds.io import write_json
 
@@ -157,6 +158,8 @@ def run(args) -> int:
     from gradbounds import training
     from gradbounds.io import load_network
 
+    for module in ("optax", "tqdm"):  # before any work: a missing extra is one line, exit 2
+        require(module, "gradbounds train")
     protocol = _protocol(args)
     try:
         ds = training.load_dataset(args.dataset)

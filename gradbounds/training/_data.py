@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from gradbounds._extras import require
+
 __all__ = [
     "Dataset",
     "FASHION_MNIST_DIR",
@@ -140,11 +142,8 @@ def one_hot(labels: ArrayLike, n_classes: int = 10, *, dtype: DTypeLike = np.flo
 
 def load_digits(*, n_train: int = 1500) -> Dataset:
     """scikit-learn's 8×8 digits, pixels / 16; the first ``n_train`` images train, the rest test."""
-    try:
-        from sklearn.datasets import load_digits as _sk_digits
-    except ImportError as e:  # pragma: no cover - scikit-learn is in the 'train' extra
-        raise ImportError("the 'digits' dataset needs scikit-learn: pip install 'gradbounds[train]'") from e
-    data, target = _sk_digits(return_X_y=True)
+    sk = require("sklearn.datasets", "the 'digits' dataset")  # scikit-learn: the 'train' extra
+    data, target = sk.load_digits(return_X_y=True)
     x = np.asarray(data, np.float64) / 16.0
     lab = np.asarray(target, np.int64)
     if not 1 <= n_train < len(lab):
