@@ -8,7 +8,7 @@ import numpy as np
 
 from gradbounds._extras import require
 from gradbounds.cli._main import UsageError
-from gradbounds.io import write_json
+from gradbounds.io import json_header, write_json
 
 HELP = "train a network (Nielsen ch. 5 presets) and record each hidden layer's speed of learning"
 DESCRIPTION = """\
@@ -44,6 +44,7 @@ examples:
   gradbounds train --preset nielsen-ch5 --hidden 4 --dataset digits
   gradbounds train --preset nielsen-ch5 --hidden 4 --dataset fashion-mnist --json speeds.json
   gradbounds train --dataset digits --steps 200 --compare-remedies
+  gradbounds train --dataset digits --steps 50 --log-jsonl run.jsonl --tensorboard runs/digits
 """
 
 
@@ -75,7 +76,11 @@ def add_arguments(p) -> None:
     rem.add_argument("--remedies", metavar="LIST", help="comma-separated subset of the remedies to compare")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling (default 0)")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
-    p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    p.add_argument("--json", metavar="PATH", help="write the result as JSON at the end ('-' for stdout)")
+    logs = p.add_argument_group("logs as the run goes (each record flushed: a crash keeps what was done)")
+    logs.add_argument("--log-jsonl", metavar="PATH", help="JSON lines: {\"step\": s, \"speed\": [...]} and the levels")
+    logs.add_argument("--csv", metavar="PATH", help="long-format CSV: step,metric,value (speed/1 ... speed/L, ...)")
+    logs.add_argument("--tensorboard", metavar="DIR", help="TensorBoard scalars (tensorboardX, extra 'train')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -113,6 +118,25 @@ def _protocol(args):
     if args.hidden < 1 or args.width < 1:
         raise UsageError(f"--hidden and --width: expected positive integers, got {args.hidden} and {args.width}")
     return preset(args.preset, **over).with_hidden(args.hidden, args.width)
+
+
+def _loggers(args) -> list:
+    """The loggers the flags ask for (files opened now: a bad path fails before training)."""
+    from gradbounds.training import loggers as lg
+
+    out = []
+    try:
+        if args.log_jsonl:
+            out.append(lg.JSONLinesLogger(args.log_jsonl))
+        if args.csv:
+            out.append(lg.CSVLogger(args.csv))
+        if args.tensorboard:
+            out.append(lg.TensorBoardLogger(args.tensorboard))
+    except BaseException:
+        for x in out:
+            x.close()
+        raise
+    return out
 
 
 def _table(result, out) -> None:
@@ -207,21 +231,26 @@ def run(args) -> int:
         )
     from tqdm import tqdm
 
+    if remedies and net is not None:
+        raise UsageError("--compare-remedies draws its own networks; drop --network")
+    loggers = _loggers(args)
     bar = tqdm(total=total, file=sys.stderr, unit="step", disable=args.quiet or not sys.stderr.isatty(), leave=False)
     try:
         if remedies:
-            if net is not None:
-                raise UsageError("--compare-remedies draws its own networks; drop --network")
             results = training.compare_remedies(
-                ds, protocol, remedies=remedies, seed=args.seed, dtype=dtype, progress=bar.update
+                ds, protocol, remedies=remedies, seed=args.seed, dtype=dtype, progress=bar.update, loggers=loggers
             )
             result = next(iter(results.values()))
         else:
-            result = training.train(ds, protocol, seed=args.seed, net=net, dtype=dtype, progress=bar.update)
+            result = training.train(
+                ds, protocol, seed=args.seed, net=net, dtype=dtype, progress=bar.update, loggers=loggers
+            )
             results = None
     finally:
         bar.close()
-    payload = result.to_dict()
+        for lg in loggers:
+            lg.close()
+    payload = {**json_header(), **result.to_dict()}
     payload["preset"] = args.preset
     if results:
         payload["remedies"] = {name: {**training.summarize(r), **r.to_dict()} for name, r in results.items()}

@@ -1,4 +1,4 @@
-"""Training: Nielsen's chapter-5 experiment, per-layer speeds of learning, a monitor, datasets.
+"""Training: Nielsen's chapter-5 experiment, per-layer speeds of learning, a monitor, loggers, datasets.
 
 References:
   Nielsen, *Neural Networks and Deep Learning*, ch. 3 and ch. 5.
@@ -36,6 +36,12 @@ from gradbounds.training._train import speeds as speeds
 from gradbounds.training._train import summarize as summarize
 from gradbounds.training._train import train as train
 
+from gradbounds.training import loggers as loggers
+from gradbounds.training.loggers import CallbackLogger as CallbackLogger
+from gradbounds.training.loggers import CSVLogger as CSVLogger
+from gradbounds.training.loggers import JSONLinesLogger as JSONLinesLogger
+from gradbounds.training.loggers import TensorBoardLogger as TensorBoardLogger
+
 from gradbounds.training._monitor import MonitorReport as MonitorReport
 from gradbounds.training._monitor import SlowLayerWarning as SlowLayerWarning
 from gradbounds.training._monitor import SpeedMonitorState as SpeedMonitorState
@@ -70,6 +76,11 @@ __all__ = (
     "speeds",
     "summarize",
     "train",
+    "loggers",
+    "CallbackLogger",
+    "CSVLogger",
+    "JSONLinesLogger",
+    "TensorBoardLogger",
     "MonitorReport",
     "SlowLayerWarning",
     "SpeedMonitorState",

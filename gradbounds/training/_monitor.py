@@ -40,8 +40,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from gradbounds.core import Layer, network_from_arrays
+from gradbounds import io
+from gradbounds._extras import require
+from gradbounds.core import Layer, get_cost, network_from_arrays
 from gradbounds.training._train import layer_statistics, speeds
+from gradbounds.training.loggers import as_loggers
 
 if TYPE_CHECKING:
     import optax
@@ -77,11 +80,28 @@ def _pairs(params) -> list:
     return out
 
 
-def as_network(params: Any, activation: str | Sequence[str] = "sigmoid") -> tuple:
-    """A gradbounds network from a network, ``(W, b)`` pairs or dicts (W is ``(n_out, n_in)``)."""
+def as_network(params: Any, activation: str | Sequence[str] | None = None) -> tuple:
+    """A gradbounds network from a network, ``(W, b)`` pairs or dicts (W is ``(n_out, n_in)``).
+
+    Plain arrays do not say their activation: ``activation`` (one name, or one per layer) is then
+    required; a network of :class:`~gradbounds.Layer` carries its own and takes none.
+
+    Raises:
+      ValueError: plain arrays without ``activation``, or layers with one.
+    """
     if isinstance(params, (tuple, list)) and params and all(isinstance(p, Layer) for p in params):
+        if activation is not None:
+            raise ValueError(
+                f"activation: the layers carry their own ({', '.join(p.activation for p in params)}); "
+                f"expected no activation, got {activation!r}"
+            )
         return tuple(params)
     pairs = _pairs(params)
+    if activation is None:
+        raise ValueError(
+            "activation: expected the activation of plain (W, b) arrays (a name such as 'sigmoid', "
+            "or one per layer), got none"
+        )
     return network_from_arrays([p[0] for p in pairs], [p[1] for p in pairs], activation)
 
 
@@ -96,6 +116,7 @@ class MonitorReport:
       fraction: the threshold used.
       statistics: :func:`gradbounds.training.layer_statistics` (``None`` with ``levels=False``).
       step: the step given by the caller, if any.
+      cost: the cost the speeds are gradients of; activations: σ of each layer.
     """
 
     speeds: np.ndarray
@@ -104,8 +125,57 @@ class MonitorReport:
     fraction: float
     statistics: dict | None = None
     step: int | None = None
+    cost: str | None = None
+    activations: tuple | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready (``json.dumps`` works): plain numbers and lists, non-finite floats as in :mod:`gradbounds.io`."""
+        out = {
+            "step": self.step,
+            "cost": self.cost,
+            "activations": list(self.activations) if self.activations is not None else None,
+            "fraction": self.fraction,
+            "slow_layers": list(self.slow_layers),
+            "speeds": np.asarray(self.speeds, float).tolist(),
+            "ratios": np.asarray(self.ratios, float).tolist(),
+            "statistics": self.statistics,
+        }
+        return io.to_json(out)
+
+    def to_dataframe(self):
+        """One row per layer: ``layer, speed, ratio, slow`` (and ``log10_speed, log10_E, log10_G``,
+        ``cancellation_log10, bound_slack_log10, slack_log10, verdict`` with statistics), with
+        ``step`` beside; pandas is the optional extra ``export``."""
+        pd = require("pandas", "MonitorReport.to_dataframe")
+        L = len(self.speeds)
+        cols = {
+            "step": [self.step] * L,
+            "layer": np.arange(1, L + 1),
+            "speed": np.asarray(self.speeds, float),
+            "ratio": np.asarray(self.ratios, float),
+            "slow": [l in self.slow_layers for l in range(1, L + 1)],
+        }
+        if self.statistics:
+            for k in ("log10_speed", "log10_E", "log10_G", "cancellation_log10", "bound_slack_log10", "slack_log10"):
+                cols[k] = np.asarray(self.statistics[k], float)
+            cols["verdict"] = list(self.statistics["verdicts"])
+        return pd.DataFrame(cols)
+
+    def metrics(self) -> dict:
+        """What the monitor reports to loggers: ``speed``, ``ratio`` (lists over layers) and the statistics."""
+        out = {"speed": np.asarray(self.speeds, float).tolist(), "ratio": np.asarray(self.ratios, float).tolist()}
+        if self.statistics:
+            out.update({k: v for k, v in self.statistics.items() if k != "verdicts"})
+        return out
 
     def __str__(self) -> str:
+        said = [f"fraction {self.fraction:g}"]
+        if self.cost is not None:
+            said.insert(0, f"cost {self.cost}")
+        if self.step is not None:
+            said.insert(0, f"step {self.step}")
+        if self.activations is not None:
+            said.append(f"activations {', '.join(self.activations)}")
         head = f"{'layer':>5}  {'speed':>10}  {'ratio':>9}"
         if self.statistics:
             head += f"  {'log10 E':>8}  {'log10 G':>8}  {'slack':>6}"
@@ -116,7 +186,7 @@ class MonitorReport:
                 st = self.statistics
                 row += f"  {st['log10_E'][i]:>8.2f}  {st['log10_G'][i]:>8.2f}  {st['slack_log10'][i]:>6.2f}"
             rows.append(row + ("  slow" if i + 1 in self.slow_layers else ""))
-        return "\n".join(rows)
+        return "\n".join(["; ".join(said), *rows])
 
 
 def _message(slow, ratios, fraction, step) -> str:
@@ -143,8 +213,9 @@ def monitor(
     fraction: float = 0.01,
     levels: bool = True,
     warn: bool = True,
-    activation: str | Sequence[str] = "sigmoid",
+    activation: str | Sequence[str] | None = None,
     step: int | None = None,
+    loggers=None,
 ) -> MonitorReport:
     """Per-layer speeds (and bound levels) at the current parameters; warns on slow layers.
 
@@ -157,14 +228,20 @@ def monitor(
       fraction: warn when ``s_l < fraction · s_L`` for a layer ``l < L``.
       levels: also compute the mean E and G levels and the slack (costs SVDs per example).
       warn: issue :class:`SlowLayerWarning` (else only report).
-      activation: σ of each layer when ``params`` are plain arrays.
-      step: the caller's step, quoted in the warning.
+      activation: σ of each layer when ``params`` are plain arrays (required there: arrays do
+        not say it; a network of layers carries its own).
+      step: the caller's step, quoted in the warning (required with ``loggers``).
+      loggers: report :meth:`MonitorReport.metrics` at ``step`` to these
+        (:mod:`gradbounds.training.loggers`: loggers, callables ``(step, metrics)`` or a sequence).
 
     References:
       Nielsen ch. 5; docs/design.md §2 (levels E and G).
     """
     if not (0 <= fraction <= 1):
         raise ValueError(f"fraction: expected a number in [0, 1], got {fraction}")
+    logs = as_loggers(loggers)
+    if logs and step is None:
+        raise ValueError("step: expected the step number when loggers are given, got None")
     net = as_network(params, activation)
     dtype = net[0].W.dtype
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
@@ -178,7 +255,11 @@ def monitor(
     ratios, slow = _slow(sp, fraction)
     if warn and slow:
         warnings.warn(_message(slow, ratios, fraction, step), SlowLayerWarning, stacklevel=2)
-    return MonitorReport(sp, ratios, slow, float(fraction), stats, step)
+    c = get_cost(cost)
+    rep = MonitorReport(sp, ratios, slow, float(fraction), stats, step, c.name, tuple(q.activation for q in net))
+    for lg in logs:
+        lg.log(int(step), rep.metrics())
+    return rep
 
 
 class SpeedMonitorState(NamedTuple):
@@ -193,7 +274,7 @@ def _default_biases(tree) -> list:
 
 
 def speed_monitor(
-    *, fraction: float = 0.01, every: int = 10, biases: Callable | None = None
+    *, fraction: float = 0.01, every: int = 10, biases: Callable | None = None, loggers: Any = None
 ) -> optax.GradientTransformation:
     """An optax ``GradientTransformation`` that watches per-layer speeds; put it first in a chain.
 
@@ -207,6 +288,9 @@ def speed_monitor(
       every: check every this many steps.
       biases: maps the gradient pytree to the list of bias gradients ``b^1..b^L``
         (default: for networks, ``(W, b)`` pairs and dicts as in :func:`as_network`).
+      loggers: also report ``{"speed": [s_1..s_L], "ratio": [...]}`` at steps ``0, every, ...``
+        (:mod:`gradbounds.training.loggers`; through ``jax.debug.callback``, so under ``jit``
+        call ``jax.effects_barrier()`` before reading what they wrote).
 
     Example::
 
@@ -222,6 +306,7 @@ def speed_monitor(
     if every < 1:
         raise ValueError(f"every: expected a positive integer, got {every}")
     get_b = biases or _default_biases
+    logs = as_loggers(loggers)
 
     def init_fn(params):
         bs = get_b(params)
@@ -230,6 +315,8 @@ def speed_monitor(
     def _warn(count, sp):
         sp = np.asarray(sp)
         ratios, slow = _slow(sp, fraction)
+        for lg in logs:
+            lg.log(int(count), {"speed": sp.tolist(), "ratio": ratios.tolist()})
         if slow:
             warnings.warn(_message(slow, ratios, fraction, int(count)), SlowLayerWarning, stacklevel=2)
 
@@ -238,7 +325,8 @@ def speed_monitor(
         sp = jnp.stack([jnp.linalg.norm(jnp.ravel(b)) for b in get_b(updates)]).astype(state.speeds.dtype)
         check = (state.count % every) == 0
         slow = jnp.any(sp[:-1] < fraction * sp[-1]) & (sp[-1] > 0)
-        jax.lax.cond(check & slow, lambda: jax.debug.callback(_warn, state.count, sp), lambda: None)
+        call = check & (slow | bool(logs))  # with loggers, every check step reports
+        jax.lax.cond(call, lambda: jax.debug.callback(_warn, state.count, sp), lambda: None)
         return updates, SpeedMonitorState(state.count + 1, sp)
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -60,6 +60,7 @@ from gradbounds.core import Layer, forward, init_network, validate_network, widt
 from gradbounds.training._data import Dataset
 from gradbounds.training._protocols import PRESETS, REMEDIES, Protocol, optimizer
 from gradbounds.training._published import published_initial_speeds
+from gradbounds.training.loggers import as_loggers
 
 __all__ = [
     "TrainResult",
@@ -303,6 +304,7 @@ def train(
     net: Sequence[Layer] | None = None,
     dtype: DTypeLike | None = None,
     progress: Callable[[int], object] | None = None,
+    loggers: Any = None,
 ) -> TrainResult:
     """Trains a network on ``data`` under ``protocol``, recording per-layer speeds.
 
@@ -318,6 +320,10 @@ def train(
       net: start from this network instead of drawing one (its widths must fit the data).
       dtype: float dtype of a drawn network (default JAX's default float); data follow the network's.
       progress: called with the number of steps just done.
+      loggers: where to report as the run goes (:mod:`gradbounds.training.loggers`: a logger, a
+        callable ``(step, metrics)`` or a sequence of them): ``{"speed": [s_1..s_L]}`` at every
+        recorded step, the :func:`layer_statistics` and ``accuracy`` at every detail step, and after
+        the last step both.  They are not closed here (the caller owns them).
 
     Returns:
       :class:`TrainResult`.
@@ -348,9 +354,17 @@ def train(
     opt = (float(p.eta), float(p.l2), int(n), float(p.momentum))
     state = optimizer(eta=p.eta, l2=p.l2, n=n, momentum=p.momentum).init(net)  # pyright: ignore[reportArgumentType]  (a pytree)
 
+    logs = as_loggers(loggers)
+
+    def report(step, metrics):
+        for lg in logs:
+            lg.log(int(step), metrics)
+
     def detail(step, net_):
         st = layer_statistics(net_, Xe, Ye, cost=c) if p.levels else {}
-        return {"step": int(step), "accuracy": accuracy(net_, Xt, Lt), **st}
+        out = {"step": int(step), "accuracy": accuracy(net_, Xt, Lt), **st}
+        report(step, {k: v for k, v in out.items() if k != "step"})
+        return out
 
     steps_rec, speed_rows, details = [], [], []
     s, order, epoch = 0, None, -1
@@ -392,10 +406,12 @@ def train(
                 raise ValueError(f"step {s_rec}: layer {bad}: speed is {row[bad - 1]} (training diverged; lower eta?)")
             steps_rec.append(int(s_rec))
             speed_rows.append(row)
+            report(s_rec, {"speed": row.tolist()})
         if progress is not None:
             progress(stop - s)
         s = stop
     final_speeds = np.asarray(_speeds(net, Xe, Ye, c))
+    report(total, {"speed": final_speeds.tolist()})
     final = {"step": int(total), "speeds": final_speeds.tolist(), **detail(total, net)}
     assert net is not None  # drawn or given above
     return TrainResult(
@@ -436,14 +452,31 @@ def compare_remedies(
     seed: int = 0,
     dtype: DTypeLike | None = None,
     progress: Callable[[int], object] | None = None,
+    loggers: Any = None,
 ) -> dict:
     """Runs ``protocol`` once per remedy (:data:`REMEDIES`: activation, init, momentum, L2).
 
-    Every run uses the same seed.  Returns ``{name: TrainResult}``.
+    Every run uses the same seed.  Returns ``{name: TrainResult}``.  ``loggers`` (as :func:`train`)
+    receive each run's metrics under ``"<remedy>/<metric>"``.
     """
     p = PRESETS["nielsen-ch5"] if protocol is None else protocol
     remedies = REMEDIES if remedies is None else remedies
+    logs = as_loggers(loggers)
     out = {}
     for name, change in remedies.items():
-        out[name] = train(data, replace(p, **change), seed=seed, dtype=dtype, progress=progress)
+        tagged = [_Tagged(lg, name) for lg in logs]
+        out[name] = train(data, replace(p, **change), seed=seed, dtype=dtype, progress=progress, loggers=tagged)
     return out
+
+
+class _Tagged:
+    """A logger whose metric names get a prefix (one remedy's run among several)."""
+
+    def __init__(self, logger, tag):
+        self.logger, self.tag = logger, tag
+
+    def log(self, step, metrics):
+        self.logger.log(step, {f"{self.tag}/{k}": v for k, v in metrics.items()})
+
+    def close(self):
+        self.logger.close()

@@ -49,8 +49,8 @@ def test_monitor_accepts_plain_arrays():
     net, x, y = _setup(1, widths=(5, 4, 3))
     pairs = [(np.asarray(q.W), np.asarray(q.b)) for q in net]
     dicts = [{"w": np.asarray(q.W), "bias": np.asarray(q.b)} for q in net]
-    a = mon.monitor(pairs, x, y, warn=False)
-    b = mon.monitor(dicts, x, y, levels=False, warn=False)
+    a = mon.monitor(pairs, x, y, warn=False, activation="sigmoid")
+    b = mon.monitor(dicts, x, y, levels=False, warn=False, activation="sigmoid")
     np.testing.assert_array_equal(a.speeds, b.speeds)
     st = a.statistics  # s <= mean E <= mean G, and the hierarchy holds
     assert st["verdict"] == "holds"
@@ -59,7 +59,15 @@ def test_monitor_accepts_plain_arrays():
     assert "log10 E" in str(a)
     np.testing.assert_allclose(a.speeds, _ratios(net, x, y)[0], rtol=1e-12)
     with pytest.raises(TypeError, match="layer 1: expected a dict"):
-        mon.monitor([{"kernel": 1}], x, y)
+        mon.monitor([{"kernel": 1}], x, y, activation="sigmoid")
+    # no silent default: plain arrays do not say their activation, layers do (and take none)
+    with pytest.raises(ValueError, match="activation: expected the activation of plain"):
+        mon.monitor(pairs, x, y)
+    with pytest.raises(ValueError, match="activation: the layers carry their own"):
+        mon.monitor(net, x, y, activation="tanh")
+    tanh = mon.monitor(pairs, x, y, activation="tanh", levels=False, warn=False)
+    assert tanh.activations == ("tanh", "tanh") and not np.array_equal(tanh.speeds, a.speeds)
+    assert a.cost == "cross-entropy" and "cost cross-entropy" in str(a) and "activations sigmoid" in str(a)
     with pytest.raises(ValueError, match="fraction"):
         mon.monitor(net, x, y, fraction=2.0)
 
@@ -95,3 +103,22 @@ def test_speed_monitor_transformation_in_a_jitted_loop():
     assert int(state[0].count) == 7
     # the state's speeds are the norms of the mean errors (η = 1e-9 leaves the parameters all but unchanged)
     np.testing.assert_allclose(np.asarray(state[0].speeds), training.speeds(net, x, y), rtol=1e-6)
+
+
+def test_monitor_report_to_dict_and_dataframe():
+    import json
+
+    net, x, y = _setup(3, widths=(5, 4, 4, 3))
+    rep = mon.monitor(net, x, y, step=2, warn=False, fraction=0.5)
+    d = json.loads(json.dumps(rep.to_dict(), allow_nan=False))
+    assert d["step"] == 2 and d["fraction"] == 0.5 and d["slow_layers"] == list(rep.slow_layers)
+    assert d["speeds"] == rep.speeds.tolist() and d["statistics"]["log10_E"] == rep.statistics["log10_E"]
+    df = rep.to_dataframe()
+    assert list(df.layer) == [1, 2, 3] and list(df.step) == [2, 2, 2]
+    np.testing.assert_array_equal(df.speed.to_numpy(), rep.speeds)
+    np.testing.assert_array_equal(df.ratio.to_numpy(), rep.ratios)
+    assert list(df.slow) == [i + 1 in rep.slow_layers for i in range(3)]
+    assert list(df.verdict) == rep.statistics["verdicts"]
+    # a last layer that does not learn: ratios are inf or nan, still strict JSON
+    zero = mon.MonitorReport(np.array([1.0, 0.0]), np.array([np.inf, np.nan]), (), 0.01)
+    assert json.loads(json.dumps(zero.to_dict(), allow_nan=False))["ratios"] == ["inf", None]
