@@ -115,7 +115,6 @@ class Hierarchy:
             )
         return out
 
-
     # --- long tables: one row per (network, example, layer) -----------------------------------------
 
     #: columns of :meth:`table`, :meth:`to_dataframe` and ``gradbounds check --csv``, in order.

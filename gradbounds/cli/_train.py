@@ -78,7 +78,7 @@ def add_arguments(p) -> None:
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     p.add_argument("--json", metavar="PATH", help="write the result as JSON at the end ('-' for stdout)")
     logs = p.add_argument_group("logs as the run goes (each record flushed: a crash keeps what was done)")
-    logs.add_argument("--log-jsonl", metavar="PATH", help="JSON lines: {\"step\": s, \"speed\": [...]} and the levels")
+    logs.add_argument("--log-jsonl", metavar="PATH", help='JSON lines: {"step": s, "speed": [...]} and the levels')
     logs.add_argument("--csv", metavar="PATH", help="long-format CSV: step,metric,value (speed/1 ... speed/L, ...)")
     logs.add_argument("--tensorboard", metavar="DIR", help="TensorBoard scalars (tensorboardX, extra 'train')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -126,6 +126,8 @@ def load_schema(name: str) -> dict:
 
     path = resources.files("gradbounds.io").joinpath("schemas", f"{name}.schema.json")
     if not path.is_file():
-        names = sorted(p.name.removesuffix(".schema.json") for p in resources.files("gradbounds.io").joinpath("schemas").iterdir())
+        names = sorted(
+            p.name.removesuffix(".schema.json") for p in resources.files("gradbounds.io").joinpath("schemas").iterdir()
+        )
         raise ValueError(f"name: expected one of {', '.join(names)}, got {name!r}")
     return json.loads(path.read_text())
