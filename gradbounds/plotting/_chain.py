@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,15 +13,16 @@ from gradbounds.plotting._style import (
     PALETTE,
     STYLES,
     _arr,
-    _done,
     _drawing,
+    _finish,
     _load,
+    _panels,
     _plot,
     _shared_legend,
-    new_figure,
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from gradbounds.core import ChainResult
@@ -44,9 +45,10 @@ def chain(
     vanishing: ChainResult | Mapping[str, Any],
     exploding: ChainResult | Mapping[str, Any],
     *,
+    ax: Sequence[Axes] | None = None,
     path: str | os.PathLike | None = None,
-    column: str = "half",
-) -> Figure:
+    column: str | None = None,
+) -> Figure | Sequence[Axes]:
     """The one-neuron chain: ``log10 |∂C/∂b_j|`` against j, vanishing and exploding (×25).
 
     .. math:: \\frac{∂C}{∂b_j} = σ'(z_j)\\prod_{k>j} w_kσ'(z_k)\\,\\frac{∂C}{∂a_L}
@@ -57,12 +59,22 @@ def chain(
         ``|∂C/∂a_L| ∏ |w_k|/4``, drawn dashed) and ``grad_b`` (the plain
         float64 product; entries that over- or underflowed are marked).
       exploding: the same for the exploding chain (every factor 25).
+      ax: two matplotlib Axes (vanishing, exploding), drawn on and returned; default a new figure.
+      column: ``"half"`` (default), ``"full"`` or a tueplots venue; not with ``ax``.
 
     References:
       Nielsen ch. 5, "What's causing the vanishing gradient problem?".
     """
-    fig, axes = new_figure(ncols=2, column=column, height_ratio=1.1)
-    for ax, r, name in zip(axes[0], (vanishing, exploding), ("vanishing", r"exploding, $\times 25$")):
+    fig, panels, own = _panels(
+        ax,
+        2,
+        what="chain draws two panels (vanishing, exploding)",
+        column=column,
+        default_column="half",
+        height_ratio=1.1,
+    )
+    ax_ = ax
+    for ax, r, name in zip(panels, (vanishing, exploding), ("vanishing", r"exploding, $\times 25$")):
         r = _chain_dict(r)
         y = _arr(r["log10_abs_grad_b"])
         j = np.arange(1, len(y) + 1)
@@ -86,16 +98,22 @@ def chain(
         ax.set_xlabel(r"layer $j$")
         ax.set_title(name)
         ax.grid(True)
-    axes[0, 0].set_ylabel(r"$\log_{10}|\partial C/\partial b_j|$")
-    _shared_legend(fig, axes, ncols=3)
-    return _done(fig, path)
+    panels[0].set_ylabel(r"$\log_{10}|\partial C/\partial b_j|$")
+    _shared_legend(fig, panels, ncols=3, own=own)
+    return _finish(fig, own, ax_, path)
 
 
 # --- underflow depth per dtype ---------------------------------------------------
 
 
 @_drawing
-def underflow(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "half") -> Figure:
+def underflow(
+    result: Mapping[str, Any],
+    *,
+    ax: Axes | None = None,
+    path: str | os.PathLike | None = None,
+    column: str | None = None,
+) -> Figure | Axes:
     """Exact ``log10 ‖δ^l‖`` against layers crossed, and where plain backprop underflows, per dtype.
 
     Args:
@@ -103,11 +121,15 @@ def underflow(result: Mapping[str, Any], *, path: str | os.PathLike | None = Non
         rescaled backprop; horizontal lines mark each dtype's smallest normal
         number, labelled at their right end) and ``"dtypes"``: ``{name: {"depth": k or None,
         "tiny_log10": log10 of the smallest normal, "subnormal_log10": ...}}``.
+      ax: draw on this matplotlib Axes and return it (the legend then goes inside it); default a new figure.
+      column: ``"half"`` (default), ``"full"`` or a tueplots venue; not with ``ax``.
     """
     result = _load(result)
     k, e = _arr(result["k"]), _arr(result["log10_E"])
-    fig, axes = new_figure(column=column, height_ratio=0.85)
-    ax = axes[0, 0]
+    fig, (axis,), own = _panels(
+        ax, 1, what="underflow is one panel", column=column, default_column="half", height_ratio=0.85
+    )
+    ax_, ax = ax, axis
     _plot(ax, k, e, dict(color="k", linestyle="-", marker=None), r"exact $\log_{10}\|\delta^l\|$")
     groups = {}
     for i, (name, d) in enumerate(result["dtypes"].items()):
@@ -150,5 +172,8 @@ def underflow(result: Mapping[str, Any], *, path: str | os.PathLike | None = Non
     ax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
     ax.grid(True)
     h, lab = ax.get_legend_handles_labels()  # under the axes: inside, it covered a dtype line
-    fig.legend(h, lab, loc="outside lower center", ncols=2, frameon=False)
-    return _done(fig, path)
+    if own:
+        fig.legend(h, lab, loc="outside lower center", ncols=2, frameon=False)
+    else:
+        ax.legend(h, lab, loc="best")
+    return _finish(fig, own, ax_, path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,15 +14,17 @@ from gradbounds.plotting._style import (
     SLACK_LABELS,
     STYLES,
     _arr,
-    _done,
     _drawing,
+    _finish,
     _load,
+    _panels,
     _plot,
     _shared_legend,
-    new_figure,
+    _title_above_legend,
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from gradbounds.bounds import Hierarchy
@@ -52,11 +54,12 @@ def _ladder_data(result) -> dict:
 def bound_ladder(
     result: Hierarchy | Mapping[str, Any] | str | os.PathLike,
     *,
+    ax: Axes | None = None,
     path: str | os.PathLike | None = None,
     show_lower: bool = True,
     title: str | None = None,
-    column: str = "half",
-) -> Figure:
+    column: str | None = None,
+) -> Figure | Axes:
     """The levels E ≤ P ≤ J ≤ D ≤ G per layer (log10), from a hierarchy or its JSON.
 
     .. math:: \\log_{10} E_l \\le \\log_{10} P_l \\le \\log_{10} J_l \\le \\log_{10} D_l \\le \\log_{10} G_l
@@ -68,15 +71,23 @@ def bound_ladder(
     Args:
       result: :class:`~gradbounds.bounds.Hierarchy`, its ``to_dict()``, the
         JSON of ``gradbounds check``, or a path to that JSON.
+      ax: draw on this matplotlib Axes and return it (default: a new figure, returned).
       path: where to save the PDF (optional).
       show_lower: draw the certified lower bound where it is positive.
+      title: above the legend (which sits above the axes).
+      column: ``"half"`` (default), ``"full"`` or a tueplots venue (:func:`new_figure`); not with ``ax``.
+
+    Returns:
+      the new :class:`~matplotlib.figure.Figure`, or ``ax``.
 
     References:
       docs/design.md §2; the data-split bound (*) = D and the textbook bound (**) = G.
     """
     d = _ladder_data(result)
-    fig, axes = new_figure(column=column, height_ratio=0.8)
-    ax = axes[0, 0]
+    fig, (axis,), own = _panels(
+        ax, 1, what="the ladder is one panel", column=column, default_column="half", height_ratio=0.8
+    )
+    ax_, ax = ax, axis
     x = d["layer"]
     for k in ("G", "D", "J", "P", "E"):
         # G hollow and larger: where D and G coincide (D = G when some sigma' is near gamma) both stay visible
@@ -90,26 +101,32 @@ def bound_ladder(
     ax.set_ylabel(r"$\log_{10}$ of the level")
     ax.set_xticks(x)
     ax.grid(True, axis="y")
-    if title:
-        ax.set_title(title)
     handles, labels = ax.get_legend_handles_labels()
     order = [labels.index(LEVEL_LABELS[k]) for k in ("lower", "E", "P", "J", "D", "G") if LEVEL_LABELS[k] in labels]
-    ax.legend(
+    leg = ax.legend(
         [handles[i] for i in order],
         [labels[i] for i in order],
         loc="lower center",
         bbox_to_anchor=(0.5, 1.0),
-        ncols=3,
+        ncols=2,
         frameon=False,
     )
-    return _done(fig, path)
+    if title:
+        _title_above_legend(ax, leg, title)
+    return _finish(fig, own, ax_, path)
 
 
 # --- slack against depth ------------------------------------------------------
 
 
 @_drawing
-def slack_depth(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "half") -> Figure:
+def slack_depth(
+    result: Mapping[str, Any],
+    *,
+    ax: Sequence[Axes] | None = None,
+    path: str | os.PathLike | None = None,
+    column: str | None = None,
+) -> Figure | Sequence[Axes]:
     """Slack ``log10 G − log10 E`` and its four parts against the number of layers crossed.
 
     .. math:: \\log_{10}\\frac{G}{E} = (P{-}E) + (J{-}P) + (D{-}J) + (G{-}D) \\quad (\\log_{10})
@@ -120,11 +137,23 @@ def slack_depth(result: Mapping[str, Any], *, path: str | os.PathLike | None = N
         (``L − l + 1``) and each part is a mean over networks and examples
         (where ``E > 0``, so the parts add up to the total);
         optional ``"slack_min"``/``"slack_max"`` give a band for the total.
+      ax: one matplotlib Axes per family (a sequence), drawn on and returned; default a new figure.
+      column: ``"half"`` (default), ``"full"`` or a tueplots venue; not with ``ax``.
     """
     result = _load(result)
     fams = result["families"]
-    fig, axes = new_figure(ncols=len(fams), column=column, sharey=True, height_ratio=1.25 if len(fams) > 1 else 0.8)
-    for ax, fam in zip(axes[0], fams):
+    names = ", ".join(repr(f["label"]) for f in fams)
+    fig, panels, own = _panels(
+        ax,
+        len(fams),
+        what=f"slack_depth draws one panel per family ({names})",
+        column=column,
+        default_column="half",
+        sharey=True,
+        height_ratio=1.25 if len(fams) > 1 else 0.8,
+    )
+    ax_ = ax
+    for ax, fam in zip(panels, fams):
         k = _arr(fam["k"])
         for j, part in enumerate(("total", "activation", "split", "submultiplicativity", "alignment")):
             col, ls, mk = _CYCLE[j]
@@ -134,6 +163,6 @@ def slack_depth(result: Mapping[str, Any], *, path: str | os.PathLike | None = N
         ax.set_xlabel(r"layers crossed $k=L-l+1$")
         ax.set_title(fam["label"])
         ax.grid(True)
-    axes[0, 0].set_ylabel(r"slack, $\log_{10}$")
-    _shared_legend(fig, axes, ncols=3)
-    return _done(fig, path)
+    panels[0].set_ylabel(r"slack, $\log_{10}$")
+    _shared_legend(fig, panels, ncols=3, own=own)
+    return _finish(fig, own, ax_, path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,14 +11,15 @@ import numpy as np
 from gradbounds.plotting._style import (
     _CYCLE,
     PALETTE,
-    _done,
     _drawing,
+    _finish,
+    _panels,
     _plot,
-    new_figure,
 )
 from gradbounds.training import load_published_speeds
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["nielsen_speeds"]
@@ -30,22 +31,36 @@ def nielsen_speeds(
     *,
     published: Mapping[int, Any] | None = None,
     nielsen_dir: str | os.PathLike | None = None,
+    ax: Sequence[Axes] | None = None,
     path: str | os.PathLike | None = None,
     label: str = "ours",
-) -> Figure:
+    column: str | None = None,
+) -> Figure | Sequence[Axes]:
     """Per-layer speed of learning ``‖(1/n)Σ_x δ^l_x‖`` against step, beside the author's curves.
 
     Args:
       ours: ``{k: array (steps, k)}`` or ``{str(k): {"speeds": rows}}`` (the
         JSON of ``gradbounds train``); optional.
       published: ``{k: array}``; by default the shipped curves (:func:`gradbounds.training.load_published_speeds`, ``nielsen_dir``).
+      ax: three matplotlib Axes (2, 3 and 4 hidden layers), drawn on and returned; default a new figure.
+      label: the legend's name of ``ours``.
+      column: ``"full"`` (default), ``"half"`` or a tueplots venue; not with ``ax``.
 
     References:
       Nielsen ch. 5, the figures of "The vanishing gradient problem".
     """
     pub = published if published is not None else load_published_speeds(nielsen_dir)
-    fig, axes = new_figure(ncols=3, column="full", sharey=True, height_ratio=0.95)
-    for ax, k in zip(axes[0], (2, 3, 4)):
+    fig, panels, own = _panels(
+        ax,
+        3,
+        what="nielsen_speeds draws three panels (2, 3 and 4 hidden layers)",
+        column=column,
+        default_column="full",
+        sharey=True,
+        height_ratio=0.95,
+    )
+    ax_ = ax
+    for ax, k in zip(panels, (2, 3, 4)):
         P = np.asarray(pub[k])
         steps = np.arange(P.shape[0])
         for i in range(k):
@@ -73,7 +88,7 @@ def nielsen_speeds(
         ax.set_xlabel("step (epoch)")
         ax.set_title(f"{k} hidden layers")
         ax.grid(True, which="major")
-    axes[0, 0].set_ylabel(r"speed $\|\frac{1}{n}\sum_x\delta^l_x\|$")
+    panels[0].set_ylabel(r"speed $\|\frac{1}{n}\sum_x\delta^l_x\|$")
     from matplotlib.lines import Line2D
 
     handles = [
@@ -85,5 +100,8 @@ def nielsen_speeds(
     )
     if ours is not None:
         handles.append(Line2D([], [], color=PALETTE["grey"], linestyle="-", marker="o", label=label))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    return _done(fig, path)
+    if own:
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    else:
+        panels[-1].legend(handles=handles, loc="best")
+    return _finish(fig, own, ax_, path)

@@ -62,12 +62,12 @@ _CYCLE = [
 STYLES = {k: dict(color=c, linestyle=ls, marker=m) for k, (c, ls, m) in zip(("E", "P", "J", "D", "G"), _CYCLE)}
 STYLES["lower"] = dict(color=PALETTE["grey"], linestyle=(0, (1, 2)), marker="x")
 LEVEL_LABELS = {
-    "lower": r"lower $\sigma_{\min}$",
+    "lower": r"lower bound $\sigma_{\min}$",
     "E": r"E exact $\|\delta^l\|$",
-    "P": "P  product",
-    "J": "J  per-layer",
-    "D": "D  split (*)",
-    "G": r"G  $\gamma$-bound (**)",
+    "P": "P  product norm",
+    "J": "J  per-layer norms",
+    "D": "D  data-split bound (*)",
+    "G": "G  textbook bound (**)",
 }
 SLACK_LABELS = {
     "alignment": "alignment $P-E$",
@@ -79,12 +79,32 @@ SLACK_LABELS = {
 _WIDTH = {"half": 3.25, "full": 6.75}  # ICML column and text width, inches
 
 
-def _base_rc() -> dict:
+def _venue(column: str) -> tuple[str, str]:
+    """``(tueplots figsizes function, tueplots fontsizes function)`` of a ``column`` (see :func:`new_figure`)."""
+    if column in _WIDTH:
+        return f"icml2024_{column}", "icml2024"
+    if not isinstance(column, str):
+        raise ValueError(f"column: expected 'half', 'full' or a tueplots venue such as 'neurips2024', got {column!r}")
+    from gradbounds._extras import require
+
+    figsizes = require("tueplots.figsizes", f"column={column!r}")
+    names = sorted(n for n in dir(figsizes) if not n.startswith("_") and callable(getattr(figsizes, n)))
+    if column in names:
+        fn = column
+    elif f"{column}_half" in names:  # a two-column venue by its name: one column
+        fn = f"{column}_half"
+    else:
+        venues = sorted({n.removesuffix("_half").removesuffix("_full") for n in names} | set(names))
+        raise ValueError(f"column: expected 'half', 'full' or a tueplots venue ({', '.join(venues)}), got {column!r}")
+    return fn, fn.removesuffix("_half").removesuffix("_full")
+
+
+def _base_rc(column: str = "half") -> dict:
     """rcParams of every figure: venue font sizes, Computer Modern (matplotlib's own TrueType cmr10), no LaTeX."""
     try:
         from tueplots import fontsizes
 
-        rc: dict[str, Any] = dict(fontsizes.icml2024())
+        rc: dict[str, Any] = dict(getattr(fontsizes, _venue(column)[1], fontsizes.icml2024)())
     except ImportError:
         rc = {"font.size": 8, "axes.labelsize": 8, "xtick.labelsize": 6, "ytick.labelsize": 6}
     rc.update(
@@ -118,19 +138,17 @@ def _base_rc() -> dict:
 
 
 def _size(column: str, nrows: int, ncols: int, height_ratio: float | None) -> tuple[float, float]:
-    if column not in _WIDTH:
-        raise ValueError(f"column: expected 'half' or 'full', got {column!r}")
+    fn = _venue(column)[0]  # a venue without tueplots: an error naming the extra 'figures'
     try:
         from tueplots import figsizes
-
-        kw: dict[str, Any] = dict(nrows=nrows, ncols=ncols)
-        if height_ratio is not None:
-            kw["height_to_width_ratio"] = height_ratio
-        return tuple(getattr(figsizes, f"icml2024_{column}")(**kw)["figure.figsize"])
-    except ImportError:  # fixed ICML widths without tueplots
+    except ImportError:  # 'half' and 'full' without tueplots: fixed ICML widths
         w = _WIDTH[column]
         ratio = height_ratio if height_ratio is not None else (math.sqrt(5) - 1) / 2
         return (w, w / ncols * nrows * ratio)
+    kw: dict[str, Any] = dict(nrows=nrows, ncols=ncols)
+    if height_ratio is not None:
+        kw["height_to_width_ratio"] = height_ratio
+    return tuple(getattr(figsizes, fn)(**kw)["figure.figsize"])
 
 
 def _drawing(fn):
@@ -140,10 +158,40 @@ def _drawing(fn):
     def wrapper(*args, **kwargs):
         import matplotlib
 
-        with matplotlib.rc_context(_base_rc()):
+        with matplotlib.rc_context(_base_rc(kwargs.get("column") or "half")):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    """A :class:`~matplotlib.figure.Figure` that shows itself as a PNG in Jupyter (no pyplot, no backend needed)."""
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.figure import Figure
+
+        class GBFigure(Figure):
+            """A matplotlib Figure with ``_repr_png_``: a notebook cell that returns it shows the figure."""
+
+            def _repr_png_(self):
+                return _png(self)
+
+        _FIGURE_CLASS = GBFigure
+    return _FIGURE_CLASS
+
+
+def _png(fig: Figure, dpi: int = 150) -> bytes:
+    import io as _io
+
+    import matplotlib
+
+    buf = _io.BytesIO()
+    with matplotlib.rc_context(_base_rc()):
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 
 def new_figure(
@@ -157,15 +205,47 @@ def new_figure(
 ) -> tuple[Figure, np.ndarray]:
     """A bare :class:`~matplotlib.figure.Figure` sized for a column, and its axes (2-D array).
 
-    Uses tueplots' ICML 2024 sizes when installed, else 3.25 in (half) or
-    6.75 in (full) wide with the golden ratio per panel.  Call it (and draw)
-    inside the figure functions, which set the rcParams.
+    ``column``: ``"half"`` (one column of ICML 2024, 3.25 in) or ``"full"``
+    (its text width, 6.75 in), or a tueplots venue: a name of
+    ``tueplots.figsizes`` (``"neurips2024"``, ``"iclr2024"``, ``"jmlr2001"``,
+    ``"icml2024_full"``, ``"aistats2023_half"``, …) or a two-column venue's
+    name alone (``"icml2024"``, ``"aistats2023"``: one column).  Font sizes
+    follow the venue.  Without tueplots, ``half`` and ``full`` are 3.25 and
+    6.75 in wide with the golden ratio per panel.  Call it (and draw) inside
+    the figure functions, which set the rcParams.  The figure shows itself
+    as a PNG in Jupyter (``_repr_png_``).
     """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=_size(column, nrows, ncols, height_ratio), layout="constrained")
+    fig = _figure_class()(figsize=_size(column, nrows, ncols, height_ratio), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
     return fig, axes
+
+
+def _panels(ax, n, *, what, column, default_column, **figure_kw):
+    """``(fig, [axes], own)``: ``n`` new panels sized for ``column``, or the caller's ``ax`` (one Axes, or ``n``).
+
+    Raises:
+      ValueError: ``ax`` and ``column`` together, or the wrong number of axes (naming the panels).
+    """
+    if ax is None:
+        fig, axes = new_figure(ncols=n, column=column or default_column, **figure_kw)
+        return fig, list(axes[0]), True
+    from matplotlib.axes import Axes
+
+    if column is not None:
+        raise ValueError(f"column: the size comes from the figure of ax; expected no column with ax, got {column!r}")
+    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(np.asarray(ax, dtype=object)))
+    if len(axes) != n or not all(isinstance(a, Axes) for a in axes):
+        got = type(ax).__name__ if isinstance(ax, Axes) else f"{len(axes)} object(s)"
+        want = "one matplotlib Axes" if n == 1 else f"a sequence of {n} matplotlib Axes"
+        raise ValueError(f"ax: {what}; expected {want}, got {got}")
+    return axes[0].figure, axes, False
+
+
+def _finish(fig, own, ax, path):
+    """The figure (saved to ``path`` if given) when it was made here, else the caller's ``ax``."""
+    if path is not None:
+        save(fig, path)
+    return fig if own else ax
 
 
 def save(fig: Figure, path: str | os.PathLike) -> Path:
@@ -188,14 +268,7 @@ def save(fig: Figure, path: str | os.PathLike) -> Path:
 
 def show(fig: Figure, *, dpi: int = 150) -> bytes:
     """Displays ``fig`` as a PNG in a notebook (IPython), in the figures' rcParams; returns the PNG bytes."""
-    import io
-
-    import matplotlib
-
-    buf = io.BytesIO()
-    with matplotlib.rc_context(_base_rc()):
-        fig.savefig(buf, format="png", dpi=dpi)
-    data = buf.getvalue()
+    data = _png(fig, dpi=dpi)
     try:
         from IPython.display import Image, display
     except ImportError:
@@ -214,13 +287,16 @@ _load = io.read_json
 _arr = io.json_array
 
 
-def _shared_legend(fig, axes, *, ncols):
-    """One legend under all panels, each label once."""
+def _shared_legend(fig, axes, *, ncols, own=True):
+    """One legend under all panels, each label once (on the caller's axes: in the last panel)."""
     seen = {}
     for ax in np.ravel(axes):
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
-    fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=ncols, frameon=False)
+    if own:
+        fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=ncols, frameon=False)
+    else:
+        np.ravel(axes)[-1].legend(list(seen.values()), list(seen), loc="best")
 
 
 def _plot(ax, x, y, style, label=None, **kw):
@@ -229,3 +305,11 @@ def _plot(ax, x, y, style, label=None, **kw):
     n = len(x)
     st.setdefault("markevery", max(1, n // 12))
     return ax.plot(x, y, label=label, **st)[0]
+
+
+def _title_above_legend(ax, legend, title):
+    """``title`` above a legend that sits above the axes: the title's pad is the legend's top (no overlap).
+
+    Both are placed in points from the top of the axes, so the gap survives the layout engine."""
+    top = legend.get_window_extent().y1 - ax.get_window_extent().y1  # display pixels above the axes
+    ax.set_title(title, pad=max(top, 0.0) * 72.0 / ax.figure.dpi + 3.0)

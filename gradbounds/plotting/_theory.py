@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,15 +14,16 @@ from gradbounds.plotting._style import (
     PALETTE,
     STYLES,
     _arr,
-    _done,
     _drawing,
+    _finish,
     _load,
+    _panels,
     _plot,
     _shared_legend,
-    new_figure,
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["phase_diagram", "spectra", "typical_worst"]
@@ -32,7 +33,13 @@ __all__ = ["phase_diagram", "spectra", "typical_worst"]
 
 
 @_drawing
-def phase_diagram(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "half") -> Figure:
+def phase_diagram(
+    result: Mapping[str, Any],
+    *,
+    ax: Axes | None = None,
+    path: str | os.PathLike | None = None,
+    column: str | None = None,
+) -> Figure | Axes:
     """χ₁ over (σ_w², σ_b²) with the order-to-chaos line χ₁ = 1.
 
     .. math:: χ_1 = σ_w^2\\,\\mathbb{E}_{z}[σ'(\\sqrt{q^*}z)^2]
@@ -41,14 +48,18 @@ def phase_diagram(result: Mapping[str, Any], *, path: str | os.PathLike | None =
       result: dict with ``"sw2"`` (m,), ``"sb2"`` (n,), ``"chi1"`` (n, m),
         ``"critical": {"sb2": [...], "sw2": [...]}`` and ``"activation"``.
         Arguments are variances.
+      ax: draw on this matplotlib Axes (its colour bar beside it) and return it; default a new figure.
+      column: ``"half"`` (default), ``"full"`` or a tueplots venue; not with ``ax``.
 
     References:
       Poole et al. 2016, eq. (7); Schoenholz et al. 2017, eq. (5).
     """
     result = _load(result)
     sw2, sb2, chi = _arr(result["sw2"]), _arr(result["sb2"]), np.asarray(result["chi1"], float)
-    fig, axes = new_figure(column=column, height_ratio=0.8)
-    ax = axes[0, 0]
+    fig, (axis,), own = _panels(
+        ax, 1, what="the phase diagram is one panel", column=column, default_column="half", height_ratio=0.8
+    )
+    ax_, ax = ax, axis
     mesh = ax.pcolormesh(sw2, sb2, np.log2(chi), cmap="cividis", shading="auto", rasterized=True)
     cs = ax.contour(sw2, sb2, chi, levels=[0.5, 0.8, 1.25, 2.0], colors="k", linewidths=0.5, linestyles=":")
     # contour labels a third of the way up, clear of the region labels in the corners
@@ -84,14 +95,20 @@ def phase_diagram(result: Mapping[str, Any], *, path: str | os.PathLike | None =
     ax.set_ylabel(r"$\sigma_b^2$")
     ax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$, critical line dashed")
     fig.colorbar(mesh, ax=ax, label=r"$\log_2\chi_1$")
-    return _done(fig, path)
+    return _finish(fig, own, ax_, path)
 
 
 # --- singular-value spectra --------------------------------------------------------
 
 
 @_drawing
-def spectra(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "full") -> Figure:
+def spectra(
+    result: Mapping[str, Any],
+    *,
+    ax: Sequence[Axes] | None = None,
+    path: str | os.PathLike | None = None,
+    column: str | None = None,
+) -> Figure | Sequence[Axes]:
     """Singular values of the error Jacobians ``B^l``, of their products, and of ``∂a^L/∂x``.
 
     Left: ``log10 σ_i(B^l)`` per layer (ticks) and ``log10 σ_i(Π_l)`` of the
@@ -114,13 +131,23 @@ def spectra(result: Mapping[str, Any], *, path: str | os.PathLike | None = None,
         ``"floor_log10"`` (values below it are not drawn: a direct SVD does not
         resolve them), and ``"runs": {init: {"log10_lam": [...], "predicted":
         {"mean", "edge"}, optional "floor_log10"}}``; ``"label"`` for the left title.
+      ax: two matplotlib Axes (singular values per layer, the distribution of λ), drawn on and
+        returned; default a new figure.
+      column: ``"full"`` (default), ``"half"`` or a tueplots venue; not with ``ax``.
 
     References:
       Pennington, Schoenholz & Ganguli 2017, eq. (2) and §2.5; 2018, §3.
     """
     result = _load(result)
-    fig, axes = new_figure(ncols=2, column=column, height_ratio=0.72)
-    ax = axes[0, 0]
+    fig, panels, own = _panels(
+        ax,
+        2,
+        what="spectra draws two panels (singular values per layer, the distribution of lambda)",
+        column=column,
+        default_column="full",
+        height_ratio=0.72,
+    )
+    ax_, ax = ax, panels[0]
     floor = result.get("floor_log10")
     for l, sv in zip(result["layers"], result["layer_log10_sv"]):
         sv = _arr(sv)
@@ -160,7 +187,7 @@ def spectra(result: Mapping[str, Any], *, path: str | os.PathLike | None = None,
     uniq = dict(zip(lab, h))
     ax.legend(uniq.values(), uniq.keys(), loc="lower left", markerscale=2.5, ncols=2, columnspacing=1.0)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax = axes[0, 1]
+    ax = panels[1]
     lo, floor = 0.0, -np.inf
     means: list[Any] = [(run.get("predicted") or {}).get("mean") for run in result["runs"].values()]
     one_mean = len(means) > 1 and all(m and math.isclose(m, means[0], rel_tol=1e-9) for m in means)
@@ -187,7 +214,7 @@ def spectra(result: Mapping[str, Any], *, path: str | os.PathLike | None = None,
     ax.grid(True)
     ax.legend(loc="upper left")
     _zoom_narrow_spectrum(fig, ax, curves)
-    return _done(fig, path)
+    return _finish(fig, own, ax_, path)
 
 
 def _spectrum_cdf(ax, init, col, ls, ll, frac, pred, *, mean=True, label=True, lw=1.1):
@@ -273,7 +300,13 @@ def _lam_floor(result, run, log10_lam) -> float:
 
 
 @_drawing
-def typical_worst(result: Mapping[str, Any], *, path: str | os.PathLike | None = None, column: str = "full") -> Figure:
+def typical_worst(
+    result: Mapping[str, Any],
+    *,
+    ax: Sequence[Axes] | None = None,
+    path: str | os.PathLike | None = None,
+    column: str | None = None,
+) -> Figure | Sequence[Axes]:
     """Measured ``‖δ^l‖`` beside the mean-field prediction and the textbook bound G, per setting.
 
     .. math:: E\\|δ^l\\|^2 \\approx χ_1^{L-l}\\,E\\|δ^L\\|^2 \\qquad\\text{against}\\qquad \\|δ^l\\| \\le G_l
@@ -282,20 +315,31 @@ def typical_worst(result: Mapping[str, Any], *, path: str | os.PathLike | None =
       result: dict with ``"panels"``, each the ``to_dict()`` of a
         :class:`gradbounds.theory.TypicalWorst` (``layers``, ``measured``,
         ``predicted``, ``predicted_map``, ``bound``, ``chi1``) plus a ``name``.
+      ax: one matplotlib Axes per panel (a sequence), drawn on and returned; default a new figure.
+      column: ``"full"`` (default), ``"half"`` or a tueplots venue; not with ``ax``.
 
     References:
       Schoenholz et al. 2017, §5; Poole et al. 2016, eq. (7); the textbook bound (**).
     """
     result = _load(result)
     panels = result["panels"]
-    fig, axes = new_figure(ncols=len(panels), column=column, height_ratio=0.9)
+    names = ", ".join(repr(p.get("name", "")) for p in panels)
+    fig, axs, own = _panels(
+        ax,
+        len(panels),
+        what=f"typical_worst draws one panel per setting ({names})",
+        column=column,
+        default_column="full",
+        height_ratio=0.9,
+    )
+    ax_ = ax
     series = (
-        ("bound", STYLES["G"], r"bound $G$ (mean $\log_{10}$)"),
+        ("bound", STYLES["G"], r"textbook bound $G$ (**, mean $\log_{10}$)"),
         ("predicted", dict(color=PALETTE["blue"], linestyle="--", marker="s"), r"mean field $\chi_1^{L-l}$"),
         ("predicted_map", dict(color=PALETTE["green"], linestyle="-.", marker="^"), r"mean field along $q^l$"),
         ("measured", STYLES["E"], r"measured (rms $\|\delta^l\|$)"),
     )
-    for ax, p in zip(axes[0], panels):
+    for ax, p in zip(axs, panels):
         x = _arr(p["layers"])
         step = max(len(series), x.size // 12)
         for i, (key, st, lab) in enumerate(series):  # staggered markers: curves that coincide stay apart
@@ -304,6 +348,6 @@ def typical_worst(result: Mapping[str, Any], *, path: str | os.PathLike | None =
         ax.set_xlabel(r"layer $l$")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(True)
-    axes[0, 0].set_ylabel(r"$\log_{10}\|\delta^l\|$")
-    _shared_legend(fig, axes, ncols=4)
-    return _done(fig, path)
+    axs[0].set_ylabel(r"$\log_{10}\|\delta^l\|$")
+    _shared_legend(fig, axs, ncols=4, own=own)
+    return _finish(fig, own, ax_, path)

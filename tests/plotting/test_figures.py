@@ -240,7 +240,7 @@ def test_typical_worst_draws_its_series(tmp_path):
     fig = plotting.typical_worst({"panels": [dict(tw, name="a"), dict(tw, name="b")]}, path=tmp_path / "t.pdf")
     _pdf_ok(tmp_path / "t.pdf", width_in=6.75)
     np.testing.assert_allclose(_line(fig, r"measured (rms $\|\delta^l\|$)", 1).get_ydata(), tw["measured"])
-    np.testing.assert_allclose(_line(fig, r"bound $G$ (mean $\log_{10}$)", 0).get_ydata(), tw["bound"])
+    np.testing.assert_allclose(_line(fig, r"textbook bound $G$ (**, mean $\log_{10}$)", 0).get_ydata(), tw["bound"])
     # the bound is above the exact values it bounds, layer by layer (means of log10 G >= means of log10 E)
     assert np.all(np.asarray(tw["bound"]) >= np.asarray(tw["exact_mean"]))
 
