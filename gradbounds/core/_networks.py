@@ -73,16 +73,40 @@ class Layer:
     Attributes:
       W: weights, shape ``(n_out, n_in)``.
       b: biases, shape ``(n_out,)``.
-      activation: registry name of σ (static pytree metadata).
+      activation: registry name of σ (static pytree metadata); required (no default: the arrays do not say it).
+
+    The repr shows the activation, each array's dtype and shape, and its values in the shortest form
+    that reads back to the same floats (``numpy.array2string(floatmode="unique")``), so that a
+    Hypothesis counterexample can be copied and replayed.
     """
 
     W: jax.Array
     b: jax.Array
-    activation: str = "sigmoid"
+    activation: str
 
     @property
     def act(self) -> Activation:
         return get_activation(self.activation)
+
+    def __repr__(self) -> str:
+        def arr(name, a):
+            try:
+                v = np.asarray(a)
+            except Exception:  # a tracer inside jit: no values to show
+                return f"{name}={a!r}", "?"
+            prefix = f"    {name}=numpy.array("
+            body = np.array2string(
+                v, separator=", ", floatmode="unique", threshold=400, max_line_width=110, prefix=prefix
+            )
+            return f"{name}=numpy.array({body}, dtype={v.dtype.name!r})", f"{v.dtype.name} {v.shape}"
+
+        (w, wd), (b, bd) = arr("W", self.W), arr("b", self.b)
+        return (
+            f"Layer(  # {self.activation}, W {wd}, b {bd}\n    {w},\n    {b},\n    activation={self.activation!r},\n)"
+        )
+
+    def _repr_pretty_(self, p, cycle):  # IPython and Hypothesis's pretty printer: the same text
+        p.text(repr(self))
 
 
 jax.tree_util.register_dataclass(Layer, data_fields=["W", "b"], meta_fields=["activation"])

@@ -6,6 +6,9 @@ Use them with ``st.data()`` or ``.flatmap``, since they depend on the network::
     def test_claim(net, data):
         x = data.draw(inputs(net))
         y = data.draw(targets(net))
+
+A failing example prints the network (:class:`~gradbounds.Layer`'s repr: activation, dtype,
+shape and every value, exactly) and each ``Draw n:`` as its array.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
@@ -58,7 +62,13 @@ def inputs(
     shape = _examples_shape(batch, examples) + (n0,)
     lo, hi = _real("min_value", min_value), _real("max_value", max_value)
     _interval("min_value", lo, "max_value", hi)
-    return seeds().map(lambda s: jnp.asarray((lo + (hi - lo) * _uniform_array(s, shape, dt)).astype(dt)))
+
+    @st.composite
+    def draw_inputs(draw):  # a composite, not .map: a counterexample prints the array, not "f(seed)"
+        s = draw(seeds())
+        return jnp.asarray((lo + (hi - lo) * _uniform_array(s, shape, dt)).astype(dt))
+
+    return draw_inputs()
 
 
 def targets(net: Sequence[Layer], *, examples: int | None = None, kind: str = "uniform") -> SearchStrategy[jax.Array]:
@@ -73,10 +83,11 @@ def targets(net: Sequence[Layer], *, examples: int | None = None, kind: str = "u
     if kind not in ("uniform", "one-hot"):
         raise InvalidArgument(f"kind: expected 'uniform' or 'one-hot', got {kind!r}")
 
-    def make(s):
-        u = _uniform_array(s, shape, dt)
+    @st.composite
+    def draw_targets(draw):  # a composite, not .map: a counterexample prints the array, not "make(seed)"
+        u = _uniform_array(draw(seeds()), shape, dt)
         if kind == "one-hot":
             u = (np.arange(nL) == np.floor(u[..., :1] * nL).clip(0, nL - 1)).astype(dt)
         return jnp.asarray(u.astype(dt))
 
-    return seeds().map(make)
+    return draw_targets()

@@ -184,7 +184,7 @@ def test_nan_and_overflow_are_errors_naming_the_layer():
         gb.hierarchy(net, jnp.array([jnp.nan, 0.0]), y)
     with pytest.raises(ValueError, match="y: expected finite values, got inf"):
         gb.hierarchy(net, x, jnp.array([jnp.inf, 0.0]))
-    huge = (Layer(jnp.full((2, 2), 1e308), jnp.zeros(2)), net[1])
+    huge = (Layer(jnp.full((2, 2), 1e308), jnp.zeros(2), "sigmoid"), net[1])
     with pytest.raises(ValueError, match="layer 1: .*not finite"):
         gb.hierarchy(huge, x, y)
     lin = (Layer(net[0].W, net[0].b, "linear"), Layer(net[1].W, net[1].b, "linear"))

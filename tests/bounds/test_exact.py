@@ -25,7 +25,7 @@ def test_mpmath_levels_match_float64(cost, act):
 def test_an_inconclusive_float64_verdict_is_decided_in_high_precision():
     # one sigmoid neuron with z = 6e-8: σ'(z) = 1/4 (1 - 2.25e-16...), so D and G differ by ~1e-15 relative,
     # inside float64's margin, but far outside mpmath's 1e-40.
-    net = (Layer(jnp.array([[1.0]]), jnp.array([6e-8])),)
+    net = (Layer(jnp.array([[1.0]]), jnp.array([6e-8]), "sigmoid"),)
     x, y = jnp.array([0.0]), jnp.array([0.0])
     h = gb.hierarchy(net, x, y)
     j = COMPARISONS.index(("D", "G"))
