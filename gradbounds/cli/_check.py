@@ -154,13 +154,27 @@ def _redecide(h, net, nets, x, y, args):
     return dataclasses.replace(h, codes=codes)
 
 
-def _table(h, under) -> str:
+def _said(args) -> str:
+    """Where the networks and examples came from, defaults included (nothing chosen silently)."""
+    if args.network:
+        net = f"network from {args.network}"
+    else:
+        net = f"activation {args.activation}  init {args.init}"
+        if args.init in ("gaussian", "orthogonal"):
+            net += f" (sw2 {args.sw2:g}, sb2 {args.sb2:g})"
+    data = f"examples from {args.data}" if args.data else "examples drawn from the seed (x uniform in [0,1], y one-hot)"
+    return f"{net}  seed {args.seed}  {data}"
+
+
+def _table(h, under, args=None) -> str:
     d = h.to_dict()
     lines = []
     head = f"{'layer':>5} | {'lower':>8} {'E':>8} {'P':>8} {'J':>8} {'D':>8} {'G':>8} |"
     head += f" {'align':>6} {'submul':>6} {'split':>6} {'act':>6} {'total':>6} | verdict"
     summary = d.get("summary", "one network, one example")
     lines.append(f"widths {d['widths']}  cost {d['cost']}  dtype {d['dtype']}  start {d['start']}  ({summary})")
+    if args is not None:
+        lines.append(_said(args))
     lines.append("log10 of each level; slack = log10 G - log10 E split into its four steps")
     lines.append(head)
     lines.append("-" * len(head))
@@ -208,7 +222,7 @@ def run(args) -> int:
     if args.csv:
         h.write_csv(args.csv)
     if "-" not in (args.json, args.csv):
-        print(_table(h, under))
+        print(_table(h, under, args))
     elif h.verdict != "holds":
         print(f"verdict: {h.verdict}", file=sys.stderr)
     return {"holds": 0, "violated": 1, "inconclusive": 3}[h.verdict]
