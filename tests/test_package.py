@@ -22,6 +22,7 @@ ROOT = pathlib.Path(gb.__file__).parent
 # the dependency order, bottom first: a subpackage may import only from itself and those before it
 LAYERS = (
     "_version",
+    "_extras",
     "linalg",
     "core",
     "io",

@@ -115,7 +115,7 @@ def json_header() -> dict:
     ``schema_version`` (:data:`SCHEMA_VERSION`), ``gradbounds_version`` (the installed package's)
     and ``nonfinite`` (:data:`NONFINITE`: how ``+inf``, ``-inf`` and NaN are written).
     """
-    from gradbounds._version import __version__
+    from gradbounds import __version__
 
     return {"schema_version": SCHEMA_VERSION, "gradbounds_version": __version__, "nonfinite": dict(NONFINITE)}
 
