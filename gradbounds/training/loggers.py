@@ -15,7 +15,7 @@ flushes it, so a run that crashes keeps what it recorded:
 :func:`as_loggers` turns ``None``, a logger, a callable or a sequence of them into a list.
 
 References:
-  RFC 8259 and JSON Lines (https://jsonlines.org); RFC 4180 (CSV); TensorBoard's event files.
+  RFC 8259 and the JSON Lines format (one JSON value a line); RFC 4180 (CSV); TensorBoard event files.
 """
 
 from __future__ import annotations
