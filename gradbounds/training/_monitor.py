@@ -215,7 +215,7 @@ def monitor(
     warn: bool = True,
     activation: str | Sequence[str] | None = None,
     step: int | None = None,
-    loggers=None,
+    loggers: Any = None,
 ) -> MonitorReport:
     """Per-layer speeds (and bound levels) at the current parameters; warns on slow layers.
 
