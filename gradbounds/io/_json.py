@@ -124,7 +124,7 @@ def load_schema(name: str) -> dict:
     """The JSON Schema (draft 2020-12) shipped for a command's JSON, e.g. ``load_schema("check")``."""
     from importlib import resources
 
-    path = resources.files("gradbounds.io").joinpath("schemas", f"{name}.schema.json")
+    path = resources.files("gradbounds.io").joinpath("schemas").joinpath(f"{name}.schema.json")
     if not path.is_file():
         names = sorted(
             p.name.removesuffix(".schema.json") for p in resources.files("gradbounds.io").joinpath("schemas").iterdir()

@@ -74,20 +74,20 @@ def chain(
         height_ratio=1.1,
     )
     ax_ = ax
-    for ax, r, name in zip(panels, (vanishing, exploding), ("vanishing", r"exploding, $\times 25$")):
+    for pax, r, name in zip(panels, (vanishing, exploding), ("vanishing", r"exploding, $\times 25$")):
         r = _chain_dict(r)
         y = _arr(r["log10_abs_grad_b"])
         j = np.arange(1, len(y) + 1)
-        _plot(ax, j, y, STYLES["E"], "exact")
+        _plot(pax, j, y, STYLES["E"], "exact")
         if r.get("log10_bound") is not None:
             st = dict(STYLES["G"], linestyle="--", fillstyle="none", markevery=(len(j) // 24, max(1, len(j) // 12)))
-            _plot(ax, j, _arr(r["log10_bound"]), st, r"$\gamma$-bound, $\gamma=1/4$")
+            _plot(pax, j, _arr(r["log10_bound"]), st, r"$\gamma$-bound, $\gamma=1/4$")
         if r.get("grad_b") is not None:
             g = np.abs(_arr(r["grad_b"]))
             bad = np.where(~np.isfinite(g) | (g == 0))[0]
             if bad.size:
                 what = "overflow" if np.isinf(g).any() else "underflow"
-                ax.axvspan(
+                pax.axvspan(
                     bad.min() + 0.5,
                     bad.max() + 1.5,
                     color=PALETTE["grey"],
@@ -95,9 +95,9 @@ def chain(
                     linewidth=0,
                     label=f"float64 {what}",
                 )
-        ax.set_xlabel(r"layer $j$")
-        ax.set_title(name)
-        ax.grid(True)
+        pax.set_xlabel(r"layer $j$")
+        pax.set_title(name)
+        pax.grid(True)
     panels[0].set_ylabel(r"$\log_{10}|\partial C/\partial b_j|$")
     _shared_legend(fig, panels, ncols=3, own=own)
     return _finish(fig, own, ax_, path)
@@ -129,15 +129,15 @@ def underflow(
     fig, (axis,), own = _panels(
         ax, 1, what="underflow is one panel", column=column, default_column="half", height_ratio=0.85
     )
-    ax_, ax = ax, axis
-    _plot(ax, k, e, dict(color="k", linestyle="-", marker=None), r"exact $\log_{10}\|\delta^l\|$")
+    ax_, pax = ax, axis
+    _plot(pax, k, e, dict(color="k", linestyle="-", marker=None), r"exact $\log_{10}\|\delta^l\|$")
     groups = {}
     for i, (name, d) in enumerate(result["dtypes"].items()):
         col, ls, mk = _CYCLE[i + 1]
         groups.setdefault(round(d["tiny_log10"], 6), []).append((name, col, ls))
         if d.get("depth") is not None:
             kd = d["depth"]
-            ax.plot(
+            pax.plot(
                 [kd],
                 [np.interp(kd, k, e)],
                 marker=mk,
@@ -147,17 +147,17 @@ def underflow(
                 label=f"{name}: zero from $k$={kd}",
             )
         else:
-            ax.plot([], [], marker=mk, color=col, linestyle="none", label=f"{name}: never zero")
+            pax.plot([], [], marker=mk, color=col, linestyle="none", label=f"{name}: never zero")
     for tiny, members in groups.items():
         name, col, ls = members[-1]
-        ax.axhline(tiny, color=col, linestyle=ls, linewidth=0.7)
-    ax.margins(y=0.1)
-    lo, hi = ax.get_ylim()
+        pax.axhline(tiny, color=col, linestyle=ls, linewidth=0.7)
+    pax.margins(y=0.1)
+    lo, hi = pax.get_ylim()
     for tiny, members in groups.items():
         # short names at the right end of the dtype's smallest-normal line: above it, unless another
         # line runs just above (then below it), so that no label sits on a line
         crowded = any(0 < t - tiny < 0.08 * (hi - lo) for t in groups)
-        ax.annotate(
+        pax.annotate(
             ", ".join(m[0] for m in members),
             (0.99, tiny),
             xycoords=("axes fraction", "data"),
@@ -168,12 +168,12 @@ def underflow(
             fontsize=5.5,
             color="k",
         )
-    ax.set_xlabel(r"layers crossed $k=L-l+1$")
-    ax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
-    ax.grid(True)
-    h, lab = ax.get_legend_handles_labels()  # under the axes: inside, it covered a dtype line
+    pax.set_xlabel(r"layers crossed $k=L-l+1$")
+    pax.set_ylabel(r"$\log_{10}\|\delta^l\|$")
+    pax.grid(True)
+    h, lab = pax.get_legend_handles_labels()  # under the axes: inside, it covered a dtype line
     if own:
         fig.legend(h, lab, loc="outside lower center", ncols=2, frameon=False)
     else:
-        ax.legend(h, lab, loc="best")
+        pax.legend(h, lab, loc="best")
     return _finish(fig, own, ax_, path)

@@ -87,23 +87,23 @@ def bound_ladder(
     fig, (axis,), own = _panels(
         ax, 1, what="the ladder is one panel", column=column, default_column="half", height_ratio=0.8
     )
-    ax_, ax = ax, axis
+    ax_, pax = ax, axis
     x = d["layer"]
     for k in ("G", "D", "J", "P", "E"):
         # G hollow and larger: where D and G coincide (D = G when some sigma' is near gamma) both stay visible
         kw = dict(fillstyle="none", markersize=5.5, markeredgewidth=1.0) if k == "G" else {}
-        _plot(ax, x, d[k], STYLES[k], LEVEL_LABELS[k], markevery=1, **kw)
+        _plot(pax, x, d[k], STYLES[k], LEVEL_LABELS[k], markevery=1, **kw)
         if k + "_min" in d and k in ("E", "G"):
-            ax.fill_between(x, d[k + "_min"], d[k + "_max"], color=STYLES[k]["color"], alpha=0.15, linewidth=0)
+            pax.fill_between(x, d[k + "_min"], d[k + "_max"], color=STYLES[k]["color"], alpha=0.15, linewidth=0)
     if show_lower and np.isfinite(d["lower"]).any():
-        _plot(ax, x, d["lower"], STYLES["lower"], LEVEL_LABELS["lower"], markevery=1)
-    ax.set_xlabel(r"layer $l$")
-    ax.set_ylabel(r"$\log_{10}$ of the level")
-    ax.set_xticks(x)
-    ax.grid(True, axis="y")
-    handles, labels = ax.get_legend_handles_labels()
+        _plot(pax, x, d["lower"], STYLES["lower"], LEVEL_LABELS["lower"], markevery=1)
+    pax.set_xlabel(r"layer $l$")
+    pax.set_ylabel(r"$\log_{10}$ of the level")
+    pax.set_xticks(x)
+    pax.grid(True, axis="y")
+    handles, labels = pax.get_legend_handles_labels()
     order = [labels.index(LEVEL_LABELS[k]) for k in ("lower", "E", "P", "J", "D", "G") if LEVEL_LABELS[k] in labels]
-    leg = ax.legend(
+    leg = pax.legend(
         [handles[i] for i in order],
         [labels[i] for i in order],
         loc="lower center",
@@ -112,7 +112,7 @@ def bound_ladder(
         frameon=False,
     )
     if title:
-        _title_above_legend(ax, leg, title)
+        _title_above_legend(pax, leg, title)
     return _finish(fig, own, ax_, path)
 
 
@@ -153,16 +153,16 @@ def slack_depth(
         height_ratio=1.25 if len(fams) > 1 else 0.8,
     )
     ax_ = ax
-    for ax, fam in zip(panels, fams):
+    for pax, fam in zip(panels, fams):
         k = _arr(fam["k"])
         for j, part in enumerate(("total", "activation", "split", "submultiplicativity", "alignment")):
             col, ls, mk = _CYCLE[j]
-            _plot(ax, k, _arr(fam["slack"][part]), dict(color=col, linestyle=ls, marker=mk), SLACK_LABELS[part])
+            _plot(pax, k, _arr(fam["slack"][part]), dict(color=col, linestyle=ls, marker=mk), SLACK_LABELS[part])
         if "slack_min" in fam:
-            ax.fill_between(k, _arr(fam["slack_min"]), _arr(fam["slack_max"]), color="k", alpha=0.12, linewidth=0)
-        ax.set_xlabel(r"layers crossed $k=L-l+1$")
-        ax.set_title(fam["label"])
-        ax.grid(True)
+            pax.fill_between(k, _arr(fam["slack_min"]), _arr(fam["slack_max"]), color="k", alpha=0.12, linewidth=0)
+        pax.set_xlabel(r"layers crossed $k=L-l+1$")
+        pax.set_title(fam["label"])
+        pax.grid(True)
     panels[0].set_ylabel(r"slack, $\log_{10}$")
     _shared_legend(fig, panels, ncols=3, own=own)
     return _finish(fig, own, ax_, path)

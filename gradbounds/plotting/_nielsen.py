@@ -60,13 +60,13 @@ def nielsen_speeds(
         height_ratio=0.95,
     )
     ax_ = ax
-    for ax, k in zip(panels, (2, 3, 4)):
+    for pax, k in zip(panels, (2, 3, 4)):
         P = np.asarray(pub[k])
         steps = np.arange(P.shape[0])
         for i in range(k):
             col, ls, mk = _CYCLE[i]
             _plot(
-                ax,
+                pax,
                 steps,
                 P[:, i],
                 dict(color=col, linestyle=":", marker=mk, fillstyle="none"),
@@ -78,16 +78,16 @@ def nielsen_speeds(
             for i in range(k):
                 col, ls, mk = _CYCLE[i]
                 _plot(
-                    ax,
+                    pax,
                     np.arange(o.shape[0]),
                     o[:, i],
                     dict(color=col, linestyle="-", marker=mk),
                     f"layer {i + 1}, {label}",
                 )
-        ax.set_yscale("log")
-        ax.set_xlabel("step (epoch)")
-        ax.set_title(f"{k} hidden layers")
-        ax.grid(True, which="major")
+        pax.set_yscale("log")
+        pax.set_xlabel("step (epoch)")
+        pax.set_title(f"{k} hidden layers")
+        pax.grid(True, which="major")
     panels[0].set_ylabel(r"speed $\|\frac{1}{n}\sum_x\delta^l_x\|$")
     from matplotlib.lines import Line2D
 

@@ -220,7 +220,9 @@ def new_figure(
     return fig, axes
 
 
-def _panels(ax, n, *, what, column, default_column, **figure_kw):
+def _panels(
+    ax: Any, n: int, *, what: str, column: str | None, default_column: str, **figure_kw: Any
+) -> tuple[Any, list[Any], bool]:
     """``(fig, [axes], own)``: ``n`` new panels sized for ``column``, or the caller's ``ax`` (one Axes, or ``n``).
 
     Raises:
@@ -241,7 +243,7 @@ def _panels(ax, n, *, what, column, default_column, **figure_kw):
     return axes[0].figure, axes, False
 
 
-def _finish(fig, own, ax, path):
+def _finish(fig: Any, own: bool, ax: Any, path: str | os.PathLike | None) -> Any:
     """The figure (saved to ``path`` if given) when it was made here, else the caller's ``ax``."""
     if path is not None:
         save(fig, path)

@@ -59,29 +59,29 @@ def phase_diagram(
     fig, (axis,), own = _panels(
         ax, 1, what="the phase diagram is one panel", column=column, default_column="half", height_ratio=0.8
     )
-    ax_, ax = ax, axis
-    mesh = ax.pcolormesh(sw2, sb2, np.log2(chi), cmap="cividis", shading="auto", rasterized=True)
-    cs = ax.contour(sw2, sb2, chi, levels=[0.5, 0.8, 1.25, 2.0], colors="k", linewidths=0.5, linestyles=":")
+    ax_, pax = ax, axis
+    mesh = pax.pcolormesh(sw2, sb2, np.log2(chi), cmap="cividis", shading="auto", rasterized=True)
+    cs = pax.contour(sw2, sb2, chi, levels=[0.5, 0.8, 1.25, 2.0], colors="k", linewidths=0.5, linestyles=":")
     # contour labels a third of the way up, clear of the region labels in the corners
     at = []
     for segs in cs.allsegs:
         v = np.concatenate(segs) if segs else np.empty((0, 2))
         if len(v):
             at.append(tuple(v[np.argmin(np.abs(v[:, 1] - (sb2[0] + 0.35 * (sb2[-1] - sb2[0]))))]))
-    ax.clabel(cs, fontsize=5, fmt="%g", manual=at)
+    pax.clabel(cs, fontsize=5, fmt="%g", manual=at)
     crit = result["critical"]
-    ax.plot(_arr(crit["sw2"]), _arr(crit["sb2"]), color="w", linewidth=2.2)
-    ax.plot(
+    pax.plot(_arr(crit["sw2"]), _arr(crit["sb2"]), color="w", linewidth=2.2)
+    pax.plot(
         _arr(crit["sw2"]), _arr(crit["sb2"]), color="k", linewidth=1.1, linestyle="--", label=r"critical $\chi_1=1$"
     )
     box = dict(boxstyle="round,pad=0.2", facecolor="w", edgecolor="none", alpha=0.85)
-    ax.text(0.03, 0.97, "ordered (vanishing)", transform=ax.transAxes, fontsize=6.5, va="top", bbox=box)
-    ax.text(0.97, 0.03, "chaotic (exploding)", transform=ax.transAxes, fontsize=6.5, ha="right", bbox=box)
+    pax.text(0.03, 0.97, "ordered (vanishing)", transform=pax.transAxes, fontsize=6.5, va="top", bbox=box)
+    pax.text(0.97, 0.03, "chaotic (exploding)", transform=pax.transAxes, fontsize=6.5, ha="right", bbox=box)
     # the critical line labelled where it is drawn (a legend box would cover the contour labels)
     cx, cy = _arr(crit["sw2"]), _arr(crit["sb2"])
     if cx.size:
         j = int(np.argmin(np.abs(cy - (sb2[0] + 0.55 * (sb2[-1] - sb2[0])))))
-        ax.annotate(
+        pax.annotate(
             r"$\chi_1=1$",
             (cx[j], cy[j]),
             xytext=(4, 0),
@@ -91,10 +91,10 @@ def phase_diagram(
             fontsize=6.5,
             bbox=box,
         )
-    ax.set_xlabel(r"$\sigma_w^2$")
-    ax.set_ylabel(r"$\sigma_b^2$")
-    ax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$, critical line dashed")
-    fig.colorbar(mesh, ax=ax, label=r"$\log_2\chi_1$")
+    pax.set_xlabel(r"$\sigma_w^2$")
+    pax.set_ylabel(r"$\sigma_b^2$")
+    pax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$, critical line dashed")
+    fig.colorbar(mesh, ax=pax, label=r"$\log_2\chi_1$")
     return _finish(fig, own, ax_, path)
 
 
@@ -147,11 +147,11 @@ def spectra(
         default_column="full",
         height_ratio=0.72,
     )
-    ax_, ax = ax, panels[0]
+    ax_, pax = ax, panels[0]
     floor = result.get("floor_log10")
     for l, sv in zip(result["layers"], result["layer_log10_sv"]):
         sv = _arr(sv)
-        ax.plot(
+        pax.plot(
             np.full(sv.size, l) - 0.18,
             sv,
             linestyle="none",
@@ -164,7 +164,7 @@ def spectra(
         sv = _arr(sv)
         if floor is not None:
             sv = sv[sv >= floor[result["product_layers"].index(l)] if isinstance(floor, list) else sv >= floor]
-        ax.plot(
+        pax.plot(
             np.full(sv.size, l) + 0.18,
             sv,
             linestyle="none",
@@ -173,21 +173,21 @@ def spectra(
             markersize=2.2,
             label=r"$\sigma_i(B^l\cdots B^{L-1})$",
         )
-    ax.axhline(0.0, color="k", linewidth=0.7)
+    pax.axhline(0.0, color="k", linewidth=0.7)
     # room below the data for the legend and the label, so that neither covers a point
-    ylo, yhi = ax.get_ylim()
-    ax.set_ylim(ylo - 0.22 * (yhi - ylo), yhi + 0.06 * (yhi - ylo))
-    ax.text(0.99, 0.98, "expanded", transform=ax.transAxes, ha="right", va="top", fontsize=6)
-    ax.text(0.99, 0.02, "shrunk", transform=ax.transAxes, ha="right", va="bottom", fontsize=6)
-    ax.set_xlabel(r"layer $l$")
-    ax.set_ylabel(r"$\log_{10}\sigma_i$")
-    ax.set_title(result.get("label", ""))
-    ax.grid(True, axis="y")
-    h, lab = ax.get_legend_handles_labels()
+    ylo, yhi = pax.get_ylim()
+    pax.set_ylim(ylo - 0.22 * (yhi - ylo), yhi + 0.06 * (yhi - ylo))
+    pax.text(0.99, 0.98, "expanded", transform=pax.transAxes, ha="right", va="top", fontsize=6)
+    pax.text(0.99, 0.02, "shrunk", transform=pax.transAxes, ha="right", va="bottom", fontsize=6)
+    pax.set_xlabel(r"layer $l$")
+    pax.set_ylabel(r"$\log_{10}\sigma_i$")
+    pax.set_title(result.get("label", ""))
+    pax.grid(True, axis="y")
+    h, lab = pax.get_legend_handles_labels()
     uniq = dict(zip(lab, h))
-    ax.legend(uniq.values(), uniq.keys(), loc="lower left", markerscale=2.5, ncols=2, columnspacing=1.0)
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax = panels[1]
+    pax.legend(uniq.values(), uniq.keys(), loc="lower left", markerscale=2.5, ncols=2, columnspacing=1.0)
+    pax.yaxis.get_major_locator().set_params(integer=True)
+    pax = panels[1]
     lo, floor = 0.0, -np.inf
     means: list[Any] = [(run.get("predicted") or {}).get("mean") for run in result["runs"].values()]
     one_mean = len(means) > 1 and all(m and math.isclose(m, means[0], rel_tol=1e-9) for m in means)
@@ -201,19 +201,19 @@ def spectra(
         frac = np.arange(1, ll.size + 1) / ll.size
         pred = run.get("predicted") or {}
         curves.append((init, col, ls, ll, frac, pred))
-        _spectrum_cdf(ax, init, col, ls, ll, frac, pred, mean=not one_mean)
+        _spectrum_cdf(pax, init, col, ls, ll, frac, pred, mean=not one_mean)
     if one_mean:  # the same chi_1, hence the same predicted mean: one line
-        ax.axvline(np.log10(means[0]), color="k", linestyle=":", linewidth=0.9, label="predicted mean (both)")
+        pax.axvline(np.log10(means[0]), color="k", linestyle=":", linewidth=0.9, label="predicted mean (both)")
     left = max(lo - 0.5, floor)
-    ax.set_xlim(left=left)
+    pax.set_xlim(left=left)
     if lo < left:  # finite values below what a direct SVD resolves: the curve starts at their fraction
-        ax.plot([], [], linestyle="none", label="axis starts at the SVD's resolution")
-    ax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
-    ax.set_ylabel(r"fraction $\leq$ abscissa")
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(True)
-    ax.legend(loc="upper left")
-    _zoom_narrow_spectrum(fig, ax, curves)
+        pax.plot([], [], linestyle="none", label="axis starts at the SVD's resolution")
+    pax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
+    pax.set_ylabel(r"fraction $\leq$ abscissa")
+    pax.set_ylim(-0.03, 1.03)
+    pax.grid(True)
+    pax.legend(loc="upper left")
+    _zoom_narrow_spectrum(fig, pax, curves)
     return _finish(fig, own, ax_, path)
 
 
@@ -339,15 +339,15 @@ def typical_worst(
         ("predicted_map", dict(color=PALETTE["green"], linestyle="-.", marker="^"), r"mean field along $q^l$"),
         ("measured", STYLES["E"], r"measured (rms $\|\delta^l\|$)"),
     )
-    for ax, p in zip(axs, panels):
+    for pax, p in zip(axs, panels):
         x = _arr(p["layers"])
         step = max(len(series), x.size // 12)
         for i, (key, st, lab) in enumerate(series):  # staggered markers: curves that coincide stay apart
-            _plot(ax, x, _arr(p[key]), st, lab, markevery=(i * step // len(series), step))
-        ax.set_title(f"{p.get('name', '')}: $\\sigma_w^2$={p['sw2']:.3g}, $\\chi_1$={p['chi1']:.3f}")
-        ax.set_xlabel(r"layer $l$")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(True)
+            _plot(pax, x, _arr(p[key]), st, lab, markevery=(i * step // len(series), step))
+        pax.set_title(f"{p.get('name', '')}: $\\sigma_w^2$={p['sw2']:.3g}, $\\chi_1$={p['chi1']:.3f}")
+        pax.set_xlabel(r"layer $l$")
+        pax.xaxis.get_major_locator().set_params(integer=True)
+        pax.grid(True)
     axs[0].set_ylabel(r"$\log_{10}\|\delta^l\|$")
     _shared_legend(fig, axs, ncols=4, own=own)
     return _finish(fig, own, ax_, path)

@@ -257,8 +257,9 @@ def monitor(
         warnings.warn(_message(slow, ratios, fraction, step), SlowLayerWarning, stacklevel=2)
     c = get_cost(cost)
     rep = MonitorReport(sp, ratios, slow, float(fraction), stats, step, c.name, tuple(q.activation for q in net))
-    for lg in logs:
-        lg.log(int(step), rep.metrics())
+    if step is not None:  # loggers were checked to come with a step
+        for lg in logs:
+            lg.log(step, rep.metrics())
     return rep
 
 
