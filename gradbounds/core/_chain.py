@@ -126,9 +126,9 @@ def chain_network(
     return tuple(Layer(jnp.asarray([[wj]], dtype), jnp.asarray([bj], dtype), act.name) for wj, bj in zip(w, b))
 
 
-@partial(jax.jit, static_argnames=("activation", "cost"))
-def _chain_scan(w, b, p1, y, activation, cost):
-    act = get_activation(activation)
+@partial(jax.jit, static_argnames=("activations", "cost"))
+def _chain_scan(w, b, p1, y, kind, activations, cost):
+    acts = [get_activation(name) for name in activations]  # layer j uses acts[kind[j]]
     w_next = jnp.concatenate([w[1:], jnp.ones((1,), w.dtype)])
 
     def fstep(p, wb):
@@ -136,12 +136,12 @@ def _chain_scan(w, b, p1, y, activation, cost):
         # roundings, as in forward() (XLA's CPU backend fuses w·a + b in one step into a multiply-add, which
         # gives z_1 = 100x − fl(100x) ≠ 0 in the exploding chain, whose factors must be exactly 25)
         z = p + wb[1]
-        a = act.fn(z)
+        a = jax.lax.switch(wb[2], [act.fn for act in acts], z)
         return wb[0] * a, (z, a)
 
-    _, (z, a) = jax.lax.scan(fstep, p1, (w_next, b))
+    _, (z, a) = jax.lax.scan(fstep, p1, (w_next, b, kind))
     a_L = a[-1]
-    d = act.deriv(z)
+    d = jnp.stack([act.deriv(z) for act in acts])[kind, jnp.arange(z.shape[0])]
     g = jax.grad(get_cost(cost).fn)(a_L[None], y[None])[0]  # ∂C/∂a_L by autodiff
     w_back = w.at[0].set(1)
 
@@ -156,6 +156,8 @@ def _chain_scan(w, b, p1, y, activation, cost):
 def chain_gradients_arrays(w, b, x=1.0, y=0.0, *, activation="sigmoid", cost="quadratic") -> ChainResult:
     """:func:`chain_gradients` for a chain given as arrays ``w``, ``b`` (length L, their dtype).
 
+    ``activation`` is one name for every layer or a sequence of L names.
+
     .. math:: ∂C/∂b_j = σ'(z_j) ∏_{k=j+1}^{L} w_kσ'(z_k) · ∂C/∂a_L
 
     One ``lax.scan`` forwards and one backwards, logs and signs on arrays:
@@ -168,11 +170,16 @@ def chain_gradients_arrays(w, b, x=1.0, y=0.0, *, activation="sigmoid", cost="qu
     if w.ndim != 1 or w.shape != b.shape or w.size == 0:
         raise ValueError(f"chain: expected w and b of the same shape (L,), L >= 1, got {w.shape} and {b.shape}")
     dtype = w.dtype
-    act = get_activation(activation).name
+    names = [activation] if isinstance(activation, str) else list(activation)
+    if len(names) not in (1, w.size):
+        raise ValueError(f"chain: expected one activation or {w.size} (one per layer), got {len(names)}")
+    names = [get_activation(a).name for a in names]
+    distinct = tuple(dict.fromkeys(names))
+    kind = np.array([distinct.index(a) for a in names] * (w.size if len(names) == 1 else 1), np.int32)
     cost = get_cost(cost)
     p1 = np.asarray(w[0] * dtype.type(x), dtype)  # w_1 x, rounded once
     z, d, g, grad = _chain_scan(
-        jnp.asarray(w), jnp.asarray(b, dtype), jnp.asarray(p1), jnp.asarray(y, dtype), act, cost
+        jnp.asarray(w), jnp.asarray(b, dtype), jnp.asarray(p1), jnp.asarray(y, dtype), jnp.asarray(kind), distinct, cost
     )
     z, d, g, grad = np.asarray(z), np.asarray(d, np.float64), float(g), np.asarray(grad)
     wf = w.astype(np.float64)
@@ -208,9 +215,6 @@ def chain_gradients(
     for l, layer in enumerate(net, start=1):
         if layer.W.shape != (1, 1):
             raise ValueError(f"layer {l}: expected a one-neuron chain, W of shape (1, 1), got {tuple(layer.W.shape)}")
-    acts = {layer.activation for layer in net}
-    if len(acts) != 1:
-        raise ValueError(f"chain: expected one activation for every layer, got {sorted(acts)}")
     w = np.array([np.asarray(layer.W)[0, 0] for layer in net])
     b = np.array([np.asarray(layer.b)[0] for layer in net])
-    return chain_gradients_arrays(w, b, x, y, activation=acts.pop(), cost=cost)
+    return chain_gradients_arrays(w, b, x, y, activation=[layer.activation for layer in net], cost=cost)
