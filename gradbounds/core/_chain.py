@@ -58,8 +58,14 @@ class ChainResult(NamedTuple):
 
 
 def chain_weights(
-    key=None, depth: int = 5, *, exploding: bool = False, x: float = 1.0, activation="sigmoid", dtype=None
-):
+    key: jax.Array | None = None,
+    depth: int = 5,
+    *,
+    exploding: bool = False,
+    x: float = 1.0,
+    activation: str | Activation = "sigmoid",
+    dtype: DTypeLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The weights ``w`` and biases ``b`` (NumPy arrays of length ``depth``) of :func:`chain_network`.
 
     .. math::
@@ -153,7 +159,15 @@ def _chain_scan(w, b, p1, y, kind, activations, cost):
     return z, d, g, grad
 
 
-def chain_gradients_arrays(w, b, x=1.0, y=0.0, *, activation="sigmoid", cost="quadratic") -> ChainResult:
+def chain_gradients_arrays(
+    w: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike = 1.0,
+    y: ArrayLike = 0.0,
+    *,
+    activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+) -> ChainResult:
     """:func:`chain_gradients` for a chain given as arrays ``w``, ``b`` (length L, their dtype).
 
     ``activation`` is one name for every layer or a sequence of L names.
@@ -170,16 +184,16 @@ def chain_gradients_arrays(w, b, x=1.0, y=0.0, *, activation="sigmoid", cost="qu
     if w.ndim != 1 or w.shape != b.shape or w.size == 0:
         raise ValueError(f"chain: expected w and b of the same shape (L,), L >= 1, got {w.shape} and {b.shape}")
     dtype = w.dtype
-    names = [activation] if isinstance(activation, str) else list(activation)
+    names = [activation] if isinstance(activation, (str, Activation)) else list(activation)
     if len(names) not in (1, w.size):
         raise ValueError(f"chain: expected one activation or {w.size} (one per layer), got {len(names)}")
     names = [get_activation(a).name for a in names]
     distinct = tuple(dict.fromkeys(names))
     kind = np.array([distinct.index(a) for a in names] * (w.size if len(names) == 1 else 1), np.int32)
-    cost = get_cost(cost)
+    c = get_cost(cost)
     p1 = np.asarray(w[0] * dtype.type(x), dtype)  # w_1 x, rounded once
     z, d, g, grad = _chain_scan(
-        jnp.asarray(w), jnp.asarray(b, dtype), jnp.asarray(p1), jnp.asarray(y, dtype), jnp.asarray(kind), distinct, cost
+        jnp.asarray(w), jnp.asarray(b, dtype), jnp.asarray(p1), jnp.asarray(y, dtype), jnp.asarray(kind), distinct, c
     )
     z, d, g, grad = np.asarray(z), np.asarray(d, np.float64), float(g), np.asarray(grad)
     wf = w.astype(np.float64)
