@@ -187,9 +187,9 @@ def chain_gradients_arrays(
     names = [activation] if isinstance(activation, (str, Activation)) else list(activation)
     if len(names) not in (1, w.size):
         raise ValueError(f"chain: expected one activation or {w.size} (one per layer), got {len(names)}")
-    names = [get_activation(a).name for a in names]
+    names = [get_activation(a).name for a in names] * (w.size // len(names))  # one per layer
     distinct = tuple(dict.fromkeys(names))
-    kind = np.array([distinct.index(a) for a in names] * (w.size if len(names) == 1 else 1), np.int32)
+    kind = np.array([distinct.index(a) for a in names], np.int32)
     c = get_cost(cost)
     p1 = np.asarray(w[0] * dtype.type(x), dtype)  # w_1 x, rounded once
     z, d, g, grad = _chain_scan(
