@@ -40,6 +40,8 @@ from gradbounds.core._costs import OutputError as OutputError
 from gradbounds.core._costs import get_cost as get_cost
 from gradbounds.core._costs import output_error as output_error
 
+from gradbounds.core import _derivative_bounds as enclosures  # σ' enclosures, proved γ (issue 10)
+
 from gradbounds.core._scan import SCAN_MIN as SCAN_MIN
 from gradbounds.core._scan import Segment as Segment
 from gradbounds.core._scan import backward_scan as backward_scan
@@ -108,4 +110,5 @@ __all__ = (
     "ChainResult",
     "chain_gradients",
     "chain_network",
+    "enclosures",
 )
