@@ -249,7 +249,8 @@ def sv_bounds(A, *, want_min: bool = False):
     Square roots of :func:`gram_bounds`, rounded outward.
     """
     lam_lo, lam_hi, lmin_lo, _ = gram_bounds(A, want_min=want_min)
-    return jnp.maximum(down(jnp.sqrt(lam_lo)), 0.0), up(jnp.sqrt(lam_hi)), jnp.maximum(down(jnp.sqrt(lmin_lo)), 0.0)
+    hi = jnp.where(lam_hi == 0, 0.0, up(jnp.sqrt(lam_hi)))  # 0 only for A = 0 exactly
+    return jnp.maximum(down(jnp.sqrt(lam_lo)), 0.0), hi, jnp.maximum(down(jnp.sqrt(lmin_lo)), 0.0)
 
 
 def log_norm_enclosure(A):
@@ -332,18 +333,19 @@ def sigma_max_bounds(A, *, lam_hat=None):
             jnp.where(zero, 0.0, jnp.maximum(down(jnp.sqrt(lam_lo)), 0.0)),
             jnp.where(zero, 0.0, up(jnp.sqrt(lam_hi))),
         )
-    T = S
-    eps = up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)  # ‖Ŝ − S‖_F
-    E = jnp.zeros((), jnp.int32)
-    for _ in range(POWER_STEPS):
-        _, fT = norm2_bounds(T.reshape(-1))
+    eps0 = up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)  # ‖Ŝ − S‖_F
+    g1 = gamma(k + 1, u)
+
+    def square(_, c):
+        T, eps, E = c
+        fT = up(jnp.sqrt(jnp.sum(T * T)) * (1 + 2 * gamma(k * k + 2, u)) + eta, 2)
         P = T @ T
         s1, s2, e = pow2_scale(jnp.max(jnp.abs(P)))
-        eps = up((2 * fT * eps + eps * eps + gamma(k + 1, u) * fT * fT + (k * k + 1) * eta) * (1 + 4 * u), 3)
-        eps = eps * s1 * s2  # exact scaling (the bound was rounded up before)
-        eps = up(eps + eta)
-        T = P * s1 * s2
-        E = 2 * E + e.astype(jnp.int32)
+        eps = up((2 * fT * eps + eps * eps + g1 * fT * fT + (k * k + 1) * eta) * (1 + 4 * u), 3)
+        eps = up(eps * s1 * s2 + eta)  # the scaling is exact; the bound was rounded up before
+        return P * s1 * s2, eps, 2 * E + e.astype(jnp.int32)
+
+    T, eps, E = jax.lax.fori_loop(0, POWER_STEPS, square, (S, eps0, jnp.zeros((), jnp.int32)))
     _, fT = norm2_bounds(T.reshape(-1))
     # log λ_max ≤ 2^{-J}(E log 2 + log(‖T‖_F + ε))
     sl, sh = shift_log(E, dtype)
