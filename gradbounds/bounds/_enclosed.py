@@ -417,7 +417,8 @@ def levels_core(segs, wstats, x, y, *, cost):
         if seg.length > 1:
             st = wstats[s] if s == 0 else jax.tree_util.tree_map(lambda t: t[1:], wstats[s])
             item = (zs[s][:-1], jax.tree_util.tree_map(lambda t: t[:-1], ens[s]), st)
-            carry, o = core.scan_or_loop(step, carry, item, reverse=True)
+            # one scan even for short runs: the step is a large program, compiled once this way
+            carry, o = jax.lax.scan(step, carry, item, reverse=True)
             pieces.append(o)
     if pieces:
         per = jax.tree_util.tree_map(lambda *t: jnp.concatenate(t), *reversed(pieces))
