@@ -304,19 +304,30 @@ def _forward_factory(act, dtype):
     gam_hi = _gamma_hi(act, dtype)
 
     def fstep(carry, wb):
-        a, ea = carry
-        W, b = wb
+        a, ea, en2 = carry
+        W, b, w_hi = wb
         n = W.shape[-1]
         z = W @ a + b
         g1 = enc.gamma(n + 2, u)
-        r = jnp.abs(W) @ (g1 * jnp.abs(a) + ea) + g1 * jnp.abs(b)
+        local = jnp.abs(W) @ (g1 * jnp.abs(a)) + g1 * jnp.abs(b)
+        r = jnp.abs(W) @ ea + local
         r = enc.up(r * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny)
+        # normwise alternative: ‖δz‖ ≤ ‖W‖‖e‖ + ‖local‖ (each |δz_i| ≤ ‖δz‖); the smaller bound wins
+        _, nloc = enc.norm2_bounds(enc.up(local * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny))
+        _, nr = enc.norm2_bounds(r)
+        nz = jnp.where(en2 > 0, enc.up(w_hi * en2 + nloc, 2), nloc)
+        nz = jnp.minimum(nz, nr)
+        r = jnp.minimum(r, nz)
         en = _denc(act, z, r)
         a_new = act.fn(z)
         _, mag = db.mig_mag(*en)
         lip = enc.up(jnp.exp(mag) * (1 + db.C_LOG * u) + tiny)
-        ea_new = enc.up((lip * r + db.fn_error(z, a_new, gam_hi)) * (1 + 4 * u) + tiny)
-        return (a_new, ea_new), (z, en)
+        ferr = db.fn_error(z, a_new, gam_hi)
+        ea_new = enc.up((lip * r + ferr) * (1 + 4 * u) + tiny)
+        _, nea = enc.norm2_bounds(ea_new)
+        _, nf = enc.norm2_bounds(ferr)
+        en2_new = jnp.minimum(nea, enc.up(jnp.max(lip) * nz + nf, 2))
+        return (a_new, ea_new, en2_new), (z, en)
 
     return fstep
 
@@ -337,12 +348,17 @@ def levels_core(segs, wstats, x, y, *, cost):
 
     # forward pass with a running componentwise error bound
     zs, ens = [], []
-    carry = (x, jnp.zeros_like(x))
-    for seg, act in zip(segs, acts):
-        carry, (z, en) = core.scan_or_loop(_forward_factory(act, dtype), carry, (seg.W, seg.b))
+    carry = (x, jnp.zeros_like(x), jnp.zeros((), dtype))
+    for i, (seg, act) in enumerate(zip(segs, acts)):
+        # rigorous upper bounds on ‖W^r‖ from the weight statistics (W^1 needs none: x is exact)
+        w_hi = jnp.full((seg.length,), jnp.inf, dtype)
+        if wstats[i] is not None:
+            wh = enc.up(jnp.exp(wstats[i][6]), 2)
+            w_hi = wh if i > 0 else jnp.concatenate([jnp.full((1,), jnp.inf, dtype), wh])
+        carry, (z, en) = core.scan_or_loop(_forward_factory(act, dtype), carry, (seg.W, seg.b, w_hi))
         zs.append(z)
         ens.append(en)
-    a, ea = carry
+    a, ea, _ = carry
     z_L = zs[-1][-1]
     en_L = jax.tree_util.tree_map(lambda t: t[-1], ens[-1])
     act_L = acts[-1]
