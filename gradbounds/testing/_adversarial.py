@@ -61,8 +61,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
-from gradbounds.networks import Layer, forward
-from gradbounds.strategies import _activation_name, _check_x64, _choice, _dtype, _haar, _int, _interval, _real, seeds
+from gradbounds.core import Layer, forward
+from gradbounds.testing._arrays import _activation_name, _check_x64, _choice, _dtype, _haar, _int, _interval, _real
+from gradbounds.testing._networks import seeds
 
 __all__ = ["ADVERSARIAL_KINDS", "AdversarialProblem", "adversarial_problems"]
 

@@ -42,7 +42,7 @@ is wider than ``2^-60`` relative and does not reach 0.
 
 Cost: a few hundred ball operations and at most ``3L`` eigenvalue enclosures of
 size ≤ 4 per network of widths ≤ 4, about 1–3 ms (measured by
-``tests/hierarchy/test_soundness.py``).
+``tests/bounds/test_soundness.py``).
 
 References:
   Johansson, "Arb: efficient arbitrary-precision midpoint-radius interval
