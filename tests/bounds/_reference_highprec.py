@@ -188,10 +188,9 @@ def _gamma(name: str, prec: int) -> arb:
     raise KeyError(f"reference: no activation {name!r}")
 
 
-def gamma_interval(name: str, prec: int = 256) -> tuple[float, float]:
-    """``[lo, hi]`` floats (outward) around γ of activation ``name``."""
-    g = _gamma(name, prec)
-    return _down(g.lower()), _up(g.upper())
+def gamma_ball(name: str, prec: int = 256) -> arb:
+    """A ball around γ of activation ``name`` (compare a float ``f`` as ``arb(f) >= ball``)."""
+    return _gamma(name, prec)
 
 
 # ------------------------------------------------------------------ norms and spectra of balls
