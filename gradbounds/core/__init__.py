@@ -36,6 +36,7 @@ from gradbounds.core._networks import widths as widths
 
 from gradbounds.core._costs import COSTS as COSTS
 from gradbounds.core._costs import Cost as Cost
+from gradbounds.core._costs import check_cost_defined as check_cost_defined
 from gradbounds.core._costs import OutputError as OutputError
 from gradbounds.core._costs import get_cost as get_cost
 from gradbounds.core._costs import output_error as output_error
@@ -86,6 +87,7 @@ __all__ = (
     "widths",
     "COSTS",
     "Cost",
+    "check_cost_defined",
     "OutputError",
     "get_cost",
     "output_error",

@@ -33,16 +33,21 @@ import jax.numpy as jnp
 
 from gradbounds.core._activations import get_activation
 
-__all__ = ["Cost", "get_cost", "output_error", "COSTS"]
+__all__ = ["Cost", "get_cost", "check_cost_defined", "output_error", "COSTS"]
 
 
 class Cost(NamedTuple):
-    """A cost: ``fn(a, y)``; ``from_z(z, y, act)`` if it cancels against ``act``."""
+    """A cost: ``fn(a, y)``; ``from_z(z, y, act)`` if it cancels against ``act``.
+
+    ``outputs`` names the output activations where the cost is defined (their
+    values lie in the cost's domain); ``None`` means any.
+    """
 
     name: str
     fn: Callable
     cancels_with: tuple[str, ...] = ()
     from_z: Callable | None = None
+    outputs: tuple[str, ...] | None = None
 
 
 def _quadratic(a, y):
@@ -61,7 +66,8 @@ def _cross_entropy_sigmoid_z(z, y):
 
 COSTS = {
     "quadratic": Cost("quadratic", _quadratic),
-    "cross-entropy": Cost("cross-entropy", _cross_entropy, ("sigmoid",), _cross_entropy_sigmoid_z),
+    # ln a and ln(1 − a) need 0 < a < 1: the sigmoid is the registered activation with values in (0, 1)
+    "cross-entropy": Cost("cross-entropy", _cross_entropy, ("sigmoid",), _cross_entropy_sigmoid_z, ("sigmoid",)),
 }
 
 
@@ -87,6 +93,27 @@ def get_cost(cost) -> Cost:
         raise ValueError(f"unknown cost {cost!r}; expected one of {', '.join(COSTS)} or a callable") from None
 
 
+def check_cost_defined(cost, act) -> None:
+    """Raises ``ValueError`` unless ``cost`` is defined for the output activation ``act``.
+
+    Cross-entropy :math:`C = -\\sum_j [y_j \\ln a_j + (1-y_j)\\ln(1-a_j)]` needs
+    :math:`0 < a_j < 1`, so its output activation must take values in (0, 1)
+    (the sigmoid); a tanh output (``a = −0.76``) or a relu output (``a = 0``)
+    leaves the domain.  Named costs without a restriction and user costs pass.
+
+    References:
+      Nielsen ch. 3, eq. (63).
+    """
+    c = get_cost(cost)
+    act = get_activation(act)
+    if c.outputs is not None and act.name not in c.outputs:
+        raise ValueError(
+            f"cost {c.name}: not defined for output activation {act.name}, whose values leave (0, 1) "
+            f"(ln a and ln(1 - a) need 0 < a < 1); expected an output activation in {', '.join(c.outputs)} "
+            "or the quadratic cost"
+        )
+
+
 class OutputError(NamedTuple):
     """``delta`` = δ^L; ``g`` the vector the hierarchy starts from; ``start``."""
 
@@ -105,6 +132,7 @@ def output_error(cost, act, z_L, a_L, y) -> OutputError:
     """
     c = get_cost(cost)
     act = get_activation(act)
+    check_cost_defined(c, act)
     if act.name in c.cancels_with and c.from_z is not None:
         # δ^L = σ(z^L) − y in closed form (Nielsen eq. 66); autodiff of the softplus form agrees to a few ulps
         delta = act.fn(z_L) - y
