@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
 
-from gradbounds.cli._main import UsageError, parse_ints
+from gradbounds.cli._main import UsageError, parse_ints, seed_arg
 from gradbounds.io import write_json
 
 HELP = "check E <= P <= J <= D <= G (and the lower bound) on networks, layer by layer"
@@ -50,7 +51,7 @@ def add_arguments(p) -> None:
     data.add_argument("--data", metavar="FILE.npz", help="arrays x (n, n_0) and y (n, n_L)")
     data.add_argument("--examples", type=int, default=1, help="examples drawn per network without --data")
     p.add_argument("--cost", default="quadratic", help="quadratic or cross-entropy")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     p.add_argument(
         "--exact",
@@ -74,6 +75,11 @@ def compute(args):
         raise UsageError(f"--networks: expected N >= 1, got {args.networks}")
     if args.examples < 1:
         raise UsageError(f"--examples: expected n >= 1, got {args.examples}")
+    for name in ("sw2", "sb2"):
+        v = getattr(args, name)
+        if not (math.isfinite(v) and v >= 0):
+            raise UsageError(f"--{name}: expected a finite variance >= 0, got {v}")
+    gb.core.get_cost(args.cost)  # an unknown cost is named before anything is built
     key = jax.random.key(args.seed)
     k_net, k_data = jax.random.split(key)
     if args.network:
@@ -96,6 +102,7 @@ def compute(args):
             nets = jax.vmap(build)(jax.random.split(k_net, args.networks))
             net = jax.tree_util.tree_map(lambda t: t[0], nets)
     ws = gb.core.validate_network(net)
+    gb.core.check_cost_defined(args.cost, net[-1].activation)
     if args.data:
         x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(args.dtype))
         x, y = jnp.asarray(x), jnp.asarray(y)

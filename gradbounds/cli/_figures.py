@@ -6,6 +6,8 @@ parses the arguments and prints where each figure went.
 
 from __future__ import annotations
 
+from gradbounds.cli._main import seed_arg
+
 HELP = "regenerate every figure (vector PDF) and the numbers the paper quotes"
 DESCRIPTION = """Regenerates the toolkit's publication figures into --out DIR:
 
@@ -32,10 +34,13 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the PDFs, results/ and numbers.json")
     p.add_argument("--quick", action="store_true", help="small settings (about a minute)")
     p.add_argument("--only", default=None, metavar="NAMES", help="comma-separated subset of the figures")
-    p.add_argument("--seed", type=int, default=0, help="seed of every jax.random key (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of every jax.random key (default 0)")
     p.add_argument("--tex", default=None, metavar="DIR", help="also write DIR/numbers.tex and DIR/table_*.tex")
     p.add_argument(
-        "--nielsen-dir", default=None, metavar="DIR", help="Nielsen's published curves (default: the curves shipped in the package)"
+        "--nielsen-dir",
+        default=None,
+        metavar="DIR",
+        help="Nielsen's published curves (default: the curves shipped in the package)",
     )
     p.add_argument("--redraw", action="store_true", help="redraw from DIR/results/*.json without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

@@ -26,6 +26,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+MAX_SEED = 2**63 - 1
+
+
+def seed_arg(text: str) -> int:
+    """``--seed`` values: integers in ``[0, 2**63 - 1]`` (what ``jax.random.key`` takes), else a one-line usage error."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = None
+    if v is None or not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63 - 1], got {text!r}")
+    return v
+
+
 def parse_ints(text: str, what: str = "--widths") -> tuple[int, ...]:
     """``"784,30,10"`` -> ``(784, 30, 10)`` with a one-line error otherwise."""
     try:

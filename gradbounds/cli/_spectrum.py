@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gradbounds.cli._main import UsageError
+from gradbounds.cli._main import UsageError, seed_arg
 from gradbounds.io import write_json
 
 HELP = "squared singular values of da^L/dx: free-probability prediction vs a random network"
@@ -42,7 +42,7 @@ def add_arguments(p) -> None:
     p.add_argument("--sb2", metavar="VAR", type=float, default=0.0, help="bias variance sigma_b^2 (default 0)")
     p.add_argument("--depth", type=int, default=32, help="number of layers L (default 32)")
     p.add_argument("--width", type=int, default=1000, help="width n of every layer, input included (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the network and the input (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for the network and the input (default 0)")
     p.add_argument("--bins", type=int, default=20, help="histogram bins (default 20)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
 

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from gradbounds.cli._main import UsageError
+from gradbounds.cli._main import UsageError, seed_arg
 from gradbounds.io import write_json
 
 HELP = "train a network (Nielsen ch. 5 presets) and record each hidden layer's speed of learning"
@@ -72,7 +72,7 @@ def add_arguments(p) -> None:
     run.add_argument("--no-levels", action="store_true", help="skip the bound levels (speeds and accuracy only)")
     rem.add_argument("--compare-remedies", action="store_true", help="run the standard set of remedies")
     rem.add_argument("--remedies", metavar="LIST", help="comma-separated subset of the remedies to compare")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and shuffling (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of initialisation and shuffling (default 0)")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

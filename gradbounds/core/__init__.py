@@ -62,7 +62,9 @@ from gradbounds.core._jacobians import layer_jacobians as layer_jacobians
 
 from gradbounds.core._chain import ChainResult as ChainResult
 from gradbounds.core._chain import chain_gradients as chain_gradients
+from gradbounds.core._chain import chain_gradients_arrays as chain_gradients_arrays
 from gradbounds.core._chain import chain_network as chain_network
+from gradbounds.core._chain import chain_weights as chain_weights
 
 __all__ = (
     "LEAKY_SLOPE",
@@ -109,5 +111,7 @@ __all__ = (
     "layer_jacobians",
     "ChainResult",
     "chain_gradients",
+    "chain_gradients_arrays",
     "chain_network",
+    "chain_weights",
 )

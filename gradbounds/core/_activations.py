@@ -258,7 +258,6 @@ def _linear_d(z):
     return jnp.ones_like(z)
 
 
-
 def _silu_argmax():
     """Root of t·tanh(t/2) = 2 (where silu'' = 0, so silu' peaks), in 50-digit arithmetic."""
     with mpmath.workdps(50):

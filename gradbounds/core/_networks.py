@@ -169,8 +169,8 @@ def init_network(
     acts = _activation_list(activation, len(ws) - 1)
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
-    if not (sw2 >= 0 and sb2 >= 0):
-        raise ValueError(f"sw2 and sb2 are variances: expected >= 0, got sw2={sw2}, sb2={sb2}")
+    if not (math.isfinite(sw2) and math.isfinite(sb2) and sw2 >= 0 and sb2 >= 0):
+        raise ValueError(f"sw2 and sb2 are variances: expected finite values >= 0, got sw2={sw2}, sb2={sb2}")
     dtype = jnp.dtype(dtype) if dtype is not None else jnp.zeros(()).dtype
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype: expected a float dtype, got {dtype}")
