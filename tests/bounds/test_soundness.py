@@ -13,14 +13,14 @@ them.  An enclosure is wrong when it misses the reference interval
 the opposite.  The check can therefore only miss an error smaller than the
 reference's width (below 2^-60 relative, plus one float step of the log10).
 
-Count.  ``test_enclosures_and_verdicts_on_adversarial_networks`` runs
-``share(0.5)`` Hypothesis examples (50 in the ``ci`` profile, derandomised) of
-``BATCH = 200`` networks each, drawn by
-:func:`gradbounds.testing.adversarial_problems` (widths 1–4, depth 1–5, every
-kind, float32 and float64): 10,000 adversarial networks per ``make test``,
-each one jitted :func:`gradbounds.sweep` call per batch and the reference per
-network (about 1.5 ms each); ``test_count`` asserts the number.  Then one test
-per class of issue 10 with its concrete input.
+Count.  ``test_enclosures_and_verdicts_on_adversarial_networks`` runs, for
+each of the 8 kinds of :func:`gradbounds.testing.adversarial_problems`
+(widths 1–4, depth 1–5, float32 and float64), ``share(0.07)`` Hypothesis
+examples (7 in the derandomised ``ci`` profile) of ``BATCH = 180`` networks:
+8 × 7 × 180 = 10,080 adversarial networks per ``make test``, one jitted
+:func:`gradbounds.sweep` call per batch and the reference per network (about
+1.6 ms of CPU each); ``test_count`` asserts the number.  Then one test per
+class of issue 10 with its concrete input.
 
 References:
   Issue 10 (classes 1–5); Johansson 2017 (Arb); Higham 2002, §3.5.
@@ -39,9 +39,10 @@ from flint import arb
 from hypothesis import given, settings
 
 import gradbounds as gb
-from gradbounds.testing import adversarial_problems
+from gradbounds.testing import ADVERSARIAL_KINDS, adversarial_problems
 
-BATCH = 200
+BATCH = 180
+EXAMPLES = 0.07  # of the profile's max_examples, per kind: 7 in ci
 CHECKED: collections.Counter = collections.Counter()
 
 
@@ -110,12 +111,17 @@ def check_batch(problem) -> None:
 
 
 # ------------------------------------------------------------------ the property test
-@settings(max_examples=share(0.5))
-@given(adversarial_problems(size=BATCH, max_layers=5, max_width=4, dtypes=(jnp.float64, jnp.float32)))
-def test_enclosures_and_verdicts_on_adversarial_networks(problem):
-    """Every exact level inside its enclosure, no false verdict, certified lower <= E, on 200 networks a batch."""
-    check_batch(problem)
-    CHECKED[problem.kind] += problem.x.shape[0]
+@pytest.mark.parametrize("kind", ADVERSARIAL_KINDS)
+def test_enclosures_and_verdicts_on_adversarial_networks(kind):
+    """Every exact level inside its enclosure, no false verdict, certified lower <= E: 180 networks a batch."""
+
+    @settings(max_examples=share(EXAMPLES))
+    @given(adversarial_problems(kinds=kind, size=BATCH, max_layers=5, max_width=4, dtypes=(jnp.float64, jnp.float32)))
+    def check(problem):
+        check_batch(problem)
+        CHECKED[problem.kind] += problem.x.shape[0]
+
+    check()
 
 
 def test_checker_catches_a_shrunken_enclosure(monkeypatch):
@@ -141,12 +147,13 @@ def test_checker_catches_a_shrunken_enclosure(monkeypatch):
 
 
 def test_count(request):
-    """At least 10,000 adversarial networks were checked (when the property test ran in this session)."""
-    ran = any(item.name == "test_enclosures_and_verdicts_on_adversarial_networks" for item in request.session.items)
+    """At least 10,000 adversarial networks were checked (when every kind's property test ran in this session)."""
+    ran = sum(item.name.startswith("test_enclosures_and_verdicts_on_adversarial") for item in request.session.items)
     total = sum(CHECKED.values())
     print(f"\nadversarial networks checked: {total} ({', '.join(f'{k}: {v}' for k, v in sorted(CHECKED.items()))})")
-    if ran and total:
-        assert total >= BATCH * share(0.5) >= 10_000 or settings().max_examples < 100
+    want = BATCH * share(EXAMPLES) * len(ADVERSARIAL_KINDS)
+    if ran == len(ADVERSARIAL_KINDS) and settings().max_examples >= 100:
+        assert want >= 10_000 and total >= want, f"{total} adversarial networks checked, expected at least {want}"
 
 
 # ------------------------------------------------------------------ one test per class of issue 10
