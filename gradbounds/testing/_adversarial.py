@@ -1,8 +1,9 @@
 """Adversarial Hypothesis strategies: networks built to break rounding-error analyses.
 
 Each example is a *batch* of ``size`` networks with the same widths,
-activations, dtype, cost and kind (one jitted :func:`gradbounds.sweep` call
-checks them all), with one example per network: ``x`` of shape
+activations, dtype and cost (one jitted :func:`gradbounds.sweep` call checks
+them all, so a batch costs one compilation), of one kind or, with
+``mix_kinds``, of every kind its structure admits, with one example per network: ``x`` of shape
 ``(size, 1, n_0)`` and ``y`` of shape ``(size, 1, n_L)``.  Hypothesis draws
 the kind, widths, activations, dtype and a seed; the arrays come from
 ``numpy.random.default_rng(seed)``, so a failing batch shrinks on its sizes
@@ -88,13 +89,14 @@ _HIDDEN = {
 
 
 class AdversarialProblem(NamedTuple):
-    """A batch: ``nets`` (arrays with a leading axis ``size``), ``x`` ``(size, 1, n_0)``, ``y``, ``cost``, ``kind``."""
+    """A batch: ``nets`` (arrays with a leading axis ``size``), ``x`` ``(size, 1, n_0)``, ``y``, ``cost``,
+    and ``kinds``, the kind of each network."""
 
     nets: tuple
     x: jax.Array
     y: jax.Array
     cost: str
-    kind: str
+    kinds: tuple
 
 
 def _mantissa(dt) -> int:
@@ -200,7 +202,47 @@ def _build(kind, ws, acts, dt, seed, N, p):
             y = np.where(steps > 0, np.nextafter(y, np.inf), np.where(steps < 0, np.nextafter(y, -np.inf), y))
             steps = steps - np.sign(steps)
     y = jnp.asarray(np.asarray(y).astype(dt))
-    return AdversarialProblem(nets, x[:, None, :], y[:, None, :], cost, kind)
+    return AdversarialProblem(nets, x[:, None, :], y[:, None, :], cost, (kind,) * N)
+
+
+def _compatible(kind, ws, acts, cost) -> bool:
+    """Whether a network of widths ``ws``, activations ``acts`` and ``cost`` can be built as ``kind``."""
+    L = len(ws) - 1
+    if kind == "cross-entropy-near-target":
+        return cost == "cross-entropy" and acts[-1] == "sigmoid"
+    if cost != "quadratic":
+        return False
+    if kind == "null-space":
+        return L >= 2 and ws[L] >= 3 and ws[L - 1] >= 2 and acts[L - 2] == acts[L - 1] == "linear"
+    if kind in ("huge-gradient", "tiny-gradient"):
+        return acts[-1] == "linear"
+    return True
+
+
+@st.composite
+def _params(draw, kind, ws, dt, min_log10_sv, max_abs_z, max_log10_g):
+    """The per-batch parameters of ``kind`` (drawn by Hypothesis, so they shrink)."""
+    top = _max_exp10(dt)
+    if kind == "ill-conditioned":
+        return {"min_log10_sv": draw(st.floats(min_log10_sv, 0.0)), "bias": draw(st.sampled_from([0.0, 1.0]))}
+    if kind == "null-space":
+        return {"k": draw(st.integers(0, ws[-2] - 1)), "log2_s": draw(st.integers(-3, 3))}
+    if kind == "saturated":
+        return {"max_abs_z": max_abs_z}
+    if kind == "cancellation":
+        return {"log10_C": draw(st.integers(4, 17 if dt == jnp.float64 else 8))}
+    if kind in ("huge-gradient", "tiny-gradient"):
+        return {"log10_g": draw(st.floats(1.0, min(max_log10_g, top - 2)))}
+    return {}
+
+
+def _concat(parts) -> AdversarialProblem:
+    if len(parts) == 1:
+        return parts[0]
+    cat = lambda *t: jnp.concatenate(t)  # noqa: E731
+    nets = jax.tree_util.tree_map(cat, *[q.nets for q in parts])
+    kinds = tuple(k for q in parts for k in q.kinds)
+    return AdversarialProblem(nets, cat(*[q.x for q in parts]), cat(*[q.y for q in parts]), parts[0].cost, kinds)
 
 
 def _feasible(kind, min_layers, max_layers, min_width, max_width) -> bool:
@@ -222,6 +264,7 @@ def adversarial_problems(
     max_abs_z: float = 800.0,
     max_log10_g: float = 200.0,
     dtypes: Sequence = (jnp.float64,),
+    mix_kinds: bool = False,
 ) -> SearchStrategy[AdversarialProblem]:
     """Batches of adversarial networks with inputs, targets and a cost (module docstring).
 
@@ -247,6 +290,11 @@ def adversarial_problems(
         capped by the dtype's range.
       dtypes: float32 and/or float64, drawn per batch (float64 needs
         ``jax_enable_x64``).
+      mix_kinds: draw one kind, build the batch's structure (widths,
+        activations, cost) for it, then split the batch among every requested
+        kind that structure admits (a linear output admits the huge and tiny
+        gradients, two linear last layers the null space, …).  One batch then
+        checks several kinds at the cost of one compilation.
 
     Returns:
       A strategy of :class:`AdversarialProblem`.
@@ -273,13 +321,16 @@ def adversarial_problems(
     names = None if activations is None else [_activation_name(a, "activations") for a in activations]
     if names is not None and not names:
         raise InvalidArgument("activations: expected at least one name, got none")
+    if not isinstance(mix_kinds, bool):
+        raise InvalidArgument(f"mix_kinds: expected a bool, got {mix_kinds!r}")
+    feasible = [k for k in ADVERSARIAL_KINDS if _feasible(k, min_layers, max_layers, min_width, max_width)]
+    pool_kinds = feasible
     if kinds is None:
-        kinds_st = st.sampled_from(
-            [k for k in ADVERSARIAL_KINDS if _feasible(k, min_layers, max_layers, min_width, max_width)]
-        )
+        kinds_st = st.sampled_from(feasible)
     else:
         kinds_st = _choice("kinds", kinds, ADVERSARIAL_KINDS)
         if not isinstance(kinds, SearchStrategy):
+            pool_kinds = [kinds] if isinstance(kinds, str) else list(kinds)
             for k in [kinds] if isinstance(kinds, str) else kinds:
                 if not _feasible(k, min_layers, max_layers, min_width, max_width):
                     raise InvalidArgument(
@@ -297,12 +348,9 @@ def adversarial_problems(
         lo_L = max(min_layers, 2) if kind == "null-space" else min_layers
         L = draw(st.integers(lo_L, max_layers))
         ws = [draw(st.integers(min_width, max_width)) for _ in range(L + 1)]
-        p = {}
         if kind == "null-space":
             ws[L] = draw(st.integers(max(3, min_width), max_width))
             ws[L - 1] = draw(st.integers(max(2, min_width), max_width))
-            p["k"] = draw(st.integers(0, ws[L - 1] - 1))
-            p["log2_s"] = draw(st.integers(-3, 3))
         pool = names if names is not None else list(_HIDDEN.get(kind, _ALL))
         acts = [draw(st.sampled_from(pool)) for _ in range(L)]
         if kind == "null-space":
@@ -311,19 +359,18 @@ def adversarial_problems(
             acts[L - 1] = "linear"
         elif kind == "cross-entropy-near-target":
             acts[L - 1] = "sigmoid"
-        top = _max_exp10(dt)
-        if kind == "ill-conditioned":
-            p["min_log10_sv"] = draw(st.floats(min_log10_sv, 0.0))
-            p["bias"] = draw(st.sampled_from([0.0, 1.0]))
-        elif kind == "saturated":
-            p["max_abs_z"] = max_abs_z
-        elif kind == "cancellation":
-            p["log10_C"] = draw(st.integers(4, 17 if dt == jnp.float64 else 8))
-        elif kind == "huge-gradient":
-            p["log10_g"] = draw(st.floats(1.0, min(max_log10_g, top - 2)))
-        elif kind == "tiny-gradient":
-            p["log10_g"] = draw(st.floats(1.0, min(max_log10_g, top - 2)))
+        cost = "cross-entropy" if kind == "cross-entropy-near-target" else "quadratic"
+        members = [kind]
+        if mix_kinds:  # every requested kind this structure admits contributes networks
+            members += [k for k in pool_kinds if k != kind and _compatible(k, ws, acts, cost)]
+        params = {k: draw(_params(k, ws, dt, min_log10_sv, max_abs_z, max_log10_g)) for k in members}
         seed = draw(seeds())
-        return _build(kind, tuple(ws), tuple(acts), dt, seed, size, p)
+        counts = [size // len(members) + (i < size % len(members)) for i in range(len(members))]
+        parts = [
+            _build(k, tuple(ws), tuple(acts), dt, seed + i, n, params[k])
+            for i, (k, n) in enumerate(zip(members, counts))
+            if n > 0
+        ]
+        return _concat(parts)
 
     return draw()

@@ -76,6 +76,7 @@ from gradbounds.testing._arrays import (
 
 __all__ = ["seeds", "widths", "activations", "init_schemes", "weights", "networks", "network_batches", "layers"]
 
+
 # ------------------------------------------------------------------ strategies
 def seeds() -> SearchStrategy[int]:
     """Seeds for ``jax.random.key``: integers in ``[0, 2**32 - 1]``, shrinking to 0."""

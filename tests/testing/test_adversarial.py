@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import gradbounds as gb
@@ -28,6 +29,7 @@ from gradbounds.testing import ADVERSARIAL_KINDS, adversarial_problems
         (dict(max_log10_g=0.5), "max_log10_g: expected a value >= 1"),
         (dict(dtypes=("float16",)), "dtype: expected float32 or float64"),
         (dict(activations=["nope"]), "unknown activation 'nope'"),
+        (dict(mix_kinds="yes"), "mix_kinds: expected a bool"),
     ],
 )
 def test_bad_arguments_raise_at_once(kwargs, message):
@@ -36,12 +38,18 @@ def test_bad_arguments_raise_at_once(kwargs, message):
 
 
 @settings(max_examples=len(ADVERSARIAL_KINDS) * 2)
-@given(adversarial_problems(size=3, max_layers=4, max_width=4, dtypes=(jnp.float64, jnp.float32)))
+@given(
+    st.booleans().flatmap(
+        lambda mix: adversarial_problems(
+            size=3, max_layers=4, max_width=4, dtypes=(jnp.float64, jnp.float32), mix_kinds=mix
+        )
+    )
+)
 def test_shapes_and_dtypes(p):
     ws = gb.core.widths(jax.tree_util.tree_map(lambda t: t[0], p.nets))
     assert p.x.shape == (3, 1, ws[0]) and p.y.shape == (3, 1, ws[-1])
     assert {lay.W.dtype for lay in p.nets} == {p.x.dtype} == {p.y.dtype}
-    assert p.kind in ADVERSARIAL_KINDS and p.cost in ("quadratic", "cross-entropy")
+    assert len(p.kinds) == 3 and set(p.kinds) <= set(ADVERSARIAL_KINDS) and p.cost in ("quadratic", "cross-entropy")
     for lay in p.nets:
         assert np.all(np.isfinite(np.asarray(lay.W))) and np.all(np.isfinite(np.asarray(lay.b)))
 
@@ -64,3 +72,11 @@ def test_null_space_is_exact(p):
         assert sum(ui * gi for ui, gi in zip(u, g)) == 0
         assert np.linalg.matrix_rank(WL[i].astype(np.float64)) == 1
         assert any(v != 0 for v in g)
+
+
+@settings(max_examples=4)
+@given(adversarial_problems(kinds="ill-conditioned", size=64, max_layers=3, max_width=4, mix_kinds=True))
+def test_mixed_batches_keep_one_structure(p):
+    """With mix_kinds a batch holds the drawing kind and any kind its structure admits, in one stack of arrays."""
+    assert p.kinds[0] == "ill-conditioned" and len(p.kinds) == 64
+    assert p.x.shape[0] == p.y.shape[0] == p.nets[0].W.shape[0] == 64
