@@ -290,9 +290,9 @@ def adversarial_problems(
         capped by the dtype's range.
       dtypes: float32 and/or float64, drawn per batch (float64 needs
         ``jax_enable_x64``).
-      mix_kinds: draw one kind, build the batch's structure (widths,
-        activations, cost) for it, then split the batch among every requested
-        kind that structure admits (a linear output admits the huge and tiny
+      mix_kinds: draw one kind (from ``kinds``), build the batch's structure
+        (widths, activations, cost) for it, then split the batch among every
+        kind of :data:`ADVERSARIAL_KINDS` that structure admits (a linear output admits the huge and tiny
         gradients, two linear last layers the null space, …).  One batch then
         checks several kinds at the cost of one compilation.
 
@@ -324,13 +324,11 @@ def adversarial_problems(
     if not isinstance(mix_kinds, bool):
         raise InvalidArgument(f"mix_kinds: expected a bool, got {mix_kinds!r}")
     feasible = [k for k in ADVERSARIAL_KINDS if _feasible(k, min_layers, max_layers, min_width, max_width)]
-    pool_kinds = feasible
     if kinds is None:
         kinds_st = st.sampled_from(feasible)
     else:
         kinds_st = _choice("kinds", kinds, ADVERSARIAL_KINDS)
         if not isinstance(kinds, SearchStrategy):
-            pool_kinds = [kinds] if isinstance(kinds, str) else list(kinds)
             for k in [kinds] if isinstance(kinds, str) else kinds:
                 if not _feasible(k, min_layers, max_layers, min_width, max_width):
                     raise InvalidArgument(
@@ -362,7 +360,7 @@ def adversarial_problems(
         cost = "cross-entropy" if kind == "cross-entropy-near-target" else "quadratic"
         members = [kind]
         if mix_kinds:  # every requested kind this structure admits contributes networks
-            members += [k for k in pool_kinds if k != kind and _compatible(k, ws, acts, cost)]
+            members += [k for k in feasible if k != kind and _compatible(k, ws, acts, cost)]
         params = {k: draw(_params(k, ws, dt, min_log10_sv, max_abs_z, max_log10_g)) for k in members}
         seed = draw(seeds())
         counts = [size // len(members) + (i < size % len(members)) for i in range(len(members))]

@@ -79,4 +79,5 @@ def test_null_space_is_exact(p):
 def test_mixed_batches_keep_one_structure(p):
     """With mix_kinds a batch holds the drawing kind and any kind its structure admits, in one stack of arrays."""
     assert p.kinds[0] == "ill-conditioned" and len(p.kinds) == 64
+    assert {"cancellation", "quadratic-near-target"} <= set(p.kinds), "a quadratic-cost structure admits these"
     assert p.x.shape[0] == p.y.shape[0] == p.nets[0].W.shape[0] == 64
