@@ -52,6 +52,11 @@ def _check_levels(lv: Levels) -> None:
         l = int(bad_layers[0]) + 1
         raise ValueError(f"layer {l}: z^{l} or σ'(z^{l}) is not finite (overflow in the forward pass?)")
     for name in ("lower",) + LEVELS:
+        for side in ("lo_", "hi_"):
+            enc = np.asarray(getattr(lv, side + name))
+            if np.isnan(enc).any():
+                l = int(np.argwhere(np.isnan(enc))[0][-1]) + 1
+                raise ValueError(f"layer {l}: the enclosure of level {name} is NaN")
         arr = np.asarray(getattr(lv, name))
         bad = np.isnan(arr) | (arr == np.inf)
         if bad.any():

@@ -41,6 +41,32 @@ class Hierarchy:
         """log10 of a level (``"E"``, ..., ``"G"``, ``"lower"``), shape ``(*batch, L)``."""
         return np.asarray(getattr(self.levels, level)) / np.log(10)
 
+    def enclosure(self, level: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rigorous bounds ``(lo, hi)`` on log10 of a level's exact value, each of shape ``(*batch, L)``.
+
+        .. math:: \\mathrm{lo} ≤ \\log_{10} X_l^{\\rm exact} ≤ \\mathrm{hi}
+
+        for the exact value on the given floats.  ``level`` is one of ``"lower"``, ``"E"``,
+        ``"P"``, ``"J"``, ``"D"``, ``"G"``; ``-inf`` only for a proved zero.  The conversion
+        from natural logs is rounded outward (two floats each way).
+        """
+        if level not in ("lower",) + LEVELS:
+            raise ValueError(f"enclosure: expected one of lower, {', '.join(LEVELS)}, got {level!r}")
+        lo = np.asarray(getattr(self.levels, "lo_" + level), dtype=np.float64) / np.log(10)
+        hi = np.asarray(getattr(self.levels, "hi_" + level), dtype=np.float64) / np.log(10)
+        for _ in range(2):
+            lo, hi = np.nextafter(lo, -np.inf), np.nextafter(hi, np.inf)
+        return lo, hi
+
+    def widths_log10(self) -> dict[str, np.ndarray]:
+        """Enclosure widths ``hi − lo`` in log10 per level, each of shape ``(*batch, L)`` (``inf`` at a −inf end)."""
+        out = {}
+        for k in ("lower",) + LEVELS:
+            lo, hi = self.enclosure(k)
+            with np.errstate(invalid="ignore"):
+                out[k] = np.where((lo == -np.inf) & (hi == -np.inf), 0.0, hi - lo)
+        return out
+
     def slack_log10(self) -> dict[str, np.ndarray]:
         """``log10 G − log10 E`` split into its four steps (see :data:`SLACK_PARTS`).
 
@@ -84,6 +110,11 @@ class Hierarchy:
             vals = {k: self.log10(k)[..., i] for k in LEVELS}
             entry["log10"] = {k: _num(np.median(v)) for k, v in vals.items()}
             entry["log10_lower"] = _num(np.median(self.log10("lower")[..., i]))
+            encl = {}
+            for k in ("lower",) + LEVELS:
+                lo, hi = self.enclosure(k)
+                encl[k] = [_num(np.min(lo[..., i])), _num(np.max(hi[..., i]))]
+            entry["log10_enclosure"] = encl
             entry["slack_log10"] = {k: _median_slack(v[..., i]) for k, v in slack.items()}
             if batched:
                 entry["log10_min"] = {k: _num(np.min(v)) for k, v in vals.items()}
@@ -106,7 +137,8 @@ class Hierarchy:
             out["summary"] = (
                 f"log10 values are medians over {' x '.join(self.batch)} "
                 f"({int(np.prod(self.codes.shape[:-2]))} in all); log10_min/log10_max beside them; "
-                "verdicts are the worst case"
+                "log10_enclosure is [min of lo, max of hi] over the batch (it encloses every member, "
+                "not the median); verdicts are the worst case"
             )
         return out
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradbounds.bounds._levels import COMPARISONS, SAFETY, Levels
+from gradbounds.bounds._levels import COMPARISONS, Levels
 
 __all__ = ["identities", "verdict_codes"]
 
@@ -59,25 +59,38 @@ def identities(widths, start: str) -> np.ndarray:
 
 
 def verdict_codes(lv: Levels, *, start: str, widths=None) -> jax.Array:
-    """Verdict codes per layer and comparison: 0 holds, 1 inconclusive, 2 violated.
+    """Verdict codes per layer and comparison, from the enclosures: 0 holds, 1 inconclusive, 2 violated.
 
     Shape ``(..., L, 5)`` in the order of :data:`COMPARISONS`.  ``X ≤ Y``
-    holds when ``log Y − log X > SAFETY·(err_X + err_Y)`` or ``X = 0``, is
-    violated when the gap is below minus that, and inconclusive otherwise;
-    comparisons that are identities in exact arithmetic (:func:`identities`)
-    hold, and so does ``D ≤ G`` where every computed ``max|σ_r'|`` equals
-    ``γ_r`` (the two sides are then the same sum of the same numbers, and the
-    true ``σ'`` cannot exceed its supremum).  Without ``widths`` only the identities that hold for every width
-    are applied (as if every ``n_l > 1``).
+    *holds* when ``hi_X ≤ lo_Y`` (the exact values are then ordered), or, for
+    (P, J), (J, D), (D, G), when the lower bound of ``log Y − log X`` with the
+    common terms cancelled is ``≥ 0``; it is *violated* when ``lo_X > hi_Y`` or
+    that gap's upper bound is ``< 0``; otherwise *inconclusive* (re-decide it
+    with :func:`gradbounds.bounds.decide`).  Comparisons that are identities in
+    exact arithmetic (:func:`identities`) hold, and so does ``D ≤ G`` where
+    every computed ``max|σ_r'|`` equals ``γ_r`` (``D`` and ``G`` are then the
+    same sum, and ``max|σ'| ≤ γ`` holds at every ``z``).  Without ``widths``
+    only the identities that hold for every width are applied (as if every
+    ``n_l > 1``).
+
+    .. math:: \\mathrm{hi}_X ≤ \\mathrm{lo}_Y \\Rightarrow X ≤ Y,\\qquad
+       \\mathrm{lo}_X > \\mathrm{hi}_Y \\Rightarrow X > Y.
+
+    References:
+      Higham 2002, §3.5 and Theorem 10.3 (the bounds behind the enclosures);
+      Rump 2011, BIT 51 (verified norm bounds).
     """
     if widths is None:
         widths = (2,) * (lv.E.shape[-1] + 1)
     codes = []
     for lo, hi in COMPARISONS:
-        x, y = getattr(lv, lo), getattr(lv, hi)
-        margin = SAFETY * (getattr(lv, "err_" + lo) + getattr(lv, "err_" + hi))
-        gap = jnp.where(x == -jnp.inf, jnp.inf, y - x)
-        c = jnp.where(gap > margin, 0, jnp.where(gap < -margin, 2, 1))
+        holds = getattr(lv, "hi_" + lo) <= getattr(lv, "lo_" + hi)
+        violated = getattr(lv, "lo_" + lo) > getattr(lv, "hi_" + hi)
+        key = lo + hi
+        if key in ("PJ", "JD", "DG"):
+            holds = holds | (getattr(lv, "gap_lo_" + key) >= 0)
+            violated = violated | (getattr(lv, "gap_hi_" + key) < 0)
+        c = jnp.where(holds, 0, jnp.where(violated, 2, 1))
         if (lo, hi) == ("D", "G"):
             c = jnp.where(lv.tight_DG, 0, c)
         codes.append(c)

@@ -41,6 +41,8 @@ from gradbounds.core._costs import OutputError as OutputError
 from gradbounds.core._costs import get_cost as get_cost
 from gradbounds.core._costs import output_error as output_error
 
+from gradbounds.core import _derivative_bounds as enclosures  # σ' enclosures, proved γ (issue 10)
+
 from gradbounds.core._scan import SCAN_MIN as SCAN_MIN
 from gradbounds.core._scan import Segment as Segment
 from gradbounds.core._scan import backward_scan as backward_scan
@@ -114,4 +116,5 @@ __all__ = (
     "chain_gradients_arrays",
     "chain_network",
     "chain_weights",
+    "enclosures",
 )

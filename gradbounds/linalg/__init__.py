@@ -9,6 +9,7 @@ References:
 
 # ruff: noqa: I001  (one name a line, as optax does)
 
+from gradbounds.linalg import _enclosures as enclosures  # rigorous norm enclosures (issue 10)
 from gradbounds.linalg._norms import UNROLL_MAX as UNROLL_MAX
 from gradbounds.linalg._norms import lam_max_tridiagonal as lam_max_tridiagonal
 from gradbounds.linalg._norms import log_norm as log_norm
@@ -29,4 +30,5 @@ __all__ = (
     "single_threaded_blas",
     "svdvals",
     "tridiagonal",
+    "enclosures",
 )
