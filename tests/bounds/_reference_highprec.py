@@ -29,8 +29,9 @@ change, and silu' is evaluated on that ball), never from a stored float.
 Activations follow their mathematical definitions, with the library's
 conventions at kinks (``σ'`` equals ``jax.grad`` of σ there: relu'(0) = 0,
 leaky_relu'(0) = 1, elu'(0) = 1, selu'(0) = λα, hard_tanh'(±1) = 1) and the
-constants below as exact decimals (selu's λ, α to 32 digits; the leaky slope
-1/100).  A pre-activation whose ball straddles a kink is recomputed at higher
+library's constants as the float64 numbers it multiplies by, taken exactly
+(selu's λ and α, the leaky slope 0.01): the exact network is the one the
+library evaluates, so ``γ_selu`` is the exact product of those two floats.  A pre-activation whose ball straddles a kink is recomputed at higher
 precision; if it still does, :class:`Unresolved` is raised.
 
 Results are log10 intervals ``[lo, hi]`` as floats rounded outwards (one
@@ -61,9 +62,11 @@ from flint import acb_mat, arb, arb_mat, ctx
 
 LEVELS = ("lower", "E", "P", "J", "D", "G")
 COMPARISONS = (("lower", "E"), ("E", "P"), ("P", "J"), ("J", "D"), ("D", "G"))
-SELU_ALPHA = "1.6732632423543772848170429916717"
-SELU_LAMBDA = "1.0507009873554804934193349852946"
-LEAKY_SLOPE = "0.01"
+# The constants of the library's functions, as the float64 numbers it multiplies by (exact in a ball):
+# the exact network is the one the library evaluates, so γ_selu = λα is the product of these two floats.
+SELU_ALPHA = float("1.6732632423543772848170429916717")
+SELU_LAMBDA = float("1.0507009873554804934193349852946")
+LEAKY_SLOPE = 0.01
 PRECISIONS = (128, 512, 2048)
 REL_BITS = 60
 

@@ -195,6 +195,17 @@ def test_class1_silu_next_to_its_argmax_holds():
     assert h.verdict == "holds", h.codes  # D = σ'(z)|g| ≤ γ|g| = G is a theorem; the gap is ~1e-33 relative
 
 
+def test_class1_silu_next_to_its_argmax_holds_in_the_cli(tmp_path, capsys):
+    """The same network and example through ``gradbounds check``: exit code 0 (holds), not 1 (violated)."""
+    from gradbounds.cli import main
+
+    gb.io.save_network(tmp_path / "net.npz", _net([[[1.0]]], [[2.3993572805154675]], "silu"))
+    np.savez(tmp_path / "data.npz", x=np.zeros((1, 1)), y=np.zeros((1, 1)))
+    code = main(["check", "--network", str(tmp_path / "net.npz"), "--data", str(tmp_path / "data.npz")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+
+
 def test_class2_chain_of_ill_conditioned_linear_layers():
     """Five linear 3x3 layers with singular values (1, 1e-6, 1e-12): E, P and lower inside their enclosures."""
     rng = np.random.default_rng(7)
