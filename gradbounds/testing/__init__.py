@@ -31,6 +31,10 @@ from gradbounds.testing._networks import widths as widths
 from gradbounds.testing._examples import inputs as inputs
 from gradbounds.testing._examples import targets as targets
 
+from gradbounds.testing._adversarial import ADVERSARIAL_KINDS as ADVERSARIAL_KINDS
+from gradbounds.testing._adversarial import AdversarialProblem as AdversarialProblem
+from gradbounds.testing._adversarial import adversarial_problems as adversarial_problems
+
 __all__ = (
     "reference",
     "MAX_SEED",
@@ -46,4 +50,7 @@ __all__ = (
     "widths",
     "inputs",
     "targets",
+    "ADVERSARIAL_KINDS",
+    "AdversarialProblem",
+    "adversarial_problems",
 )

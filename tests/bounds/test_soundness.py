@@ -1,0 +1,279 @@
+"""Soundness of the enclosures and verdicts on adversarial networks, against an independent ball-arithmetic reference.
+
+Issue 10's promise: for every level X ∈ {lower, E, P, J, D, G} at every layer,
+``Hierarchy.enclosure(X)`` gives ``[lo, hi]`` (log10) containing the exact value
+for the given floats; a verdict ``X ≤ Y`` is 'holds' only where it is true and
+'violated' only where it is false; the certified lower bound (``lo`` of
+``lower``) never exceeds the exact E.
+
+The exact values come from ``_reference_highprec.py`` (python-flint arb balls,
+sharing no code with gradbounds): log10 intervals ``[rlo, rhi]`` that contain
+them.  An enclosure is wrong when it misses the reference interval
+(``hi < rlo`` or ``lo > rhi``); a verdict is false when the reference proves
+the opposite.  The check can therefore only miss an error smaller than the
+reference's width (below 2^-60 relative, plus one float step of the log10).
+
+Count.  ``test_enclosures_and_verdicts_on_adversarial_networks`` runs, for
+each of the 8 kinds of :func:`gradbounds.testing.adversarial_problems` as the
+kind that sets a batch's structure (widths 1–4, depth 1–5, float32 or
+float64; ``mix_kinds``: the batch is shared with every other kind that
+structure admits), ``share(0.02)`` Hypothesis examples (2 in the derandomised
+``ci`` profile) of ``BATCH = 630`` networks: 8 × 2 × 630 = 10,080 adversarial
+networks per ``make test``; ``test_count`` asserts the number.  The cost is
+one jitted :func:`gradbounds.sweep` compilation per batch (16 in all; compiling
+dominates, so batches are large and few) and the reference per network (about
+1.6 ms of CPU each, 16 s in all).  Then one test per class of issue 10 with its
+concrete input.
+
+References:
+  Issue 10 (classes 1–5); Johansson 2017 (Arb); Higham 2002, §3.5.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from bounds._reference_highprec import COMPARISONS, LEVELS, decided, gamma_ball, reference_levels
+from flint import arb
+from hypothesis import given, settings
+
+import gradbounds as gb
+from gradbounds.testing import ADVERSARIAL_KINDS, adversarial_problems
+
+BATCH = 630
+EXAMPLES = 0.02  # of the profile's max_examples, per kind: 2 in ci
+CHECKED: collections.Counter = collections.Counter()
+
+
+def share(fraction: float) -> int:
+    """Examples for a test: a fraction of the profile's ``max_examples`` (100 in ``ci``), at least 1."""
+    return max(1, round(settings().max_examples * fraction))
+
+
+def _layers(nets, i):
+    return [(np.asarray(lay.W[i]), np.asarray(lay.b[i]), lay.activation) for lay in nets]
+
+
+def describe(nets, x, y, cost, i) -> str:
+    one = [(W.tolist(), b.tolist(), act) for W, b, act in _layers(nets, i)]
+    return f"cost {cost}, dtype {x.dtype}, layers (W, b, activation) {one}, x {np.asarray(x[i]).tolist()}, y {np.asarray(y[i]).tolist()}"
+
+
+def check_against_reference(h, refs, what) -> list[str]:
+    """Every way the hierarchy ``h`` (batch axes ``(N, 1)`` or none) contradicts the references; [] if none.
+
+    ``refs[i]`` is :func:`reference_levels` of network ``i``.
+    """
+    problems = []
+    encl = {k: h.enclosure(k) for k in LEVELS}
+    codes = np.asarray(h.codes)
+    N = len(refs)
+    for i, ref in enumerate(refs):
+        idx = (i, 0) if N > 1 or np.ndim(encl["E"][0]) > 1 else ()
+        for k in LEVELS:
+            lo, hi = (np.asarray(a)[idx] if idx else np.asarray(a) for a in encl[k])
+            rlo, rhi = ref[k]
+            bad = np.isnan(lo) | np.isnan(hi) | (hi < rlo) | (lo > rhi)
+            for l in np.flatnonzero(bad):
+                problems.append(
+                    f"{what(i)}: layer {l + 1}: exact log10 {k} in [{rlo[l]!r}, {rhi[l]!r}] "
+                    f"is outside the enclosure [{lo[l]!r}, {hi[l]!r}]"
+                )
+        lo_lower = np.asarray(encl["lower"][0])[idx] if idx else np.asarray(encl["lower"][0])
+        for l in np.flatnonzero(lo_lower > ref["E"][1]):
+            problems.append(
+                f"{what(i)}: layer {l + 1}: certified lower bound 10^{lo_lower[l]!r} exceeds the exact E "
+                f"(log10 E <= {ref['E'][1][l]!r})"
+            )
+        c = codes[idx] if idx else codes
+        for j, (a, b) in enumerate(COMPARISONS):
+            truth = decided(ref, a, b)
+            for l in np.flatnonzero((c[:, j] == 2) & (truth == 1)):
+                problems.append(f"{what(i)}: layer {l + 1}: '{a} <= {b}' reported violated, but it holds exactly")
+            for l in np.flatnonzero((c[:, j] == 0) & (truth == -1)):
+                problems.append(f"{what(i)}: layer {l + 1}: '{a} <= {b}' reported holds, but it is false exactly")
+    return problems
+
+
+def check_batch(problem) -> None:
+    """Sweeps a batch of adversarial networks and checks every network against the reference."""
+    nets, x, y, cost = problem.nets, problem.x, problem.y, problem.cost
+    h = gb.sweep(nets, x, y, cost=cost)
+    refs = [reference_levels(_layers(nets, i), x[i, 0], y[i, 0], cost=cost) for i in range(x.shape[0])]
+    found = check_against_reference(h, refs, lambda i: f"{problem.kinds[i]} network {i}")
+    if found:
+        i = int(found[0].split("network ")[1].split(":")[0])
+        raise AssertionError(
+            f"{len(found)} contradiction(s) in a batch of {x.shape[0]} networks; first: {found[0]}\n"
+            f"network: {describe(nets, x[:, 0], y[:, 0], cost, i)}"
+        )
+
+
+# ------------------------------------------------------------------ the property test
+@pytest.mark.parametrize("kind", ADVERSARIAL_KINDS)
+def test_enclosures_and_verdicts_on_adversarial_networks(kind):
+    """Every exact level inside its enclosure, no false verdict, certified lower <= E: 630 networks a batch."""
+
+    @settings(max_examples=share(EXAMPLES))
+    @given(
+        adversarial_problems(
+            kinds=kind, size=BATCH, max_layers=5, max_width=4, dtypes=(jnp.float64, jnp.float32), mix_kinds=True
+        )
+    )
+    def check(problem):
+        check_batch(problem)
+        CHECKED.update(problem.kinds)
+
+    check()
+
+
+def test_checker_catches_a_shrunken_enclosure(monkeypatch):
+    """The check can fail: an E enclosure moved just above the exact value (by 1e-9 in log10) is caught."""
+    layers = [(np.array([[0.5, -1.25]]), np.array([0.25]), "sigmoid")]
+    x, y = np.array([0.5, 0.75]), np.array([0.0])
+    net = gb.network_from_arrays([W for W, _, _ in layers], [b for _, b, _ in layers], "sigmoid")
+    h = gb.hierarchy(net, x, y)
+    ref = reference_levels(layers, x, y)
+    assert check_against_reference(h, [ref], lambda i: "net") == []
+    real = type(h).enclosure
+
+    def shifted(self, level):
+        lo, hi = real(self, level)
+        if level == "E":
+            lo = np.maximum(lo, ref["E"][1] + 1e-9)
+            hi = np.maximum(hi, lo)
+        return lo, hi
+
+    monkeypatch.setattr(type(h), "enclosure", shifted)
+    found = check_against_reference(h, [ref], lambda i: "net")
+    assert found and "exact log10 E" in found[0] and "outside the enclosure" in found[0]
+
+
+def test_count(request):
+    """At least 10,000 adversarial networks were checked (when every kind's property test ran in this session)."""
+    ran = sum(item.name.startswith("test_enclosures_and_verdicts_on_adversarial") for item in request.session.items)
+    total = sum(CHECKED.values())
+    print(f"\nadversarial networks checked: {total} ({', '.join(f'{k}: {v}' for k, v in sorted(CHECKED.items()))})")
+    want = BATCH * share(EXAMPLES) * len(ADVERSARIAL_KINDS)
+    if ran == len(ADVERSARIAL_KINDS) and settings().max_examples >= 100:
+        assert want >= 10_000 and total >= want, f"{total} adversarial networks checked, expected at least {want}"
+
+
+# ------------------------------------------------------------------ one test per class of issue 10
+def _net(Ws, bs, acts, dtype=np.float64):
+    return gb.network_from_arrays([np.asarray(W, dtype) for W in Ws], [np.asarray(b, dtype) for b in bs], acts)
+
+
+def _check_one(Ws, bs, acts, x, y, *, cost="quadratic", dtype=np.float64):
+    """Hierarchy of one network at one example, checked against the reference; returns (h, ref)."""
+    net = _net(Ws, bs, acts, dtype)
+    acts = [acts] * len(Ws) if isinstance(acts, str) else acts
+    x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+    h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y), cost=cost)
+    ref = reference_levels(
+        [(np.asarray(W, dtype), np.asarray(b, dtype), a) for W, b, a in zip(Ws, bs, acts)], x, y, cost=cost
+    )
+    found = check_against_reference(h, [ref], lambda i: "network")
+    assert not found, "\n".join(found)
+    return h, ref
+
+
+def test_class1_stored_gamma_is_an_upper_bound():
+    """γ as stored is >= the true supremum of |σ'| (silu, selu and erf were rounded down by up to 1.4e-16)."""
+    for name in ("silu", "selu", "erf", "gelu", "sigmoid", "tanh"):
+        stored = gb.core.get_activation(name).gamma
+        assert arb(stored) >= gamma_ball(name), f"{name}: γ = {stored!r} is below the supremum {gamma_ball(name)}"
+
+
+def test_class1_silu_next_to_its_argmax_holds():
+    """silu, W1 = [[1]], b1 = [2.3993572805154675], x = y = 0: z is next to argmax σ', and D <= G holds."""
+    h, _ = _check_one([[[1.0]]], [[2.3993572805154675]], "silu", [0.0], [0.0])
+    assert h.verdict == "holds", h.codes  # D = σ'(z)|g| ≤ γ|g| = G is a theorem; the gap is ~1e-33 relative
+
+
+def test_class1_silu_next_to_its_argmax_holds_in_the_cli(tmp_path, capsys):
+    """The same network and example through ``gradbounds check``: exit code 0 (holds), not 1 (violated)."""
+    from gradbounds.cli import main
+
+    gb.io.save_network(tmp_path / "net.npz", _net([[[1.0]]], [[2.3993572805154675]], "silu"))
+    np.savez(tmp_path / "data.npz", x=np.zeros((1, 1)), y=np.zeros((1, 1)))
+    code = main(["check", "--network", str(tmp_path / "net.npz"), "--data", str(tmp_path / "data.npz")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+
+
+def test_class2_chain_of_ill_conditioned_linear_layers():
+    """Five linear 3x3 layers with singular values (1, 1e-6, 1e-12): E, P and lower inside their enclosures."""
+    rng = np.random.default_rng(7)
+    Ws = []
+    for _ in range(5):
+        u, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+        v, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+        Ws.append(u @ np.diag([1.0, 1e-6, 1e-12]) @ v.T)
+    bs = [rng.standard_normal(3) for _ in Ws]
+    h, ref = _check_one(Ws, bs, "linear", rng.uniform(-1, 1, 3), rng.uniform(0, 1, 3))
+    lo, hi = h.enclosure("E")
+    assert np.all(np.isfinite(lo)) and np.all(hi - lo < 1.0), (lo, hi)
+
+
+def test_class2_rank_one_product_with_g_in_its_null_space():
+    """Π_1 = v u^T ≠ 0 with u^T g = 0 exactly: E_1 = 0 and σ_min(Π_1) = 0, so lo of E and of lower is -inf."""
+    v = [1.0, 0.7071067811865476, -1.7320508075688772]
+    u = [1.0, 1.0, -2.0]
+    W2 = np.outer(u, v)  # exact: u_i are ±1, ±2
+    g = np.array([0.375, -0.125, 0.125])  # u^T g = 0.375 - 0.125 - 0.25 = 0
+    y = np.asarray(u) - g  # a^2 = W2 e_1 = u exactly; y exact
+    h, ref = _check_one([np.zeros((3, 1)), W2], [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], "linear", [0.5], y)
+    assert ref["E"][0][0] == -np.inf and ref["lower"][0][0] == -np.inf
+    assert h.enclosure("E")[0][0] == -np.inf, "E_1 is exactly 0: its enclosure must reach 0"
+    assert h.enclosure("lower")[0][0] == -np.inf, "σ_min(Π_1) is exactly 0: the certified lower bound is 0"
+    assert np.isfinite(h.enclosure("P")[0][0]), "P_1 = ‖v‖‖u‖‖g‖ > 0"
+
+
+def test_class3_cancellation_in_z():
+    """z = 1e16·1 + 1·1 − 1e16·1 = 1 exactly (floating point gives 0 or 2)."""
+    h, ref = _check_one([[[1e16, 1.0, -1e16]]], [[0.0]], "sigmoid", [1.0, 1.0, 1.0], [0.0])
+    assert h.verdict != "violated"
+
+
+def test_class3_cross_entropy_with_sigmoid_near_its_target():
+    """Cross-entropy, z = 20, y = 1: δ = σ(20) − 1 = −2.06e-9, relative to σ's rounding 1e-16·(1/2e-9)."""
+    h, ref = _check_one([[[0.0]]], [[20.0]], "sigmoid", [0.0], [1.0], cost="cross-entropy")
+    assert ref["E"][0][0] == pytest.approx(math.log10(2.0611536181902037e-09), abs=1e-12)
+
+
+def test_class3_quadratic_cost_with_a_near_y():
+    """Quadratic cost, tanh output, y the float nearest a^L: the exact g is a^L's rounding error."""
+    net = _net([[[0.3]], [[1.7]]], [[0.1], [-0.2]], "tanh")
+    aL = np.asarray(gb.forward(net, jnp.asarray([0.9])).a[-1])
+    _check_one([[[0.3]], [[1.7]]], [[0.1], [-0.2]], "tanh", [0.9], aL)
+
+
+def test_class4_saturated_sigmoid_is_vanishing_not_zero():
+    """Sigmoid z = ±744: σ' ≈ e^-744 underflows float64, yet log10 E ≈ −322.96 and is finite."""
+    h, ref = _check_one([np.zeros((2, 1))], [[744.0, -744.0]], "sigmoid", [0.0], [0.0, 1.0])
+    assert ref["E"][0][0] == pytest.approx(-322.96, abs=0.01)
+    lo, hi = h.enclosure("E")
+    assert np.isfinite(lo[0]) and np.isfinite(hi[0])
+    assert h.verdict != "violated"
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-160])
+def test_class5_huge_and_tiny_output_error(scale):
+    """a^L ≈ 1e160 (‖g‖² overflows) and g ≈ 1e-160 (‖g‖² is subnormal): finite levels inside their enclosures."""
+    h, ref = _check_one([np.zeros((2, 1))], [[scale, -scale]], "linear", [0.0], [0.0, 0.0])
+    assert ref["E"][0][0] == pytest.approx(math.log10(scale * math.sqrt(2)), abs=1e-12)
+    lo, hi = h.enclosure("lower")
+    assert np.isfinite(lo[0]) and np.isfinite(hi[0])
+
+
+def test_class_float32_network():
+    """A float32 network: the exact values for the float32 inputs lie inside the enclosures."""
+    rng = np.random.default_rng(3)
+    Ws = [rng.standard_normal((3, 2)), rng.standard_normal((2, 3))]
+    bs = [rng.standard_normal(3), rng.standard_normal(2)]
+    _check_one(Ws, bs, ["tanh", "sigmoid"], rng.uniform(size=2), rng.uniform(size=2), dtype=np.float32)
