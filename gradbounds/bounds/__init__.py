@@ -3,7 +3,8 @@
 ``E`` is the exact ``‖δ^l‖``; ``D`` is the data-split bound (*) and ``G`` the
 textbook bound (**) (docs/design.md §2).  :func:`hierarchy` checks one
 network at its examples, :func:`sweep` a stack of networks in one jitted call;
-:func:`decide` and :func:`redecide` settle inconclusive verdicts in mpmath.
+:func:`decide` and :func:`redecide` settle inconclusive verdicts by proof in ball
+arithmetic (:func:`ball_levels`); :func:`exact_levels` gives mpmath point values.
 
 References:
   Nielsen, *Neural Networks and Deep Learning*, ch. 5; Higham 2002, §3.5.
@@ -30,9 +31,13 @@ from gradbounds.bounds._api import log_error_norms as log_error_norms
 from gradbounds.bounds._api import shard_networks as shard_networks
 from gradbounds.bounds._api import sweep as sweep
 
-from gradbounds.bounds._exact import decide as decide
 from gradbounds.bounds._exact import exact_levels as exact_levels
-from gradbounds.bounds._exact import redecide as redecide
+
+from gradbounds.bounds._ball import Unresolved as Unresolved
+from gradbounds.bounds._ball import ball_levels as ball_levels
+from gradbounds.bounds._ball import decide as decide
+from gradbounds.bounds._ball import decided as decided
+from gradbounds.bounds._ball import redecide as redecide
 
 __all__ = (
     "COMPARISONS",
@@ -50,7 +55,10 @@ __all__ = (
     "log_error_norms",
     "shard_networks",
     "sweep",
-    "decide",
     "exact_levels",
+    "Unresolved",
+    "ball_levels",
+    "decide",
+    "decided",
     "redecide",
 )

@@ -20,6 +20,7 @@ from gradbounds.core._activations import activation_names as activation_names
 from gradbounds.core._activations import get_activation as get_activation
 from gradbounds.core._activations import register_activation as register_activation
 from gradbounds.core._activations import round_up as round_up
+from gradbounds.core._balls import Straddle as Straddle
 
 from gradbounds.core._networks import INITS as INITS
 from gradbounds.core._networks import Forward as Forward
@@ -77,6 +78,7 @@ __all__ = (
     "get_activation",
     "register_activation",
     "round_up",
+    "Straddle",
     "INITS",
     "Forward",
     "Layer",

@@ -46,6 +46,8 @@ import mpmath
 import numpy as np
 from jax.typing import ArrayLike
 
+from gradbounds.core import _balls
+
 __all__ = [
     "Activation",
     "get_activation",
@@ -92,6 +94,9 @@ class Activation:
       curvature: sup |σ''(t)| away from the kinks, rounded up (0 for piecewise linear σ).
       features: points where σ varies most or σ'² peaks (quadrature breakpoints).
       sup_abs: sup_t |σ(t)| (``inf`` when unbounded).
+      ball: ``ball(t, d)``: σ (``d`` false) or σ' (``d`` true) on an arb ball
+        ``t`` (:mod:`gradbounds.core._balls`; ``None``: no proofs in high precision).
+      ball_gamma: γ as an arb ball from its closed form, at the working precision.
     """
 
     name: str
@@ -107,6 +112,8 @@ class Activation:
     curvature: float = math.inf
     features: tuple[float, ...] = (0.0,)
     sup_abs: float = math.inf
+    ball: Callable[[Any, bool], Any] | None = None
+    ball_gamma: Callable[[], Any] | None = None
 
     def __call__(self, z):
         return self.fn(z)
@@ -352,6 +359,8 @@ for _act in (
         lambda t: _mp_sig(t) * _mp_sig(-t),
         curvature=_CURV["sigmoid"],
         sup_abs=1.0,
+        ball=_balls.sigmoid,
+        ball_gamma=_balls.sigmoid_gamma,
     ),
     Activation(
         "tanh",
@@ -364,6 +373,8 @@ for _act in (
         lambda t: mpmath.sech(t) ** 2,
         curvature=_CURV["tanh"],
         sup_abs=1.0,
+        ball=_balls.tanh,
+        ball_gamma=_balls.one,
     ),
     Activation(
         "relu",
@@ -377,6 +388,8 @@ for _act in (
         kinks=(0.0,),
         jumps=(1.0,),
         curvature=0.0,
+        ball=_balls.relu,
+        ball_gamma=_balls.one,
     ),
     Activation(
         "leaky_relu",
@@ -390,6 +403,8 @@ for _act in (
         kinks=(0.0,),
         jumps=(1.0 - LEAKY_SLOPE,),
         curvature=0.0,
+        ball=_balls.leaky_relu,
+        ball_gamma=_balls.one,
     ),
     Activation(
         "elu",
@@ -403,6 +418,8 @@ for _act in (
         kinks=(0.0,),  # σ'' jumps; σ' is continuous
         jumps=(0.0,),
         curvature=_CURV["elu"],
+        ball=_balls.elu,
+        ball_gamma=_balls.one,
     ),
     Activation(
         "selu",
@@ -416,6 +433,8 @@ for _act in (
         kinks=(0.0,),
         jumps=(round_up(mpmath.mpf(SELU_LAMBDA) * (mpmath.mpf(SELU_ALPHA) - 1)),),
         curvature=_CURV["selu"],
+        ball=_balls.selu,
+        ball_gamma=_balls.selu_gamma,
     ),
     Activation(
         "softplus",
@@ -427,6 +446,8 @@ for _act in (
         lambda t: mpmath.log1p(mpmath.exp(t)),
         _mp_sig,
         curvature=_CURV["softplus"],
+        ball=_balls.softplus,
+        ball_gamma=_balls.one,
     ),
     Activation(
         "gelu",
@@ -439,6 +460,8 @@ for _act in (
         lambda t: mpmath.ncdf(t) + t * mpmath.npdf(t),
         curvature=_CURV["gelu"],
         features=(0.0, math.sqrt(2.0), -math.sqrt(2.0)),
+        ball=_balls.gelu,
+        ball_gamma=_balls.gelu_gamma,
     ),
     Activation(
         "silu",
@@ -451,6 +474,8 @@ for _act in (
         _mp_silu_d,
         curvature=_CURV["silu"],
         features=(0.0, _SILU_T, -_SILU_T),
+        ball=_balls.silu,
+        ball_gamma=_balls.silu_gamma,
     ),
     Activation(
         "erf",
@@ -463,6 +488,8 @@ for _act in (
         lambda t: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-t * t),
         curvature=_CURV["erf"],
         sup_abs=1.0,
+        ball=_balls.erf,
+        ball_gamma=_balls.erf_gamma,
     ),
     Activation(
         "hard_tanh",
@@ -478,6 +505,8 @@ for _act in (
         curvature=0.0,
         features=(-1.0, 1.0),
         sup_abs=1.0,
+        ball=_balls.hard_tanh,
+        ball_gamma=_balls.one,
     ),
     Activation(
         "linear",
@@ -489,6 +518,8 @@ for _act in (
         lambda t: t,
         lambda t: mpmath.mpf(1),
         curvature=0.0,
+        ball=_balls.linear,
+        ball_gamma=_balls.one,
     ),
 ):
     register_activation(_act)

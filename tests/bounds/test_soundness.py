@@ -6,8 +6,10 @@ for the given floats; a verdict ``X ≤ Y`` is 'holds' only where it is true and
 'violated' only where it is false; the certified lower bound (``lo`` of
 ``lower``) never exceeds the exact E.
 
-The exact values come from ``_reference_highprec.py`` (python-flint arb balls,
-sharing no code with gradbounds): log10 intervals ``[rlo, rhi]`` that contain
+The exact values come from :func:`gradbounds.bounds.ball_levels` (python-flint
+arb balls: a different method from the float enclosures, sharing no code
+with :mod:`gradbounds.bounds._enclosed`; itself checked against mpmath point
+values in ``test_exact.py``): log10 intervals ``[rlo, rhi]`` that contain
 them.  An enclosure is wrong when it misses the reference interval
 (``hi < rlo`` or ``lo > rhi``); a verdict is false when the reference proves
 the opposite.  The check can therefore only miss an error smaller than the
@@ -37,12 +39,26 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from bounds._reference_highprec import COMPARISONS, LEVELS, decided, gamma_ball, reference_levels
-from flint import arb
+from flint import arb, ctx
 from hypothesis import given, settings
 
 import gradbounds as gb
+from gradbounds.bounds import COMPARISONS, ball_levels, decided
 from gradbounds.testing import ADVERSARIAL_KINDS, adversarial_problems
+
+LEVELS = ("lower", "E", "P", "J", "D", "G")
+
+
+def reference_levels(layers, x, y, *, cost="quadratic"):
+    """:func:`gradbounds.bounds.ball_levels` of ``(W, b, activation)`` triples (each array as given, no cast)."""
+    net = tuple(gb.Layer(np.asarray(W), np.asarray(b), act) for W, b, act in layers)
+    return ball_levels(net, x, y, cost=cost)
+
+
+def gamma_ball(name):
+    with ctx.workprec(256):
+        return gb.core.get_activation(name).ball_gamma()
+
 
 BATCH = 630
 EXAMPLES = 0.02  # of the profile's max_examples, per kind: 2 in ci
