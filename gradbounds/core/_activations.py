@@ -10,6 +10,18 @@ breakpoints) and sup|σ|.  The registry maps names to records;
 :func:`get_activation` looks one up and :func:`register_activation` adds a
 user's own.
 
+Two GELUs.  ``"gelu"`` is the exact (erf) form ``zΦ(z)``, PyTorch's default
+``nn.GELU()``; ``"gelu_tanh"`` is the tanh approximation
+``½z(1 + tanh(√(2/π)(z + 0.044715 z³)))``, which is ``jax.nn.gelu``'s default
+(``approximate=True``) and PyTorch's ``nn.GELU(approximate="tanh")``.  They
+differ by up to 4.7e-4, so the adapters keep them apart.
+
+Parameterised names.  A leaky relu of slope ``s`` on the negative side is the
+name ``"leaky_relu:s"`` (for example ``"leaky_relu:0.2"``), made on first use
+(kept out of :func:`activation_names`); ``"leaky_relu"`` is PyTorch's and JAX's
+default slope 0.01 (:data:`LEAKY_SLOPE`), and ``"leaky_relu:0.01"`` is that
+same record.  Its γ is ``max(1, |s|)``.
+
 Convention at kinks.  Where σ is not differentiable (relu and leaky_relu at 0,
 elu and selu at 0, hard_tanh at ±1) ``deriv`` returns exactly what
 ``jax.grad`` of ``fn`` returns there, so closed forms and autodiff agree
@@ -25,12 +37,13 @@ each is checked against a dense numeric maximisation in
 
    γ_{\\rm sigmoid} = 1/4,\\quad γ_{\\tanh} = 1,\\quad γ_{\\rm selu} = λα,\\quad
    γ_{\\rm gelu} = Φ(\\sqrt2) + \\sqrt2\\,φ(\\sqrt2),\\quad
+   γ_{\\rm gelu\\_tanh} = σ'(t^*),\\ σ''(t^*) = 0,\\ t^* ≈ 1.4185,\\quad
    γ_{\\rm erf} = 2/\\sqrt{π},\\quad γ_{\\rm silu} = σ'(t^*),\\ t^*\\tanh(t^*/2) = 2.
 
 References:
   Nielsen, *Neural Networks and Deep Learning*, ch. 5 (γ = 1/4 for sigmoid);
   Klambauer et al. 2017, "Self-Normalizing Neural Networks" (selu's λ, α);
-  Hendrycks & Gimpel 2016, "Gaussian Error Linear Units" (gelu).
+  Hendrycks & Gimpel 2016, "Gaussian Error Linear Units" (gelu and its tanh approximation).
 """
 
 from __future__ import annotations
@@ -52,6 +65,7 @@ __all__ = [
     "register_activation",
     "activation_names",
     "round_up",
+    "leaky_relu",
     "SELU_ALPHA",
     "SELU_LAMBDA",
     "LEAKY_SLOPE",
@@ -152,12 +166,66 @@ def get_activation(name: str | Activation) -> Activation:
         return name
     if not isinstance(name, str):
         raise TypeError(f"activation: expected a name (str), got {type(name).__name__}")
-    key = name.lower().replace("-", "_")
+    if ":" in name:
+        return _parameterised(name)
+    key = name.lower().replace("-", "_").strip()
     key = {"swish": "silu", "identity": "linear", "logistic": "sigmoid"}.get(key, key)
     try:
         return _REGISTRY[key]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(_REGISTRY)}") from None
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {', '.join(_REGISTRY)} (or 'leaky_relu:SLOPE')"
+        ) from None
+
+
+_FAMILY: dict[str, Activation] = {}
+
+
+def _parameterised(name: str) -> Activation:
+    """``"leaky_relu:0.2"``: the one parameterised family; the records are cached, not registered."""
+    family, _, arg = name.partition(":")
+    if family.lower().replace("-", "_").strip() != "leaky_relu":
+        raise ValueError(f"unknown activation {name!r}: only 'leaky_relu:SLOPE' takes a parameter")
+    try:
+        slope = float(arg)
+    except ValueError:
+        raise ValueError(f"activation {name!r}: expected a number after 'leaky_relu:', got {arg!r}") from None
+    if not math.isfinite(slope):
+        raise ValueError(f"activation {name!r}: expected a finite slope, got {slope}")
+    return leaky_relu(slope)
+
+
+def leaky_relu(slope: float = LEAKY_SLOPE) -> Activation:
+    """The leaky relu of negative-side slope ``slope``: ``σ(z) = z`` for ``z ≥ 0``, ``slope·z`` below.
+
+    Its name is ``"leaky_relu"`` for the default slope 0.01 (:data:`LEAKY_SLOPE`) and
+    ``f"leaky_relu:{slope!r}"`` otherwise; γ = max(1, |slope|), the kink at 0 jumps by ``|1 − slope|``.
+    """
+    slope = float(slope)
+    if not math.isfinite(slope):
+        raise ValueError(f"leaky_relu: expected a finite slope, got {slope}")
+    if slope == LEAKY_SLOPE and "leaky_relu" in _REGISTRY:
+        return _REGISTRY["leaky_relu"]
+    name = "leaky_relu" if slope == LEAKY_SLOPE else f"leaky_relu:{slope!r}"
+    if name in _FAMILY:
+        return _FAMILY[name]
+    s, ms = slope, mpmath.mpf(slope)
+    act = Activation(
+        name,
+        lambda z: jnp.where(z >= 0, z, s * z),
+        lambda z: jnp.where(z >= 0, 1.0, s).astype(z.dtype),
+        max(1.0, abs(s)),
+        lambda u: np.where(u >= 0, u, s * u),
+        lambda u: np.where(u >= 0, 1.0, s),
+        lambda t: t if t >= 0 else ms * t,
+        lambda t: mpmath.mpf(1) if t >= 0 else ms,
+        kinks=(0.0,),
+        jumps=(round_up(abs(1 - ms)),),
+        curvature=0.0,
+    )
+    if name != "leaky_relu":
+        _FAMILY[name] = act
+    return act
 
 
 # ---------------------------------------------------------------- closed forms
@@ -182,14 +250,6 @@ def _relu(z):
 
 def _relu_d(z):
     return jnp.where(z > 0, 1, 0).astype(z.dtype)
-
-
-def _leaky(z):
-    return jnp.where(z >= 0, z, LEAKY_SLOPE * z)
-
-
-def _leaky_d(z):
-    return jnp.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
 
 
 def _elu(z):
@@ -228,6 +288,45 @@ def _phi_pdf(z):
 
 def _gelu_d(z):
     return _phi_cdf(z) + z * _phi_pdf(z)
+
+
+_GELU_C = math.sqrt(2 / math.pi)
+_GELU_K = 0.044715
+
+
+def _gelu_tanh_u2(z):
+    # 2u, u = √(2/π)(z + 0.044715 z³): ½(1 + tanh u) = sigmoid(2u) and sech²u = 4 sigmoid(2u) sigmoid(−2u)
+    return (2 * _GELU_C) * (z + _GELU_K * (z * z * z))
+
+
+def _gelu_tanh(z):
+    return z * jax.nn.sigmoid(_gelu_tanh_u2(z))  # ½z(1 + tanh u) without the cancellation of 1 + tanh u
+
+
+def _gelu_tanh_d(z):
+    u2 = _gelu_tanh_u2(z)
+    du2 = (2 * _GELU_C) * (1 + (3 * _GELU_K) * (z * z))
+    return jax.nn.sigmoid(u2) * (1 + z * du2 * jax.nn.sigmoid(-u2))
+
+
+def _mp_gelu_tanh(t):
+    return t * _mp_sig(2 * mpmath.sqrt(2 / mpmath.pi) * (t + mpmath.mpf(_GELU_K) * t**3))
+
+
+def _mp_gelu_tanh_d(t):
+    c, k = mpmath.sqrt(2 / mpmath.pi), mpmath.mpf(_GELU_K)
+    u2 = 2 * c * (t + k * t**3)
+    return _mp_sig(u2) * (1 + t * 2 * c * (1 + 3 * k * t * t) * _mp_sig(-u2))
+
+
+def _gelu_tanh_argmax():
+    """Where gelu_tanh'' = 0 for t > 0 (gelu_tanh' peaks there, t ≈ 1.4185), in 50-digit arithmetic."""
+    with mpmath.workdps(50):
+        return mpmath.findroot(lambda t: mpmath.diff(_mp_gelu_tanh_d, t), mpmath.mpf("1.42"))
+
+
+def _np_gelu_tanh_u2(u):
+    return 2 * _GELU_C * (u + _GELU_K * u**3)
 
 
 def _silu(z):
@@ -281,6 +380,8 @@ def _exact_gammas() -> dict[str, Any]:
             "sigmoid": mpmath.mpf(1) / 4,
             "selu": mpmath.mpf(SELU_LAMBDA) * mpmath.mpf(SELU_ALPHA),
             "gelu": mpmath.ncdf(sq2) + sq2 * mpmath.npdf(sq2),
+            # σ' = ½ + an odd function, so max|σ'| = max σ' (the minimum is 1 − γ)
+            "gelu_tanh": _mp_gelu_tanh_d(_gelu_tanh_argmax()),
             "silu": _mp_silu_d(_silu_argmax()),
             "erf": 2 / mpmath.sqrt(mpmath.pi),
         }
@@ -299,6 +400,7 @@ def _exact_curvatures() -> dict[str, Any]:
             "selu": mpmath.mpf(SELU_LAMBDA) * mpmath.mpf(SELU_ALPHA),
             "softplus": mpmath.mpf(1) / 4,  # σ'
             "gelu": 2 * mpmath.npdf(0),  # φ(z)(2 − z²) at 0
+            "gelu_tanh": mpmath.sqrt(2 / mpmath.pi),  # at 0 (σ'' is even; its other extrema are ±0.108 at ±2.02)
             "silu": mpmath.mpf(1) / 2,  # 2σ' + zσ'(1 − 2σ) at 0
             "erf": 4 / mpmath.sqrt(mpmath.pi) * mpmath.exp(mpmath.mpf(-1) / 2) / mpmath.sqrt(2),
             "hard_tanh": 0,
@@ -338,7 +440,8 @@ _SQ2PI = math.sqrt(2 * math.pi)
 _GAMMA = {k: round_up(v) for k, v in _exact_gammas().items()}
 _CURV = {k: round_up(v) for k, v in _exact_curvatures().items()}
 _SILU_T = float(_silu_argmax())
-_L, _A, _S = SELU_LAMBDA, SELU_ALPHA, LEAKY_SLOPE
+_GELU_TANH_T = float(_gelu_tanh_argmax())
+_L, _A = SELU_LAMBDA, SELU_ALPHA
 
 for _act in (
     Activation(
@@ -378,19 +481,7 @@ for _act in (
         jumps=(1.0,),
         curvature=0.0,
     ),
-    Activation(
-        "leaky_relu",
-        _leaky,
-        _leaky_d,
-        1.0,
-        lambda u: np.where(u >= 0, u, _S * u),
-        lambda u: np.where(u >= 0, 1.0, _S),
-        lambda t: t if t >= 0 else mpmath.mpf(LEAKY_SLOPE) * t,
-        lambda t: mpmath.mpf(1 if t >= 0 else LEAKY_SLOPE),
-        kinks=(0.0,),
-        jumps=(1.0 - LEAKY_SLOPE,),
-        curvature=0.0,
-    ),
+    leaky_relu(LEAKY_SLOPE),
     Activation(
         "elu",
         _elu,
@@ -439,6 +530,21 @@ for _act in (
         lambda t: mpmath.ncdf(t) + t * mpmath.npdf(t),
         curvature=_CURV["gelu"],
         features=(0.0, math.sqrt(2.0), -math.sqrt(2.0)),
+    ),
+    Activation(
+        "gelu_tanh",
+        _gelu_tanh,
+        _gelu_tanh_d,
+        _GAMMA["gelu_tanh"],
+        lambda u: u * _np_expit(_np_gelu_tanh_u2(u)),
+        lambda u: (
+            _np_expit(_np_gelu_tanh_u2(u))
+            * (1 + u * 2 * _GELU_C * (1 + 3 * _GELU_K * u * u) * _np_expit(-_np_gelu_tanh_u2(u)))
+        ),
+        _mp_gelu_tanh,
+        _mp_gelu_tanh_d,
+        curvature=_CURV["gelu_tanh"],
+        features=(0.0, _GELU_TANH_T, -_GELU_TANH_T),
     ),
     Activation(
         "silu",
