@@ -226,11 +226,14 @@ def init_network(
 def network_from_arrays(
     weights: Sequence[ArrayLike],
     biases: Sequence[ArrayLike],
-    activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+    activation: str | Activation | Sequence[str | Activation],
     *,
     validate: bool = True,
 ) -> tuple[Layer, ...]:
-    """Builds a network from user arrays ``W^1..W^L`` and ``b^1..b^L``.
+    """Builds a network from user arrays ``W^1..W^L`` and ``b^1..b^L`` and their activations.
+
+    ``activation`` (one name for every layer, or one per layer) is required: arrays do not
+    say their activation, and none is assumed.
 
     Arrays keep their dtype (numpy arrays become JAX arrays of the same dtype).
     With ``validate`` the shapes, dtypes and finiteness are checked by
