@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import check_adapted
+from helpers import check_adapted, need
 
 import gradbounds as gb
 
-eqx = pytest.importorskip("equinox")
+eqx = need("equinox")
 
 
 def _bias_grads(model, x, y, linears):

@@ -8,19 +8,20 @@ import json
 import jax
 import numpy as np
 import pytest
+from helpers import need
 
 import gradbounds as gb
 from gradbounds.cli import main
 
-torch = pytest.importorskip("torch")
-safetensors_torch = pytest.importorskip("safetensors.torch")
+torch = need("torch")
+safetensors_torch = need("safetensors.torch")
 from safetensors.numpy import save_file  # noqa: E402
 
 
 def _model(dtype=torch.float64):
     torch.manual_seed(0)
     layers = []
-    for i in range(11):  # 11 linear layers: the index order must put 2 before 10 (and 20 after 18)
+    for _ in range(11):  # 11 linear layers: the index order must put 2 before 10 (and 20 after 18)
         layers += [torch.nn.Linear(3, 3), torch.nn.Tanh()]
     return torch.nn.Sequential(*layers[:-1]).to(dtype)
 

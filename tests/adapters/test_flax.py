@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import check_adapted
+from helpers import check_adapted, need
 
 import gradbounds as gb
 
-pytest.importorskip("flax")
+need("flax")
 from flax import linen, nnx  # noqa: E402
 
 

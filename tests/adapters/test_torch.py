@@ -3,11 +3,11 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import check_adapted
+from helpers import check_adapted, need
 
 import gradbounds as gb
 
-torch = pytest.importorskip("torch")
+torch = need("torch")
 nn = torch.nn
 
 ACTS = [
