@@ -105,8 +105,10 @@ def _params_items(params: Mapping, activation, out: list) -> None:
             "from_flax: params do not say the activations; expected activation= (one name or callable, or one per"
             " layer), got none"
         )
-    single = isinstance(activation, str) or callable(activation) or not isinstance(activation, Sequence)
-    acts = [activation] * len(names) if single else list(activation)
+    if isinstance(activation, str) or callable(activation) or not isinstance(activation, Sequence):
+        acts: list[Any] = [activation] * len(names)
+    else:
+        acts = list(activation)
     if len(acts) != len(names):
         raise ValueError(f"from_flax: expected {len(names)} activations (one per Dense layer), got {len(acts)}")
     for i, (name, a) in enumerate(zip(names, acts), start=1):

@@ -66,9 +66,8 @@ def from_state_dict(
         not of rank 2, widths that do not chain, no activation.
     """
     layers = state_dict_layers(state_dict, where)
-    conv = lambda a, w: a if isinstance(a, np.ndarray) or a is None else _to_numpy(a, dtype, w)  # noqa: E731
-    Ws = [conv(W, f"{where}: {p}.weight") for p, W, _ in layers]
-    bs = [conv(b, f"{where}: {p}.bias") for p, _, b in layers]
+    Ws = [_to_numpy(W, dtype, f"{where}: {p}.weight") for p, W, _ in layers]
+    bs = [None if b is None else _to_numpy(b, dtype, f"{where}: {p}.bias") for p, _, b in layers]
     for l in range(1, len(Ws)):
         if Ws[l].shape[1] != Ws[l - 1].shape[0]:
             raise ValueError(
@@ -83,6 +82,8 @@ def from_state_dict(
 
 
 def _to_numpy(a, dtype, where: str) -> np.ndarray:
+    if isinstance(a, np.ndarray):
+        return a
     if type(a).__module__.startswith("torch"):
         from gradbounds.adapters._torch import torch_to_numpy
 

@@ -210,10 +210,17 @@ def leaky_relu(slope: float = LEAKY_SLOPE) -> Activation:
     if name in _FAMILY:
         return _FAMILY[name]
     s, ms = slope, mpmath.mpf(slope)
+
+    def fn(z: Any) -> jax.Array:
+        return jnp.where(z >= 0, z, s * z)
+
+    def deriv(z: Any) -> jax.Array:
+        return jnp.where(z >= 0, 1.0, s).astype(z.dtype)
+
     act = Activation(
         name,
-        lambda z: jnp.where(z >= 0, z, s * z),
-        lambda z: jnp.where(z >= 0, 1.0, s).astype(z.dtype),
+        fn,
+        deriv,
         max(1.0, abs(s)),
         lambda u: np.where(u >= 0, u, s * u),
         lambda u: np.where(u >= 0, 1.0, s),

@@ -91,7 +91,9 @@ def load_network(path: str | os.PathLike, activation: str | Sequence[str] | None
             f"{path}: the file names no activations (no array 'activations'); expected activation"
             " (one name, or one per layer)"
         )
-    return network_from_arrays(Ws, bs, named if named is not None else activation)
+    acts = named if named is not None else activation
+    assert acts is not None  # one of the two, checked above
+    return network_from_arrays(Ws, bs, acts)
 
 
 def save_network(path: str | os.PathLike, net: Sequence[Layer]) -> None:
