@@ -187,12 +187,9 @@ def _parameterised(name: str) -> Activation:
     if family.lower().replace("-", "_").strip() != "leaky_relu":
         raise ValueError(f"unknown activation {name!r}: only 'leaky_relu:SLOPE' takes a parameter")
     try:
-        slope = float(arg)
+        return leaky_relu(float(arg))
     except ValueError:
-        raise ValueError(f"activation {name!r}: expected a number after 'leaky_relu:', got {arg!r}") from None
-    if not math.isfinite(slope):
-        raise ValueError(f"activation {name!r}: expected a finite slope, got {slope}")
-    return leaky_relu(slope)
+        raise ValueError(f"activation {name!r}: expected a finite number after 'leaky_relu:', got {arg!r}") from None
 
 
 def leaky_relu(slope: float = LEAKY_SLOPE) -> Activation:
@@ -210,13 +207,8 @@ def leaky_relu(slope: float = LEAKY_SLOPE) -> Activation:
     if name in _FAMILY:
         return _FAMILY[name]
     s, ms = slope, mpmath.mpf(slope)
-
-    def fn(z: Any) -> jax.Array:
-        return jnp.where(z >= 0, z, s * z)
-
-    def deriv(z: Any) -> jax.Array:
-        return jnp.where(z >= 0, 1.0, s).astype(z.dtype)
-
+    fn: Callable[[Any], jax.Array] = lambda z: jnp.where(z >= 0, z, s * z)  # noqa: E731
+    deriv: Callable[[Any], jax.Array] = lambda z: jnp.where(z >= 0, 1.0, s).astype(z.dtype)  # noqa: E731
     act = Activation(
         name,
         fn,
