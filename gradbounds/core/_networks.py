@@ -263,6 +263,15 @@ def check_finite(name: str, x: ArrayLike) -> None:
         raise ValueError(f"{name}: expected finite values, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
 
 
+_ADAPTERS = {"torch": "from_torch", "equinox": "from_equinox", "flax": "from_flax"}
+
+
+def _adapter_hint(net, layer) -> str:
+    """``"; convert the model with gradbounds.from_torch(model)"`` for a framework's module, else ``""``."""
+    top = type(layer).__module__.split(".")[0]
+    return f" (a {top} module: convert the model with gradbounds.{_ADAPTERS[top]}(model))" if top in _ADAPTERS else ""
+
+
 def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
     """Checks shapes, dtypes and finiteness layer by layer; returns the widths.
 
@@ -277,7 +286,7 @@ def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
     dtype = None
     for l, layer in enumerate(net, start=1):
         if not isinstance(layer, Layer):
-            raise TypeError(f"layer {l}: expected a Layer, got {type(layer).__name__}")
+            raise TypeError(f"layer {l}: expected a Layer, got {type(layer).__name__}{_adapter_hint(net, layer)}")
         W, b = layer.W, layer.b
         for nm, arr in (("W", W), ("b", b)):
             if not _is_float_array(arr):

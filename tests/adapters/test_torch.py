@@ -169,3 +169,11 @@ def test_torch_functions_are_recognised():
         "silu",
         "softplus",
     ]
+
+
+def test_a_torch_model_given_to_the_hierarchy_says_how_to_convert_it():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh()).double()
+    with pytest.raises(
+        TypeError, match=r"layer 1: expected a Layer, got Linear \(a torch module: .*gradbounds.from_torch"
+    ):
+        gb.hierarchy(model, jnp.ones(3), jnp.ones(2))
