@@ -297,7 +297,10 @@ def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
         if 0 in W.shape:
             raise ValueError(f"layer {l}: expected non-zero widths, got W of shape {tuple(W.shape)}")
         if b.shape != (W.shape[0],):
-            raise ValueError(f"layer {l}: expected b of shape {(W.shape[0],)}, got {tuple(b.shape)}")
+            hint = ""
+            if b.shape == (W.shape[1],):
+                hint = "; W looks transposed (Flax and Keras kernels are (n_in, n_out): pass kernel.T)"
+            raise ValueError(f"layer {l}: expected b of shape {(W.shape[0],)}, got {tuple(b.shape)}{hint}")
         if l > 1:
             want = net[l - 2].W.shape[0]
             if W.shape[1] != want:

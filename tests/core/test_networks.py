@@ -137,3 +137,8 @@ def test_init_argument_errors():
 
 def test_seed_network_widths():
     assert gb.widths(gb.init_network(key(0), SEED_WIDTHS)) == SEED_WIDTHS
+
+
+def test_a_transposed_kernel_is_named_as_such():
+    with pytest.raises(ValueError, match=r"expected b of shape \(3,\), got \(4,\); W looks transposed"):
+        gb.network_from_arrays([np.ones((3, 4))], [np.zeros(4)], "tanh")
