@@ -177,3 +177,17 @@ def test_a_torch_model_given_to_the_hierarchy_says_how_to_convert_it():
         TypeError, match=r"layer 1: expected a Layer, got Linear \(a torch module: .*gradbounds.from_torch"
     ):
         gb.hierarchy(model, jnp.ones(3), jnp.ones(2))
+
+
+def test_a_float64_model_is_not_narrowed_when_jax_runs_in_32_bits():
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, gradbounds as gb\n"
+        "m = torch.nn.Sequential(torch.nn.Linear(3, 2)).double()\n"
+        "try:\n    gb.from_torch(m)\nexcept ValueError as e:\n    print(e)\n"
+        "print(gb.from_torch(m, dtype='float32')[0].W.dtype)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert "the network is float64 but JAX runs in 32 bits" in out and out.strip().endswith("float32")
