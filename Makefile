@@ -9,7 +9,7 @@ PYSRC  := gradbounds tests bench notebooks paper
 
 help:
 	@echo "make demo    create $(VENV), install gradbounds, run 'gradbounds check' on the seed network"
-	@echo "make test    install the test extras, run ruff and the whole test suite (notebooks included)"
+	@echo "make test    install the test extras (adapters: torch, equinox, flax, safetensors), run ruff and the whole suite"
 	@echo "make test-fast  the suite without the tests marked slow, Hypothesis profile dev (a few minutes)"
 	@echo "make lint    ruff check and ruff format --check; make precommit runs the pre-commit hooks on every file"
 	@echo "make typecheck  pyright (basedpyright, basic mode) on the package"
@@ -27,7 +27,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e ".[test,train,figures,export]"
+	$(PIP) install -q -e ".[test,train,figures,export,adapters]"
 	@touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core

@@ -9,6 +9,8 @@ subpackages (docs/design.md §6 gives the map):
 * :mod:`gradbounds.theory`: mean field, free probability, typical against worst case;
 * :mod:`gradbounds.training`: Nielsen's chapter-5 experiment, per-layer speeds, the monitor, datasets;
 * :mod:`gradbounds.io`: the JSON codec and network/example files; :mod:`gradbounds.linalg`: norms with error bounds;
+* :mod:`gradbounds.adapters`: PyTorch, Equinox and Flax models and state-dict files as networks
+  (:func:`from_torch`, :func:`from_equinox`, :func:`from_flax`; the frameworks load only when called);
 * :mod:`gradbounds.testing` (Hypothesis strategies), :mod:`gradbounds.plotting` (matplotlib figures),
   :mod:`gradbounds.experiments` (the paper's figures and numbers) and :mod:`gradbounds.cli` load on first use.
 
@@ -27,6 +29,7 @@ from gradbounds._version import __version__ as __version__
 from gradbounds import core as core
 from gradbounds import bounds as bounds
 from gradbounds import io as io
+from gradbounds import adapters as adapters
 from gradbounds import linalg as linalg
 from gradbounds import spectra as spectra
 from gradbounds import theory as theory
@@ -51,6 +54,10 @@ from gradbounds.core import widths as widths
 
 from gradbounds.io import load_network as load_network
 from gradbounds.io import save_network as save_network
+
+from gradbounds.adapters import from_equinox as from_equinox
+from gradbounds.adapters import from_flax as from_flax
+from gradbounds.adapters import from_torch as from_torch
 
 from gradbounds.bounds import LEVELS as LEVELS
 from gradbounds.bounds import Hierarchy as Hierarchy
@@ -85,6 +92,7 @@ __all__ = (
     "core",
     "bounds",
     "io",
+    "adapters",
     "linalg",
     "spectra",
     "theory",
@@ -107,6 +115,9 @@ __all__ = (
     "widths",
     "load_network",
     "save_network",
+    "from_equinox",
+    "from_flax",
+    "from_torch",
     "LEVELS",
     "Hierarchy",
     "hierarchy",

@@ -1,14 +1,20 @@
 """Optional dependencies: which extra of ``pyproject.toml`` installs each, and a one-line error when one is missing.
 
-============================  ===========  ==========================================
-module                        extra        used by
-============================  ===========  ==========================================
-``optax``, ``sklearn``,       ``train``    ``gradbounds train``, ``training.train``,
-``tqdm``, ``tensorboardX``                 ``speed_monitor``, ``TensorBoardLogger``
-``pandas``                    ``export``   ``Hierarchy.to_dataframe``, ``MonitorReport.to_dataframe``
-``matplotlib``, ``tueplots``  ``figures``  ``gradbounds.plotting``
-``hypothesis``                ``test``     ``gradbounds.testing``
-============================  ===========  ==========================================
+============================  ===============  ==========================================
+module                        extra            used by
+============================  ===============  ==========================================
+``optax``, ``sklearn``,       ``train``        ``gradbounds train``, ``training.train``,
+``tqdm``, ``tensorboardX``                     ``speed_monitor``, ``TensorBoardLogger``
+``pandas``                    ``export``       ``Hierarchy.to_dataframe``, ``MonitorReport.to_dataframe``
+``matplotlib``, ``tueplots``  ``figures``      ``gradbounds.plotting``
+``hypothesis``                ``test``         ``gradbounds.testing``
+``torch``                     ``torch``        ``from_torch``, ``.pt``/``.pth`` network files
+``equinox``                   ``equinox``      ``from_equinox``
+``flax``                      ``flax``         ``from_flax``
+``safetensors``               ``safetensors``  ``.safetensors`` network files
+============================  ===============  ==========================================
+
+The extra ``adapters`` installs the last four.
 
 References:
   PEP 621 (``[project.optional-dependencies]``).
@@ -30,6 +36,10 @@ EXTRAS = {
     "matplotlib": "figures",
     "tueplots": "figures",
     "hypothesis": "test",
+    "torch": "torch",
+    "equinox": "equinox",
+    "flax": "flax",
+    "safetensors": "safetensors",
 }
 
 

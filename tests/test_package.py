@@ -17,7 +17,7 @@ import pytest
 
 import gradbounds as gb
 
-HEAVY = ("hypothesis", "matplotlib", "optax", "sklearn", "tqdm", "torch", "pytest")
+HEAVY = ("hypothesis", "matplotlib", "optax", "sklearn", "tqdm", "torch", "pytest", "equinox", "flax", "safetensors")
 ROOT = pathlib.Path(gb.__file__).parent
 # the dependency order, bottom first: a subpackage may import only from itself and those before it
 LAYERS = (
@@ -26,6 +26,7 @@ LAYERS = (
     "linalg",
     "core",
     "io",
+    "adapters",
     "bounds",
     "spectra",
     "theory",

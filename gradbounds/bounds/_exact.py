@@ -34,14 +34,14 @@ from gradbounds import core
 __all__ = ["exact_levels"]
 
 
-def _mp_matrix(a) -> mpmath.matrix:
+def _mp_matrix(a) -> Any:
     arr = np.asarray(a, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     return mpmath.matrix([[mpmath.mpf(float(v)) for v in row] for row in arr])
 
 
-def _svals(A: mpmath.matrix) -> list:
+def _svals(A: Any) -> list:
     return sorted(mpmath.svd_r(A, compute_uv=False), reverse=True)
 
 

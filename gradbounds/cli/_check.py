@@ -27,9 +27,14 @@ else inconclusive; --exact re-decides those by proof in ball arithmetic (python-
 alignment (P-E), submultiplicativity (J-P), split (D-J) and activation (G-D).
 
 Networks come from --widths/--activation/--init and --seed (--networks N of them), or
-from --network FILE.npz (arrays W1, b1, ..., WL, bL and optional string array
-activations). Examples come from --data FILE.npz (x of shape (n, n_0), y of shape
-(n, n_L)) or are drawn from the seed (x uniform in [0,1]^n_0, y a random one-hot).
+from --network FILE: an .npz (arrays W1, b1, ..., WL, bL and optional string array
+activations), a .safetensors or a PyTorch .pt/.pth state dict (0.weight, 0.bias,
+2.weight, ... in index order). A file that does not name its activations needs
+--activation (one name, or L comma-separated names); one that does refuses it, as it
+refuses --widths, --init, --sw2, --sb2 and --networks. A file's network is checked in
+its own dtype (float32 stays float32) unless --dtype is given. Examples come from
+--data FILE.npz (x of shape (n, n_0), y of shape (n, n_L); --examples is then refused)
+or are drawn from the seed (x uniform in [0,1]^n_0, y a random one-hot).
 
 Exit codes: 0 every verdict holds, 1 a violation was found, 2 bad usage or input,
 3 some comparison stays inconclusive.
@@ -41,19 +46,21 @@ example:
 
 def add_arguments(p) -> None:
     src = p.add_argument_group("network")
-    src.add_argument("--widths", default="784,30,30,30,30,10", help="n_0,...,n_L (default: the seed network)")
-    src.add_argument("--activation", default="sigmoid", help="one name, or L comma-separated names (default sigmoid)")
-    src.add_argument("--init", default="nielsen", help="nielsen, standard-normal, glorot, he, orthogonal, gaussian")
-    src.add_argument("--sw2", type=float, default=1.0, help="sigma_w^2, a variance (gaussian, orthogonal)")
-    src.add_argument("--sb2", type=float, default=0.0, help="sigma_b^2, a variance (gaussian, orthogonal)")
-    src.add_argument("--networks", type=int, default=1, metavar="N", help="number of random networks (default 1)")
-    src.add_argument("--network", metavar="FILE.npz", help="a user's network instead of random ones")
+    src.add_argument("--widths", help="n_0,...,n_L (default: the seed network 784,30,30,30,30,10)")
+    src.add_argument("--activation", help="one name, or L comma-separated names (default sigmoid)")
+    src.add_argument("--init", help="nielsen (default), standard-normal, glorot, he, orthogonal, gaussian")
+    src.add_argument("--sw2", type=float, help="sigma_w^2, a variance (gaussian, orthogonal; default 1)")
+    src.add_argument("--sb2", type=float, help="sigma_b^2, a variance (gaussian, orthogonal; default 0)")
+    src.add_argument("--networks", type=int, metavar="N", help="number of random networks (default 1)")
+    src.add_argument(
+        "--network", metavar="FILE", help="a user's network (.npz, .safetensors, .pt/.pth state dict) instead"
+    )
     data = p.add_argument_group("data")
     data.add_argument("--data", metavar="FILE.npz", help="arrays x (n, n_0) and y (n, n_L)")
-    data.add_argument("--examples", type=int, default=1, help="examples drawn per network without --data")
+    data.add_argument("--examples", type=int, help="examples drawn per network without --data (default 1)")
     p.add_argument("--cost", default="quadratic", help="quadratic or cross-entropy")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of every random draw (default 0)")
-    p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    p.add_argument("--dtype", choices=("float64", "float32"), help="default float64, or a --network file's own dtype")
     p.add_argument(
         "--exact",
         choices=("auto", "always", "never"),
@@ -71,6 +78,40 @@ def add_arguments(p) -> None:
     )
 
 
+_DEFAULTS = {"widths": "784,30,30,30,30,10", "init": "nielsen", "sw2": 1.0, "sb2": 0.0, "networks": 1, "examples": 1}
+
+
+def _settle(args) -> None:
+    """Refuses flags that the given files make meaningless, then fills in the defaults (nothing ignored)."""
+    if args.network:
+        for name in ("widths", "init", "sw2", "sb2", "networks"):
+            if getattr(args, name) is not None:
+                flag = "--" + name
+                raise UsageError(f"{flag} does not apply to --network {args.network} (the file gives the network)")
+    if args.data and args.examples is not None:
+        raise UsageError(f"--examples does not apply to --data {args.data} (the file gives the examples)")
+    for name, v in _DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, v)
+    if args.activation is None and not args.network:
+        args.activation = "sigmoid"
+
+
+def _read_network(args):
+    """The ``--network`` file's network (its own dtype unless ``--dtype``); refuses a redundant ``--activation``."""
+    from gradbounds.adapters import read_network
+
+    try:
+        return read_network(args.network, args.activation, dtype=args.dtype)
+    except ValueError as e:
+        msg = str(e)
+        if "names its activations" in msg and args.activation is not None:
+            raise UsageError(f"--activation does not apply to --network {args.network}: {msg}") from None
+        if "names no activations" in msg:
+            raise UsageError(f"--network {args.network}: {msg.split(': ', 1)[-1]}; give --activation") from None
+        raise
+
+
 def compute(args):
     """Builds networks and data from ``args`` and returns (hierarchy, first net, x, y, meta)."""
     import jax
@@ -78,7 +119,7 @@ def compute(args):
 
     import gradbounds as gb
 
-    dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
+    _settle(args)
     if args.networks < 1:
         raise UsageError(f"--networks: expected N >= 1, got {args.networks}")
     if args.examples < 1:
@@ -91,12 +132,12 @@ def compute(args):
     key = jax.random.key(args.seed)
     k_net, k_data = jax.random.split(key)
     if args.network:
-        if args.networks != 1:
-            raise UsageError("--network and --networks N > 1 exclude each other")
-        net = gb.io.load_network(args.network)
-        net = tuple(gb.Layer(lay.W.astype(dtype), lay.b.astype(dtype), lay.activation) for lay in net)
+        net = _read_network(args)
+        args.file_activations = ",".join(q.activation for q in net)
         nets = None
+        dtype = net[0].W.dtype
     else:
+        dtype = jnp.float32 if args.dtype == "float32" else jnp.float64
         widths = parse_ints(args.widths)
         acts = args.activation.split(",")
         activation = acts[0] if len(acts) == 1 else acts
@@ -112,7 +153,7 @@ def compute(args):
     ws = gb.core.validate_network(net)
     gb.core.check_cost_defined(args.cost, net[-1].activation)
     if args.data:
-        x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(args.dtype))
+        x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(dtype))
         x, y = jnp.asarray(x), jnp.asarray(y)
         if nets is not None:
             x = jnp.broadcast_to(x, (args.networks, *x.shape))
@@ -166,7 +207,7 @@ def _redecide(h, net, nets, x, y, args):
 def _said(args) -> str:
     """Where the networks and examples came from, defaults included (nothing chosen silently)."""
     if args.network:
-        net = f"network from {args.network}"
+        net = f"network from {args.network} (activations {getattr(args, 'file_activations', '?')})"
     else:
         net = f"activation {args.activation}  init {args.init}"
         if args.init in ("gaussian", "orthogonal"):
@@ -218,7 +259,7 @@ def run(args) -> int:
         raise UsageError("--json - and --csv -: only one of them can go to stdout")
     h, under = compute(args)
     out = {**json_header(), **h.to_dict()}
-    out["activation"] = args.activation if not args.network else "from file"
+    out["activation"] = args.activation if not args.network else args.file_activations
     out["init"] = args.init if not args.network else "from file"
     out["networks"] = args.networks
     out["seed"] = args.seed

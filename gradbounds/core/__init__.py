@@ -19,6 +19,7 @@ from gradbounds.core._activations import Activation as Activation
 from gradbounds.core._activations import activation_names as activation_names
 from gradbounds.core._activations import get_activation as get_activation
 from gradbounds.core._activations import register_activation as register_activation
+from gradbounds.core._activations import leaky_relu as leaky_relu
 from gradbounds.core._activations import round_up as round_up
 from gradbounds.core._balls import Straddle as Straddle
 
@@ -77,6 +78,7 @@ __all__ = (
     "activation_names",
     "get_activation",
     "register_activation",
+    "leaky_relu",
     "round_up",
     "Straddle",
     "INITS",

@@ -10,6 +10,18 @@ breakpoints) and sup|σ|.  The registry maps names to records;
 :func:`get_activation` looks one up and :func:`register_activation` adds a
 user's own.
 
+Two GELUs.  ``"gelu"`` is the exact (erf) form ``zΦ(z)``, PyTorch's default
+``nn.GELU()``; ``"gelu_tanh"`` is the tanh approximation
+``½z(1 + tanh(√(2/π)(z + 0.044715 z³)))``, which is ``jax.nn.gelu``'s default
+(``approximate=True``) and PyTorch's ``nn.GELU(approximate="tanh")``.  They
+differ by up to 4.7e-4, so the adapters keep them apart.
+
+Parameterised names.  A leaky relu of slope ``s`` on the negative side is the
+name ``"leaky_relu:s"`` (for example ``"leaky_relu:0.2"``), made on first use
+(kept out of :func:`activation_names`); ``"leaky_relu"`` is PyTorch's and JAX's
+default slope 0.01 (:data:`LEAKY_SLOPE`), and ``"leaky_relu:0.01"`` is that
+same record.  Its γ is ``max(1, |s|)``.
+
 Convention at kinks.  Where σ is not differentiable (relu and leaky_relu at 0,
 elu and selu at 0, hard_tanh at ±1) ``deriv`` returns exactly what
 ``jax.grad`` of ``fn`` returns there, so closed forms and autodiff agree
@@ -25,12 +37,13 @@ each is checked against a dense numeric maximisation in
 
    γ_{\\rm sigmoid} = 1/4,\\quad γ_{\\tanh} = 1,\\quad γ_{\\rm selu} = λα,\\quad
    γ_{\\rm gelu} = Φ(\\sqrt2) + \\sqrt2\\,φ(\\sqrt2),\\quad
+   γ_{\\rm gelu\\_tanh} = σ'(t^*),\\ σ''(t^*) = 0,\\ t^* ≈ 1.4185,\\quad
    γ_{\\rm erf} = 2/\\sqrt{π},\\quad γ_{\\rm silu} = σ'(t^*),\\ t^*\\tanh(t^*/2) = 2.
 
 References:
   Nielsen, *Neural Networks and Deep Learning*, ch. 5 (γ = 1/4 for sigmoid);
   Klambauer et al. 2017, "Self-Normalizing Neural Networks" (selu's λ, α);
-  Hendrycks & Gimpel 2016, "Gaussian Error Linear Units" (gelu).
+  Hendrycks & Gimpel 2016, "Gaussian Error Linear Units" (gelu and its tanh approximation).
 """
 
 from __future__ import annotations
@@ -47,6 +60,51 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from gradbounds.core import _balls
+from gradbounds.core._closed_forms import (  # noqa: F401  (LEAKY_SLOPE, SELU_*: re-exported)
+    _GELU_C,
+    _GELU_K,
+    LEAKY_SLOPE,
+    SELU_ALPHA,
+    SELU_LAMBDA,
+    _elu,
+    _elu_d,
+    _erf_d,
+    _exact_curvatures,
+    _exact_gammas,
+    _gelu,
+    _gelu_d,
+    _gelu_tanh,
+    _gelu_tanh_argmax,
+    _gelu_tanh_d,
+    _gelu_tanh_u2,
+    _hard_tanh,
+    _hard_tanh_d,
+    _linear,
+    _linear_d,
+    _mp_gelu_tanh,
+    _mp_gelu_tanh_d,
+    _mp_sig,
+    _mp_silu_d,
+    _np_erf,
+    _np_expit,
+    _np_gelu_tanh_u2,
+    _np_ndtr,
+    _np_neg,
+    _np_sech2,
+    _phi_cdf,
+    _phi_pdf,
+    _relu,
+    _relu_d,
+    _selu,
+    _selu_d,
+    _sigmoid,
+    _sigmoid_d,
+    _silu,
+    _silu_argmax,
+    _silu_d,
+    _softplus,
+    _tanh_d,
+)
 
 __all__ = [
     "Activation",
@@ -54,14 +112,11 @@ __all__ = [
     "register_activation",
     "activation_names",
     "round_up",
+    "leaky_relu",
     "SELU_ALPHA",
     "SELU_LAMBDA",
     "LEAKY_SLOPE",
 ]
-
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_LAMBDA = 1.0507009873554804934193349852946
-LEAKY_SLOPE = 0.01
 
 
 def round_up(value: Any) -> float:
@@ -159,193 +214,75 @@ def get_activation(name: str | Activation) -> Activation:
         return name
     if not isinstance(name, str):
         raise TypeError(f"activation: expected a name (str), got {type(name).__name__}")
-    key = name.lower().replace("-", "_")
+    if ":" in name:
+        return _parameterised(name)
+    key = name.lower().replace("-", "_").strip()
     key = {"swish": "silu", "identity": "linear", "logistic": "sigmoid"}.get(key, key)
     try:
         return _REGISTRY[key]
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(_REGISTRY)}") from None
-
-
-# ---------------------------------------------------------------- closed forms
-def _sigmoid(z):
-    return jax.nn.sigmoid(z)
-
-
-def _sigmoid_d(z):
-    # σ(z)σ(−z), not s(1 − s): 1 − s cancels to 0 for z > 37 (float64), where σ' ≈ e^{−z} is representable
-    return jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)
-
-
-def _tanh_d(z):
-    # sech² z = 4e/(1 + e)², e = exp(−2|z|): 1 − tanh² z cancels for |z| > ~18 (float64)
-    e = jnp.exp(-2 * jnp.abs(z))
-    return 4 * e / ((1 + e) * (1 + e))
-
-
-def _relu(z):
-    return jax.nn.relu(z)
-
-
-def _relu_d(z):
-    return jnp.where(z > 0, 1, 0).astype(z.dtype)
-
-
-def _leaky(z):
-    return jnp.where(z >= 0, z, LEAKY_SLOPE * z)
-
-
-def _leaky_d(z):
-    return jnp.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
-
-
-def _elu(z):
-    return jnp.where(z > 0, z, jnp.expm1(jnp.where(z > 0, 0, z)))
-
-
-def _elu_d(z):
-    return jnp.where(z > 0, 1, jnp.exp(jnp.where(z > 0, 0, z))).astype(z.dtype)
-
-
-def _selu(z):
-    return SELU_LAMBDA * jnp.where(z > 0, z, SELU_ALPHA * jnp.expm1(jnp.where(z > 0, 0, z)))
-
-
-def _selu_d(z):
-    neg = SELU_ALPHA * jnp.exp(jnp.where(z > 0, 0, z))
-    return (SELU_LAMBDA * jnp.where(z > 0, 1, neg)).astype(z.dtype)
-
-
-def _softplus(z):
-    return jnp.logaddexp(z, 0)
-
-
-def _gelu(z):
-    return z * _phi_cdf(z)
-
-
-def _phi_cdf(z):
-    # Φ(z) = erfc(−z/√2)/2: (1 + erf(z/√2))/2 cancels to 0 below z ≈ −8.3 (float64)
-    return 0.5 * jax.lax.erfc(-z / math.sqrt(2))
-
-
-def _phi_pdf(z):
-    return jnp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-
-
-def _gelu_d(z):
-    return _phi_cdf(z) + z * _phi_pdf(z)
-
-
-def _silu(z):
-    return z * jax.nn.sigmoid(z)
-
-
-def _silu_d(z):
-    s = jax.nn.sigmoid(z)
-    return s * (1 + z * jax.nn.sigmoid(-z))  # 1 − s = σ(−z) without cancellation
-
-
-def _erf_d(z):
-    return (2 / math.sqrt(math.pi)) * jnp.exp(-z * z)
-
-
-def _hard_tanh(z):
-    return jnp.where(z > 1, 1, jnp.where(z < -1, -1, z)).astype(z.dtype)
-
-
-def _hard_tanh_d(z):
-    return jnp.where((z > 1) | (z < -1), 0, 1).astype(z.dtype)
-
-
-def _linear(z):
-    return z
-
-
-def _linear_d(z):
-    return jnp.ones_like(z)
-
-
-def _silu_argmax():
-    """Root of t·tanh(t/2) = 2 (where silu'' = 0, so silu' peaks), in 50-digit arithmetic."""
-    with mpmath.workdps(50):
-        return mpmath.findroot(lambda t: t * mpmath.tanh(t / 2) - 2, mpmath.mpf("2.4"))
-
-
-def _mp_sig(t):
-    return 1 / (1 + mpmath.exp(-t))
-
-
-def _mp_silu_d(t):
-    return _mp_sig(t) * (1 + t * _mp_sig(-t))
-
-
-def _exact_gammas() -> dict[str, Any]:
-    """γ of each built-in activation in 50-digit arithmetic (the float constants as given)."""
-    with mpmath.workdps(50):
-        sq2 = mpmath.sqrt(2)
-        return {
-            "sigmoid": mpmath.mpf(1) / 4,
-            "selu": mpmath.mpf(SELU_LAMBDA) * mpmath.mpf(SELU_ALPHA),
-            "gelu": mpmath.ncdf(sq2) + sq2 * mpmath.npdf(sq2),
-            "silu": _mp_silu_d(_silu_argmax()),
-            "erf": 2 / mpmath.sqrt(mpmath.pi),
-        }
-
-
-def _exact_curvatures() -> dict[str, Any]:
-    """sup|σ''| away from the kinks, in 50-digit arithmetic (closed forms; tested numerically)."""
-    with mpmath.workdps(50):
-        s3 = mpmath.sqrt(3)
-        return {
-            "sigmoid": 1 / (6 * s3),  # σ(1−σ)(1−2σ) at σ = 1/2 ± 1/(2√3)
-            "tanh": 4 / (3 * s3),  # −2 sech² tanh
-            "relu": 0,
-            "leaky_relu": 0,
-            "elu": 1,  # e^z, z < 0
-            "selu": mpmath.mpf(SELU_LAMBDA) * mpmath.mpf(SELU_ALPHA),
-            "softplus": mpmath.mpf(1) / 4,  # σ'
-            "gelu": 2 * mpmath.npdf(0),  # φ(z)(2 − z²) at 0
-            "silu": mpmath.mpf(1) / 2,  # 2σ' + zσ'(1 − 2σ) at 0
-            "erf": 4 / mpmath.sqrt(mpmath.pi) * mpmath.exp(mpmath.mpf(-1) / 2) / mpmath.sqrt(2),
-            "hard_tanh": 0,
-            "linear": 0,
-        }
-
-
-# float64 numpy twins (scipy.special loads on first use, not at import)
-def _np_expit(u):
-    from scipy import special
-
-    return special.expit(u)
-
-
-def _np_sech2(u):
-    e = np.exp(-2.0 * np.abs(u))
-    return 4.0 * e / (1.0 + e) ** 2
-
-
-def _np_neg(u):
-    return np.minimum(u, 0.0)
-
-
-def _np_ndtr(u):
-    from scipy import special
-
-    return special.ndtr(u)
-
-
-def _np_erf(u):
-    from scipy import special
-
-    return special.erf(u)
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {', '.join(_REGISTRY)} (or 'leaky_relu:SLOPE')"
+        ) from None
+
+
+_FAMILY: dict[str, Activation] = {}
+
+
+def _parameterised(name: str) -> Activation:
+    """``"leaky_relu:0.2"``: the one parameterised family; the records are cached, not registered."""
+    family, _, arg = name.partition(":")
+    if family.lower().replace("-", "_").strip() != "leaky_relu":
+        raise ValueError(f"unknown activation {name!r}: only 'leaky_relu:SLOPE' takes a parameter")
+    try:
+        return leaky_relu(float(arg))
+    except ValueError:
+        raise ValueError(f"activation {name!r}: expected a finite number after 'leaky_relu:', got {arg!r}") from None
+
+
+def leaky_relu(slope: float = LEAKY_SLOPE) -> Activation:
+    """The leaky relu of negative-side slope ``slope``: ``σ(z) = z`` for ``z ≥ 0``, ``slope·z`` below.
+
+    Its name is ``"leaky_relu"`` for the default slope 0.01 (:data:`LEAKY_SLOPE`) and
+    ``f"leaky_relu:{slope!r}"`` otherwise; γ = max(1, |slope|), the kink at 0 jumps by ``|1 − slope|``.
+    """
+    slope = float(slope)
+    if not math.isfinite(slope):
+        raise ValueError(f"leaky_relu: expected a finite slope, got {slope}")
+    if slope == LEAKY_SLOPE and "leaky_relu" in _REGISTRY:
+        return _REGISTRY["leaky_relu"]
+    name = "leaky_relu" if slope == LEAKY_SLOPE else f"leaky_relu:{slope!r}"
+    if name in _FAMILY:
+        return _FAMILY[name]
+    s, ms = slope, mpmath.mpf(slope)
+    fn: Callable[[Any], jax.Array] = lambda z: jnp.where(z >= 0, z, s * z)  # noqa: E731
+    deriv: Callable[[Any], jax.Array] = lambda z: jnp.where(z >= 0, 1.0, s).astype(z.dtype)  # noqa: E731
+    act = Activation(
+        name,
+        fn,
+        deriv,
+        max(1.0, abs(s)),
+        lambda u: np.where(u >= 0, u, s * u),
+        lambda u: np.where(u >= 0, 1.0, s),
+        lambda t: t if t >= 0 else ms * t,
+        lambda t: mpmath.mpf(1) if t >= 0 else ms,
+        kinks=(0.0,),
+        jumps=(round_up(abs(1 - ms)),),
+        curvature=0.0,
+        ball=_balls.leaky_relu(s),
+        ball_gamma=_balls.constant(max(1.0, abs(s))),
+    )
+    if name != "leaky_relu":
+        _FAMILY[name] = act
+    return act
 
 
 _SQ2PI = math.sqrt(2 * math.pi)
 _GAMMA = {k: round_up(v) for k, v in _exact_gammas().items()}
 _CURV = {k: round_up(v) for k, v in _exact_curvatures().items()}
 _SILU_T = float(_silu_argmax())
-_L, _A, _S = SELU_LAMBDA, SELU_ALPHA, LEAKY_SLOPE
+_GELU_TANH_T = float(_gelu_tanh_argmax())
+_L, _A = SELU_LAMBDA, SELU_ALPHA
 
 for _act in (
     Activation(
@@ -391,21 +328,7 @@ for _act in (
         ball=_balls.relu,
         ball_gamma=_balls.one,
     ),
-    Activation(
-        "leaky_relu",
-        _leaky,
-        _leaky_d,
-        1.0,
-        lambda u: np.where(u >= 0, u, _S * u),
-        lambda u: np.where(u >= 0, 1.0, _S),
-        lambda t: t if t >= 0 else mpmath.mpf(LEAKY_SLOPE) * t,
-        lambda t: mpmath.mpf(1 if t >= 0 else LEAKY_SLOPE),
-        kinks=(0.0,),
-        jumps=(1.0 - LEAKY_SLOPE,),
-        curvature=0.0,
-        ball=_balls.leaky_relu,
-        ball_gamma=_balls.one,
-    ),
+    leaky_relu(LEAKY_SLOPE),
     Activation(
         "elu",
         _elu,
@@ -462,6 +385,21 @@ for _act in (
         features=(0.0, math.sqrt(2.0), -math.sqrt(2.0)),
         ball=_balls.gelu,
         ball_gamma=_balls.gelu_gamma,
+    ),
+    Activation(
+        "gelu_tanh",
+        _gelu_tanh,
+        _gelu_tanh_d,
+        _GAMMA["gelu_tanh"],
+        lambda u: u * _np_expit(_np_gelu_tanh_u2(u)),
+        lambda u: (
+            _np_expit(_np_gelu_tanh_u2(u))
+            * (1 + u * 2 * _GELU_C * (1 + 3 * _GELU_K * u * u) * _np_expit(-_np_gelu_tanh_u2(u)))
+        ),
+        _mp_gelu_tanh,
+        _mp_gelu_tanh_d,
+        curvature=_CURV["gelu_tanh"],
+        features=(0.0, _GELU_TANH_T, -_GELU_TANH_T),
     ),
     Activation(
         "silu",

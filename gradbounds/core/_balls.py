@@ -80,17 +80,26 @@ def _relu(t, d):
 
 
 def _consts():
-    from gradbounds.core._activations import LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
+    from gradbounds.core._activations import SELU_ALPHA, SELU_LAMBDA
 
-    return LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
+    return None, SELU_ALPHA, SELU_LAMBDA
 
 
-def _leaky(t, d):
-    LEAKY_SLOPE = _consts()[0]
-    s = _side(t, 0)
-    if d:
-        return _arb(1) if s >= 0 else _arb(LEAKY_SLOPE)
-    return t if s >= 0 else _arb(LEAKY_SLOPE) * t
+def leaky_relu(slope: float):
+    """The ball twin of the leaky relu of negative-side slope ``slope`` (a float, taken exactly)."""
+
+    def twin(t, d):
+        s = _side(t, 0)
+        if d:
+            return _arb(1) if s >= 0 else _arb(slope)
+        return t if s >= 0 else _arb(slope) * t
+
+    return twin
+
+
+def constant(value: float):
+    """γ given exactly by a float (``max(1, |slope|)`` of a leaky relu)."""
+    return lambda: _arb(value)
 
 
 def _elu(t, d):
@@ -123,7 +132,7 @@ def _erf_d(t):
 
 sigmoid = _smooth(_sig, lambda t: _sig(t) * _sig(-t))
 tanh = _smooth(lambda t: t.tanh(), lambda t: t.sech() * t.sech())
-relu, leaky_relu, elu, selu, hard_tanh = _relu, _leaky, _elu, _selu, _hard_tanh
+relu, elu, selu, hard_tanh = _relu, _elu, _selu, _hard_tanh
 softplus = _smooth(lambda t: t.exp().log1p(), _sig)
 gelu = _smooth(lambda t: t * _phi_cdf(t), lambda t: _phi_cdf(t) + t * _phi_pdf(t))
 silu = _smooth(lambda t: t * _sig(t), lambda t: _sig(t) * (1 + t * _sig(-t)))

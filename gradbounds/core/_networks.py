@@ -226,11 +226,14 @@ def init_network(
 def network_from_arrays(
     weights: Sequence[ArrayLike],
     biases: Sequence[ArrayLike],
-    activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+    activation: str | Activation | Sequence[str | Activation],
     *,
     validate: bool = True,
 ) -> tuple[Layer, ...]:
-    """Builds a network from user arrays ``W^1..W^L`` and ``b^1..b^L``.
+    """Builds a network from user arrays ``W^1..W^L`` and ``b^1..b^L`` and their activations.
+
+    ``activation`` (one name for every layer, or one per layer) is required: arrays do not
+    say their activation, and none is assumed.
 
     Arrays keep their dtype (numpy arrays become JAX arrays of the same dtype).
     With ``validate`` the shapes, dtypes and finiteness are checked by
@@ -260,6 +263,15 @@ def check_finite(name: str, x: ArrayLike) -> None:
         raise ValueError(f"{name}: expected finite values, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
 
 
+_ADAPTERS = {"torch": "from_torch", "equinox": "from_equinox", "flax": "from_flax"}
+
+
+def _adapter_hint(net, layer) -> str:
+    """``"; convert the model with gradbounds.from_torch(model)"`` for a framework's module, else ``""``."""
+    top = type(layer).__module__.split(".")[0]
+    return f" (a {top} module: convert the model with gradbounds.{_ADAPTERS[top]}(model))" if top in _ADAPTERS else ""
+
+
 def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
     """Checks shapes, dtypes and finiteness layer by layer; returns the widths.
 
@@ -274,7 +286,7 @@ def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
     dtype = None
     for l, layer in enumerate(net, start=1):
         if not isinstance(layer, Layer):
-            raise TypeError(f"layer {l}: expected a Layer, got {type(layer).__name__}")
+            raise TypeError(f"layer {l}: expected a Layer, got {type(layer).__name__}{_adapter_hint(net, layer)}")
         W, b = layer.W, layer.b
         for nm, arr in (("W", W), ("b", b)):
             if not _is_float_array(arr):
@@ -285,7 +297,10 @@ def validate_network(net: Sequence[Layer]) -> tuple[int, ...]:
         if 0 in W.shape:
             raise ValueError(f"layer {l}: expected non-zero widths, got W of shape {tuple(W.shape)}")
         if b.shape != (W.shape[0],):
-            raise ValueError(f"layer {l}: expected b of shape {(W.shape[0],)}, got {tuple(b.shape)}")
+            hint = ""
+            if b.shape == (W.shape[1],):
+                hint = "; W looks transposed (Flax and Keras kernels are (n_in, n_out): pass kernel.T)"
+            raise ValueError(f"layer {l}: expected b of shape {(W.shape[0],)}, got {tuple(b.shape)}{hint}")
         if l > 1:
             want = net[l - 2].W.shape[0]
             if W.shape[1] != want:

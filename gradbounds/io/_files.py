@@ -2,7 +2,8 @@
 
 A network file holds arrays ``W1, b1, ..., WL, bL`` (``W^l`` of shape
 ``(n_l, n_{l-1})``, Nielsen's convention) and optionally a string array
-``activations`` of length L.  An examples file holds ``x`` of shape
+``activations`` of length L (without it, the caller names the activations:
+none is assumed).  An examples file holds ``x`` of shape
 ``(n, n_0)`` and ``y`` of shape ``(n, n_L)``.  Unreadable or malformed files
 (missing, truncated, not a zip archive, arrays of strings, no examples) raise
 ``ValueError`` with the path and what was expected, in one line.
@@ -53,14 +54,16 @@ def _numeric(path, name, arr) -> np.ndarray:
     return arr
 
 
-def load_network(path: str | os.PathLike) -> tuple[Layer, ...]:
-    """Loads a network from a ``.npz`` with arrays ``W1, b1, ..., WL, bL``.
+def load_network(path: str | os.PathLike, activation: str | Sequence[str] | None = None) -> tuple[Layer, ...]:
+    """Loads a network from a ``.npz`` with arrays ``W1, b1, ..., WL, bL``, in the file's own dtype.
 
-    An optional string array ``activations`` of length L names each layer's
-    activation (default: sigmoid everywhere).
+    The activations come from the file's string array ``activations`` (length L)
+    or, when it has none, from ``activation`` (one name, or one per layer): plain
+    arrays do not say their activation, and none is assumed.
 
     Raises:
-      ValueError: an unreadable or malformed file (naming it), arrays of a non-numeric dtype.
+      ValueError: an unreadable or malformed file (naming it), arrays of a non-numeric dtype,
+        a file without ``activations`` and no ``activation``, or a file with them and an ``activation`` too.
       OSError: a missing file.
     """
     with _npz(path) as f:
@@ -80,7 +83,16 @@ def load_network(path: str | os.PathLike) -> tuple[Layer, ...]:
             raise ValueError(f"{path}: unexpected arrays {', '.join(extra)} (expected W1..W{n}, b1..b{n}, activations)")
         Ws = [_numeric(path, f"W{i}", f[f"W{i}"]) for i in range(1, n + 1)]
         bs = [_numeric(path, f"b{i}", f[f"b{i}"]) for i in range(1, n + 1)]
-        acts = [str(a) for a in f["activations"].reshape(-1)] if "activations" in files else "sigmoid"
+        named = [str(a) for a in f["activations"].reshape(-1)] if "activations" in files else None
+    if named is not None and activation is not None:
+        raise ValueError(f"{path}: the file names its activations ({', '.join(named)}); expected no activation")
+    if named is None and activation is None:
+        raise ValueError(
+            f"{path}: the file names no activations (no array 'activations'); expected activation"
+            " (one name, or one per layer)"
+        )
+    acts = named if named is not None else activation
+    assert acts is not None  # one of the two, checked above
     return network_from_arrays(Ws, bs, acts)
 
 

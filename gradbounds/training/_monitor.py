@@ -42,6 +42,7 @@ from jax.typing import ArrayLike
 
 from gradbounds import io
 from gradbounds._extras import require
+from gradbounds.adapters import activation_name
 from gradbounds.core import Layer, get_cost, network_from_arrays
 from gradbounds.training._train import layer_statistics, speeds
 from gradbounds.training.loggers import as_loggers
@@ -80,10 +81,11 @@ def _pairs(params) -> list:
     return out
 
 
-def as_network(params: Any, activation: str | Sequence[str] | None = None) -> tuple:
+def as_network(params: Any, activation: str | Callable | Sequence[str | Callable] | None = None) -> tuple:
     """A gradbounds network from a network, ``(W, b)`` pairs or dicts (W is ``(n_out, n_in)``).
 
-    Plain arrays do not say their activation: ``activation`` (one name, or one per layer) is then
+    Plain arrays do not say their activation: ``activation`` (one name or callable such as
+    ``jax.nn.tanh``, or one per layer; see :func:`gradbounds.adapters.activation_name`) is then
     required; a network of :class:`~gradbounds.Layer` carries its own and takes none.
 
     Raises:
@@ -102,7 +104,11 @@ def as_network(params: Any, activation: str | Sequence[str] | None = None) -> tu
             "activation: expected the activation of plain (W, b) arrays (a name such as 'sigmoid', "
             "or one per layer), got none"
         )
-    return network_from_arrays([p[0] for p in pairs], [p[1] for p in pairs], activation)
+    if isinstance(activation, str) or callable(activation):
+        names: str | list[str] = activation_name(activation)
+    else:
+        names = [activation_name(a, f"layer {i}: activation") for i, a in enumerate(activation, start=1)]
+    return network_from_arrays([p[0] for p in pairs], [p[1] for p in pairs], names)
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ def monitor(
     fraction: float = 0.01,
     levels: bool = True,
     warn: bool = True,
-    activation: str | Sequence[str] | None = None,
+    activation: str | Callable | Sequence[str | Callable] | None = None,
     step: int | None = None,
     loggers: Any = None,
 ) -> MonitorReport:

@@ -82,6 +82,7 @@ SIGMA2 = {
     "selu": core.SELU_LAMBDA * core.SELU_ALPHA,
     "softplus": 0.25,  # σ'
     "gelu": 2 / math.sqrt(2 * math.pi),  # φ(z)(2 − z²) at 0
+    "gelu_tanh": math.sqrt(2 / math.pi),  # at 0 (σ'' is even; its other extrema are ±0.108 at ±2.02)
     "silu": 0.5,  # 2σ' + zσ'(1 − 2σ) at 0
     "erf": 4 / math.sqrt(math.pi) * math.exp(-0.5) / math.sqrt(2),  # (4/√π)|z|e^{−z²} at |z| = 1/√2
     "hard_tanh": 0.0,

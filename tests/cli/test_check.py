@@ -117,7 +117,7 @@ def test_bad_data_file(capsys, tmp_path):
 
 def test_nan_network_file_is_exit_2(capsys, tmp_path):
     np.savez(tmp_path / "n.npz", W1=np.array([[np.nan, 1.0]]), b1=np.zeros(1))
-    code, _, err = run(capsys, "check", "--network", str(tmp_path / "n.npz"))
+    code, _, err = run(capsys, "check", "--network", str(tmp_path / "n.npz"), "--activation", "sigmoid")
     assert code == 2 and "layer 1: W: expected finite values, got nan" in err
 
 

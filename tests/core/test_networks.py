@@ -67,10 +67,21 @@ def test_npz_round_trip(tmp_path):
         np.testing.assert_array_equal(a.W, b.W)
 
 
-def test_npz_without_activations_defaults_to_sigmoid(tmp_path):
+def test_npz_without_activations_needs_them_named(tmp_path):
+    """Plain arrays do not say their activation: none is assumed (issue 12: tanh read as sigmoid)."""
     path = tmp_path / "n.npz"
     np.savez(path, W1=np.ones((2, 3)), b1=np.zeros(2))
-    assert gb.load_network(path)[0].activation == "sigmoid"
+    with pytest.raises(ValueError, match="names no activations"):
+        gb.load_network(path)
+    assert gb.load_network(path, activation="tanh")[0].activation == "tanh"
+    gb.save_network(path, gb.load_network(path, activation="tanh"))
+    with pytest.raises(ValueError, match=r"names its activations \(tanh\); expected no activation"):
+        gb.load_network(path, activation="sigmoid")
+
+
+def test_arrays_without_an_activation_are_an_error():
+    with pytest.raises(TypeError, match="activation"):
+        gb.network_from_arrays([np.ones((2, 2))], [np.zeros(2)])  # pyright: ignore[reportCallIssue]
 
 
 @pytest.mark.parametrize(
@@ -101,14 +112,16 @@ def test_bad_npz_networks_name_the_layer(tmp_path, arrays, match):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=match):
-        gb.load_network(path)
+        gb.load_network(path, activation=None if "activations" in arrays else "sigmoid")
 
 
 def test_dtype_errors():
     with pytest.raises(TypeError, match="layer 1: expected W of a float dtype, got int64"):
-        gb.network_from_arrays([np.ones((2, 2), np.int64)], [np.zeros(2)])
+        gb.network_from_arrays([np.ones((2, 2), np.int64)], [np.zeros(2)], "sigmoid")
     with pytest.raises(TypeError, match="layer 2: expected W of dtype float64"):
-        gb.network_from_arrays([np.ones((2, 2)), np.ones((2, 2), np.float32)], [np.zeros(2), np.zeros(2, np.float32)])
+        gb.network_from_arrays(
+            [np.ones((2, 2)), np.ones((2, 2), np.float32)], [np.zeros(2), np.zeros(2, np.float32)], "sigmoid"
+        )
 
 
 def test_init_argument_errors():
@@ -124,3 +137,8 @@ def test_init_argument_errors():
 
 def test_seed_network_widths():
     assert gb.widths(gb.init_network(key(0), SEED_WIDTHS)) == SEED_WIDTHS
+
+
+def test_a_transposed_kernel_is_named_as_such():
+    with pytest.raises(ValueError, match=r"expected b of shape \(3,\), got \(4,\); W looks transposed"):
+        gb.network_from_arrays([np.ones((3, 4))], [np.zeros(4)], "tanh")

@@ -67,6 +67,11 @@ def test_monitor_accepts_plain_arrays():
         mon.monitor(net, x, y, activation="tanh")
     tanh = mon.monitor(pairs, x, y, activation="tanh", levels=False, warn=False)
     assert tanh.activations == ("tanh", "tanh") and not np.array_equal(tanh.speeds, a.speeds)
+    # a callable is recognised by identity (jnp.tanh is tanh), an unknown one refused
+    by_fn = mon.monitor(pairs, x, y, activation=[jnp.tanh, "tanh"], levels=False, warn=False)
+    np.testing.assert_array_equal(by_fn.speeds, tanh.speeds)
+    with pytest.raises(TypeError, match="layer 2: activation: cannot tell which activation"):
+        mon.monitor(pairs, x, y, activation=["tanh", lambda z: z], levels=False, warn=False)
     assert a.cost == "cross-entropy" and "cost cross-entropy" in str(a) and "activations sigmoid" in str(a)
     with pytest.raises(ValueError, match="fraction"):
         mon.monitor(net, x, y, fraction=2.0)
