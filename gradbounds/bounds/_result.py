@@ -153,6 +153,7 @@ class Hierarchy:
     COLUMNS = (
         ("network", "example", "layer", "log10_lower")
         + tuple(f"log10_{k}" for k in LEVELS)
+        + tuple(f"{side}_{k}" for k in ("lower", *LEVELS) for side in ("lo", "hi"))
         + tuple(f"slack_{k}" for k in SLACK_COLUMNS)
         + ("verdict",)
     )
@@ -172,7 +173,9 @@ class Hierarchy:
         """The hierarchy as a long table: ``{column: array}``, one row per (network, example, layer).
 
         Columns (:attr:`COLUMNS`): ``network``, ``example``, ``layer`` (1..L),
-        ``log10_lower``, ``log10_E`` … ``log10_G``, the slack parts
+        ``log10_lower``, ``log10_E`` … ``log10_G``, the enclosures ``lo_lower``,
+        ``hi_lower``, ``lo_E``, ``hi_E`` … ``hi_G`` (log10 bounds that contain the
+        exact value: :meth:`enclosure`), the slack parts
         ``slack_alignment`` (P − E), ``slack_submultiplicativity`` (J − P),
         ``slack_split`` (D − J), ``slack_activation`` (G − D) and ``slack_total``
         (G − E), all in log10, and ``verdict`` (the worst of the five
@@ -191,6 +194,9 @@ class Hierarchy:
         }
         for k in ("lower", *LEVELS):
             out[f"log10_{k}"] = np.asarray(self.log10(k), float).reshape(n * L)
+            lo, hi = self.enclosure(k)
+            out[f"lo_{k}"] = np.asarray(lo, float).reshape(n * L)
+            out[f"hi_{k}"] = np.asarray(hi, float).reshape(n * L)
         for k, v in self.slack_log10().items():
             out[f"slack_{k}"] = np.asarray(v, float).reshape(n * L)
         worst = np.max(self.codes, axis=-1).reshape(n * L)

@@ -74,7 +74,14 @@ def add_arguments(p) -> None:
         "--csv",
         metavar="PATH",
         help="write one row per (network, example, layer) as CSV ('-' for stdout): network, example, layer,"
-        " log10_lower, log10_E ... log10_G, slack_alignment ... slack_total, verdict",
+        " log10_lower, log10_E ... log10_G, lo_lower, hi_lower, lo_E ... hi_G (log10 enclosures of the exact"
+        " values), slack_alignment ... slack_total, verdict",
+    )
+    p.add_argument(
+        "--enclosures",
+        action="store_true",
+        help="add a table of enclosure widths per layer: log10 hi - log10 lo of each level (inf: no lower"
+        " bound, the exact value may be 0; 0.000: a proved exact zero or a point value exact to the digits shown)",
     )
 
 
@@ -216,6 +223,22 @@ def _said(args) -> str:
     return f"{net}  seed {args.seed}  {data}"
 
 
+def _widths_table(h) -> list[str]:
+    """Enclosure widths ``log10 hi − log10 lo`` per layer (the largest over a batch)."""
+    levels = ("lower", "E", "P", "J", "D", "G")
+    w = {}
+    for k in levels:
+        lo, hi = h.enclosure(k)
+        with np.errstate(invalid="ignore"):
+            d = np.where(np.isneginf(lo) & np.isneginf(hi), 0.0, hi - lo)
+        w[k] = np.max(d.reshape(-1, d.shape[-1]), axis=0)
+    head = f"{'layer':>5} | " + " ".join(f"{k:>9}" for k in levels)
+    out = ["enclosure widths (log10 hi - log10 lo; the largest over the batch)", head, "-" * len(head)]
+    for l in range(w["E"].shape[0]):
+        out.append(f"{l + 1:>5} | " + " ".join(f"{w[k][l]:>9.2e}" for k in levels))
+    return out
+
+
 def _table(h, under, args=None) -> str:
     d = h.to_dict()
     lines = []
@@ -240,6 +263,8 @@ def _table(h, under, args=None) -> str:
         )
         row += f" | {e['verdict']}"
         lines.append(row)
+    if args is not None and getattr(args, "enclosures", False):
+        lines.extend(_widths_table(h))
     u = ", ".join(f"{k}: {'none' if v is None else f'after {v} layers'}" for k, v in under.items())
     lines.append(f"plain backprop underflows to exactly 0 ({u})")
     if any(v is None for e in d["layers"] for v in e["slack_log10"].values()):

@@ -42,6 +42,9 @@ def test_table_rows_are_the_levels_at_their_network_example_and_layer():
         i, j, l = t["network"][r], t["example"][r], t["layer"][r]
         for k in LEVELS:
             assert t[f"log10_{k}"][r] == h.log10(k)[i, j, l - 1]
+        for k in ("lower", *LEVELS):
+            lo, hi = h.enclosure(k)
+            assert t[f"lo_{k}"][r] == lo[i, j, l - 1] and t[f"hi_{k}"][r] == hi[i, j, l - 1]
         assert t["verdict"][r] == gb.bounds.VERDICTS[int(h.codes[i, j, l - 1].max())]
         parts = sum(t[f"slack_{p}"][r] for p in ("alignment", "submultiplicativity", "split", "activation"))
         assert parts == pytest.approx(t["log10_G"][r] - t["log10_E"][r], abs=1e-12)

@@ -139,3 +139,15 @@ def test_chain_table_and_help(capsys):
         main(["check", "--help"])
     assert e.value.code == 0
     assert "E  exact" in capsys.readouterr().out
+
+
+def test_check_enclosures_table_shows_the_widths(capsys):
+    """--enclosures adds log10 hi - lo per layer and level; they agree with Hierarchy.enclosure (seed network)."""
+    code, out, err = run(capsys, "check", "--enclosures", "--widths", "8,6,4,3", "--activation", "tanh")
+    assert code == 0, err
+    lines = out.splitlines()
+    i = next(j for j, s in enumerate(lines) if s.startswith("enclosure widths"))
+    rows = [s for s in lines[i + 3 : i + 6]]
+    assert [int(r.split("|")[0]) for r in rows] == [1, 2, 3]
+    widths = np.array([[float(v) for v in r.split("|")[1].split()] for r in rows])
+    assert widths.shape == (3, 6) and np.all(widths >= 0) and np.all(widths[:, 1:] < 1e-6)
