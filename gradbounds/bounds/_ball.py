@@ -31,8 +31,12 @@ recomputed at higher precision.
 Results are log10 intervals ``[lo, hi]`` as floats rounded outwards, so the
 exact value lies inside; ``lo = -inf`` where the ball reaches 0 (an exact
 zero cannot be told from a tiny value by a ball, unless the ball is exactly
-0).  The precision starts at 128 bits and is raised (512, 2048) while some
-level's ball is wider than ``2^-60`` relative and does not reach 0.
+0).  The precision starts at 128 bits (more for deep networks: a pass at
+128 bits measures the bits the forward pass loses) and is raised (512, 2048,
+up to ``2^15``) while some level's ball is wider than ``2^-60`` relative and
+does not reach 0; eigenvalues are enclosed at 192 bits from balls computed at
+the chain's precision (the chain needs the bits, a norm of a tight ball does
+not).
 
 This is how :func:`decide` settles a verdict the float enclosures leave
 inconclusive (:func:`gradbounds.hierarchy` with ``exact="auto"``): ``X ≤ Y``
@@ -72,7 +76,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ball_levels", "decide", "redecide", "Unresolved"]
 
-PRECISIONS = (128, 512, 2048)
+PRECISIONS = (128, 512, 2048)  # tried in turn; deep networks start higher (see _start_precision)
+MAX_PREC = 1 << 15
+EIG_PREC = 192  # eigenvalue enclosures work at this precision, whatever the chain's (their inputs are balls)
 REL_BITS = 60
 
 
@@ -129,7 +135,10 @@ def _eig_extremes(G: arb_mat) -> tuple[arb, arb]:
     if all(G[i, j].is_zero() for i in range(k) for j in range(k) if i != j):
         return _gershgorin(G)  # diagonal: exact (eig cannot isolate equal entries)
     try:
-        eigs = [e.real for e in acb_mat(G).eig(multiple=True)]
+        from flint import ctx
+
+        with ctx.workprec(min(ctx.prec, EIG_PREC)):
+            eigs = [e.real for e in acb_mat(G).eig(multiple=True)]
     except ValueError:  # a multiple eigenvalue eig cannot isolate: an exact similarity, then Gershgorin
         return _similar_gershgorin(G)
     if any(e.is_nan() for e in eigs):
@@ -371,13 +380,20 @@ def ball_levels(
     if _work(net) > max_work:
         raise Unresolved(f"the network needs about {_work(net)} ball operations, above max_work={max_work}")
     xs, ys = np.asarray(x, np.float64).reshape(-1), np.asarray(y, np.float64).reshape(-1)
-    for prec in PRECISIONS:
+    start = _start_precision(net, xs)
+    ladder = [p for p in PRECISIONS if p > start] or [start]
+    ladder = sorted({start, *ladder})
+    while ladder[-1] < MAX_PREC:
+        ladder.append(min(MAX_PREC, 2 * ladder[-1]))
+    for prec in ladder:
         with ctx.workprec(prec):
             try:
                 res = _balls(net, xs, ys, cost)
             except core.Straddle:
                 continue
-            if prec != PRECISIONS[-1] and not all(_ok(b) for k in ENCLOSED for b in res[k]):
+            # lower and P are left out: where eigenvalues are not isolated their accuracy is that of the
+            # Gershgorin fallback (about u‖G‖), which more bits do not improve
+            if prec != ladder[-1] and not all(_ok(b) for k in ("E", "J", "D", "G") for b in res[k]):
                 continue
             out: dict[str, Any] = {
                 k: tuple(np.array(v) for v in zip(*(_log10_interval(b) for b in res[k]))) for k in ENCLOSED
@@ -386,7 +402,38 @@ def ball_levels(
             out["ties"] = res["ties"]
             out["precision"] = prec
             return out
-    raise Unresolved(f"a pre-activation lies on a kink of σ' within {PRECISIONS[-1]} bits")
+    raise Unresolved(f"a pre-activation lies on a kink of σ' within {MAX_PREC} bits")
+
+
+def _start_precision(net: Sequence[core.Layer], x: np.ndarray) -> int:
+    """The precision at which the forward pass keeps ``≥ 2·REL_BITS`` bits: a cheap pass at 128 bits first.
+
+    A deep network loses bits in every layer (the balls widen like the product
+    of ``‖|W^l|‖``); the backward pass loses about as many again, so the full
+    computation starts at ``128 + 2·lost + 2·REL_BITS``, rounded up to a power of 2.
+    """
+    from flint import arb, arb_mat, ctx
+
+    with ctx.workprec(128):
+        a = _column([arb(float(t)) for t in x])
+        worst, done = 128, 0
+        try:
+            for layer in net:
+                done += 1
+                act = core.get_activation(layer.activation)
+                if act.ball is None:
+                    return 128
+                W = arb_mat(np.asarray(layer.W, np.float64).tolist())
+                z = [t + arb(float(c)) for t, c in zip(_entries(W * a), np.asarray(layer.b, np.float64))]
+                worst = min([worst] + [t.rel_accuracy_bits() for t in z if not t.is_zero()])
+                if worst < 16:  # the rest is lost anyway: extrapolate from the layers so far
+                    break
+                a = _column([act.ball(t, False) for t in z])
+        except core.Straddle:
+            pass
+        lost = (128 - max(worst, 0)) * len(net) / max(1, done)
+    need = int(128 + 2 * lost + 2 * REL_BITS)
+    return min(MAX_PREC, 1 << max(7, (need - 1).bit_length()))
 
 
 def decided(ref: dict[str, Any], lo: str, hi: str) -> np.ndarray:
