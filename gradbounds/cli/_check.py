@@ -117,7 +117,15 @@ def compute(args):
         net = None
     ws = parse_ints(args.widths) if net is None else gb.core.validate_network(net)
     examples = None if args.data else args.examples
-    drawn = _draw(args.seed, None if draw is None else tuple(draw.items()), args.networks, examples, ws[0], ws[-1], np.dtype(args.dtype).name)
+    drawn = _draw(
+        args.seed,
+        None if draw is None else tuple(draw.items()),
+        args.networks,
+        examples,
+        ws[0],
+        ws[-1],
+        np.dtype(args.dtype).name,
+    )
     net = drawn["net"] if net is None else net
     nets = drawn["nets"]
     ws = gb.core.validate_network(net)

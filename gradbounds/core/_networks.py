@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -164,6 +163,17 @@ def _orthogonal(key, n_out, n_in, dtype):
     return q if n_out >= n_in else q.T
 
 
+def _unfused(a):
+    """``a`` itself; under ``jit`` an optimisation barrier, so that the same key gives the same bits.
+
+    Traced, XLA would fuse the scaling of a drawn array into the sampler's own
+    arithmetic and change the last bit of ``W`` (``gradbounds check`` draws its
+    networks inside one ``jit``, and must match a user's op-by-op
+    ``init_network``).  Op by op there is nothing to fuse and nothing to add.
+    """
+    return jax.lax.optimization_barrier(a) if isinstance(a, Tracer) else a
+
+
 def init_network(
     key: jax.Array,
     widths: Sequence[int],
@@ -202,25 +212,13 @@ def init_network(
     dtype = jnp.dtype(dtype) if dtype is not None else jnp.zeros(()).dtype
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype: expected a float dtype, got {dtype}")
-    params = _draw_network(key, ws, init, float(sw2), float(sb2), dtype)
-    return tuple(Layer(W, b, a) for (W, b), a in zip(params, acts))
-
-
-@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
-def _draw_network(key, ws, init, sw2, sb2, dtype):
-    """Every layer's ``(W, b)`` drawn in one compiled program.
-
-    The same numbers as drawing them op by op: the optimisation barrier keeps
-    XLA from fusing the scaling into the sampler's arithmetic (which changes
-    the last bit of ``W``).
-    """
     keys = jax.random.split(key, len(ws) - 1)
-    params = []
-    for k, n_in, n_out in zip(keys, ws[:-1], ws[1:]):
+    layers = []
+    for i, (k, n_in, n_out) in enumerate(zip(keys, ws[:-1], ws[1:])):
         kw, kb = jax.random.split(k)
         gw = jax.random.normal(kw, (n_out, n_in), dtype)
         gb = jax.random.normal(kb, (n_out,), dtype)
-        gw, gb = jax.lax.optimization_barrier((gw, gb))
+        gw, gb = _unfused(gw), _unfused(gb)
         if init == "nielsen":
             W, b = gw / math.sqrt(n_in), gb
         elif init == "standard-normal":
@@ -230,12 +228,11 @@ def _draw_network(key, ws, init, sw2, sb2, dtype):
         elif init == "he":
             W, b = gw * math.sqrt(2.0 / n_in), jnp.zeros_like(gb)
         elif init == "orthogonal":
-            q = jax.lax.optimization_barrier(_orthogonal(kw, n_out, n_in, dtype))
-            W, b = math.sqrt(sw2) * q, math.sqrt(sb2) * gb
+            W, b = math.sqrt(sw2) * _unfused(_orthogonal(kw, n_out, n_in, dtype)), math.sqrt(sb2) * gb
         else:  # gaussian
             W, b = gw * math.sqrt(sw2 / n_in), math.sqrt(sb2) * gb
-        params.append((W.astype(dtype), b.astype(dtype)))
-    return tuple(params)
+        layers.append(Layer(W.astype(dtype), b.astype(dtype), acts[i]))
+    return tuple(layers)
 
 
 def network_from_arrays(
@@ -363,11 +360,6 @@ def draw_examples(key: jax.Array, n: int, n_0: int, n_L: int, dtype: DTypeLike) 
     Returns:
       ``x`` of shape ``(n, n_0)`` and ``y`` of shape ``(n, n_L)``, both of ``dtype``.
     """
-    return _draw_examples(key, int(n), int(n_0), int(n_L), jnp.dtype(dtype))
-
-
-@partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _draw_examples(key, n, n_0, n_L, dtype):
     kx, ky = jax.random.split(key)
     x = jax.random.uniform(kx, (n, n_0), dtype)
     if n_L == 1:
