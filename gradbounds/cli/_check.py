@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from functools import partial
+from typing import Any
 
 import jax
 import numpy as np
@@ -88,6 +89,7 @@ def compute(args):
         if not (math.isfinite(v) and v >= 0):
             raise UsageError(f"--{name}: expected a finite variance >= 0, got {v}")
     gb.core.get_cost(args.cost)  # an unknown cost is named before anything is built
+    draw: dict[str, Any] | None = None
     if args.network:
         if args.networks != 1:
             raise UsageError("--network and --networks N > 1 exclude each other")
@@ -101,7 +103,6 @@ def compute(args):
             )
             for lay in loaded
         )
-        draw = None
     else:
         widths = parse_ints(args.widths)
         acts = args.activation.split(",")

@@ -219,12 +219,14 @@ def _forward_pass(runs, Q):
     return Q, fwd
 
 
-@jax.jit
-def _direct(runs, n_in_eye):
+@partial(jax.jit, static_argnames=("unit_pre",))
+def _direct(runs, n_in_eye, unit_pre=False):
+    """The rescaled product and its SVD; ``unit_pre``: every ``pre`` is 1 (``J`` chains), not multiplied."""
+
     def step(carry, item):
         P, s = carry
         W, pre, post = item
-        P = post[:, None] * (W @ (pre[:, None] * P))
+        P = post[:, None] * (W @ (P if unit_pre else pre[:, None] * P))
         m = jnp.max(jnp.abs(P))
         m = jnp.where(m > 0, m, 1)
         return (P / m, s + jnp.log(m)), None
@@ -333,9 +335,11 @@ def _chain_spectrum(runs, n_in, **kw) -> Spectrum:
         return jax.block_until_ready(sp)
 
 
-def _chain_spectrum_impl(runs, n_in, *, k, method, tol, max_sweeps, key, dtype, qr_every="auto") -> Spectrum:
+def _chain_spectrum_impl(
+    runs, n_in, *, k, method, tol, max_sweeps, key, dtype, qr_every="auto", unit_pre=False
+) -> Spectrum:
     if method == "svd":
-        log_sv, U, V = _direct(runs, jnp.eye(n_in, dtype=dtype))
+        log_sv, U, V = _direct(runs, jnp.eye(n_in, dtype=dtype), unit_pre=unit_pre)
         return Spectrum(log_sv[:k], V[:, :k], U[:, :k], None, True, 0, "svd")
     if method != "qr":
         raise ValueError(f"method: expected 'qr' or 'svd', got {method!r}")
@@ -435,6 +439,7 @@ def input_output_spectrum(
         key=key,
         dtype=x.dtype,
         qr_every=qr_every,
+        unit_pre=True,  # the J chain's steps are diag(σ'(z^l)) W^l
     )
 
 
