@@ -123,10 +123,13 @@ def run(*, quick: bool = False, log=print) -> dict:
         g["met"] = g["ratio"] <= limit
     checks = f"{rounds} round(s) of help, cold, warm side by side; every check run printed the same table"
     why = WHY.format(
+        n_prog=n_prog,
         lv=prog_cold.get("_levels_batch", 0.0),
         lv_warm=prog_warm.get("_levels_batch", 0.0),
-        imp=help_,
-        rest=warm - help_ - prog_warm.get("_levels_batch", 0.0),
+        draw=prog_cold.get("_draw", 0.0),
+        draw_warm=prog_warm.get("_draw", 0.0),
+        uf=prog_cold.get("_plain_is_zero_in", 0.0),
+        warm_total=sum(ph_warm.values()),
     )
     return dict(
         setup="`gradbounds check` of the seed network [784, 30, 30, 30, 30, 10] (the CLI's defaults) in a fresh "
@@ -139,12 +142,19 @@ def run(*, quick: bool = False, log=print) -> dict:
     )
 
 
-WHY = """Where the time goes: `--help` is almost all `import jax` (the floor of every command).  The
-hierarchy's one program, `_levels_batch` (gradbounds.bounds), takes {lv:.1f} s to trace, lower and compile
-in the cold run; warm, the compiled program comes from the cache but tracing and lowering it still take
-{lv_warm:.1f} s, as much as the rest of the warm run beyond `--help` ({rest:.1f} s: the random draws, the
-underflow depths, small eager kernels in the verdicts).  The goals need a smaller hierarchy program
-(a scan over segments instead of unrolled layers), which is the bounds rewrite's to make."""
+WHY = """Where the time goes (JAX's own log of one more cold and warm run): `--help` is almost all
+`import jax`, the floor of every command.  Cold, XLA compiles {n_prog} programs: the hierarchy's
+`_levels_batch` (gradbounds.bounds) takes {lv:.1f} s to trace, lower and compile, the random draws of
+networks and examples `_draw` {draw:.1f} s (jax.random's threefry, one copy per draw), the float32 and
+float64 underflow depths {uf:.1f} s.  Warm, every program comes from the cache, but JAX still traces
+and lowers each one to find its cache key: {warm_total:.1f} s, of which `_levels_batch` {lv_warm:.1f} s and
+`_draw` {draw_warm:.1f} s.  Before the cache (commit 7eee9e2, measured once on this machine on
+2026-11-30 at load 3) a first check took 19.4 s and a second one 18.7 s against 1.24 s for `--help` (15.6x,
+15.1x): 56 programs, nothing kept.  The cold goal needs far less to compile, above all a smaller
+hierarchy program (one scan over segments instead of unrolled layers); the warm goal needs tracing and
+lowering skipped as well (jax.export of the lowered programs kept beside the cache) or a small
+hierarchy program.  Both are in gradbounds.bounds, which the rigorous-enclosure rewrite (issue 10)
+owns."""
 
 
 if __name__ == "__main__":
