@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in one run, ratios against the baselines, bench/RESULTS.md.
 
-    python -m bench.run [--quick] [--only a,b,c,d] [--no-write]
+    python -m bench.run [--quick] [--only a,b,c,d,s] [--no-write]
 
 (a) the bound hierarchy for N seed networks (CLI, API) against a per-network
 jacrev + numpy.linalg.svd loop and a vectorised PyTorch version; (b) log-norms
@@ -8,7 +8,9 @@ and the full log-singular spectrum of a depth-1000, width-512 product against
 the bare chain of 1000 matrix products; (c) Nielsen's ch. 5 protocols per
 optimiser step against a per-example numpy backprop loop; (d) mean-field
 quantities on a 200 x 200 (sigma_w^2, sigma_b^2) grid against
-scipy.integrate.quad at equal accuracy.  Every baseline is first checked to
+scipy.integrate.quad at equal accuracy; (s) a first ``gradbounds check`` of the
+seed network in a fresh process with an empty compilation cache, and a second
+one, against ``gradbounds --help``.  Every baseline is first checked to
 give the same numbers; times are medians over repeats after a warm-up run.
 ``--quick`` shrinks the problems (for a smoke test; its ratios are not the
 issue's).  Results go to bench/RESULTS.md (``--quick`` writes
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -32,6 +35,7 @@ BENCHES = {
     "b": ("bench.spectra", "(b) depth-1000 width-512 product: log-norms and full spectrum"),
     "c": ("bench.training", "(c) Nielsen ch. 5 training, per optimiser step"),
     "d": ("bench.theory", "(d) mean field on a 200 x 200 grid"),
+    "s": ("bench.startup", "(s) start-up: a first and a second gradbounds check against gradbounds --help"),
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,12 +47,44 @@ def _table(rows) -> list[str]:
     return out
 
 
-def _markdown(info: dict, results: dict, quick: bool, wall: float) -> str:
+def _kept(path: str, results: dict) -> dict[str, tuple[str, list[str], str]]:
+    """From an earlier RESULTS.md, per benchmark not rerun now: its commit, summary rows and section."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}
+    m = re.search(r"^- commit: (\S+)", text, re.M)
+    run_commit = m.group(1) if m else "unknown"
+    rerun = {r["title"] for r in results.values()}
+    kept = {}
+    for key, (_, title) in BENCHES.items():
+        m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+        if title in rerun or not m:
+            continue
+        section, commit = m.group(1).strip(), run_commit
+        older = re.match(r"\*Kept from an earlier run \(commit (\S+)\); not rerun\.\*\s*", section)
+        if older:  # kept twice: the commit it was measured at
+            commit, section = older.group(1), section[older.end() :]
+        rows = [
+            "| " + title + " (kept): " + line.split(": ", 1)[1]
+            for line in text.splitlines()
+            if line.startswith((f"| {title}: ", f"| {title} (kept): "))
+        ]
+        kept[key] = (commit, rows, section)
+    return kept
+
+
+def _markdown(info: dict, results: dict, quick: bool, wall: float, kept=None) -> str:
+    kept = kept or {}
+    commits = sorted({c for c, _, _ in kept.values()})
     lines = [
         "# Benchmarks",
         "",
         "Written by `make bench` (`python -m bench.run" + (" --quick" if quick else "") + "`); "
-        "every ratio below was measured in this one run. Times are medians over repeats after a warm-up run; "
+        "every ratio below was measured in this one run"
+        + (f", except the sections marked as kept from an earlier run (commit {', '.join(commits)})" if kept else "")
+        + ". Times are medians over repeats after a warm-up run; "
         "every baseline was first checked to give the same numbers.",
         "",
         "## Machine",
@@ -57,12 +93,24 @@ def _markdown(info: dict, results: dict, quick: bool, wall: float) -> str:
     lines += [f"- {k}: {v}" for k, v in info.items()]
     lines += [f"- whole run: {wall:.0f} s", ""]
     lines += ["## Summary", "", "| benchmark | ratio | goal | met |", "| --- | --- | --- | --- |"]
-    for r in results.values():
+    by_title = {r["title"]: r for r in results.values()}
+    for key, (_, title) in BENCHES.items():
+        if title not in by_title:
+            lines += kept[key][1] if key in kept else []
+            continue
+        r = by_title[title]
         for g in r["goals"]:
             lines.append(
                 f"| {r['title']}: {g['what']} | {g['ratio']:.1f}x | {g['goal']} | {'yes' if g['met'] else 'no'} |"
             )
-    for r in results.values():
+    for key, (_, title) in BENCHES.items():
+        if title not in by_title:
+            if key in kept:
+                commit, _, section = kept[key]
+                lines += ["", f"## {title}", "", f"*Kept from an earlier run (commit {commit}); not rerun.*"]
+                lines += ["", section]
+            continue
+        r = by_title[title]
         lines += ["", f"## {r['title']}", "", r["setup"], ""]
         lines += _table(r["rows"])
         lines += ["", "Checks: " + r["checks"], ""]
@@ -78,7 +126,7 @@ def _markdown(info: dict, results: dict, quick: bool, wall: float) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small problems, one repeat (a smoke test)")
-    p.add_argument("--only", default="a,b,c,d", help="comma-separated subset of a,b,c,d")
+    p.add_argument("--only", default="a,b,c,d,s", help="comma-separated subset of a,b,c,d,s")
     p.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
     p.add_argument("--full", action="store_true", help="(b): run the QR sweeps to convergence (several minutes)")
     args = p.parse_args(argv)
@@ -96,7 +144,7 @@ def main(argv=None) -> int:
     for key in args.only.split(","):
         key = key.strip()
         if key not in BENCHES:
-            print(f"--only: expected some of a,b,c,d, got {key!r}", file=sys.stderr)
+            print(f"--only: expected some of {','.join(BENCHES)}, got {key!r}", file=sys.stderr)
             return 2
         mod, title = BENCHES[key]
         print(f"\n{title}", flush=True)
@@ -118,8 +166,10 @@ def main(argv=None) -> int:
         out_dir = os.path.join(HERE, "out")
         os.makedirs(out_dir, exist_ok=True)
         md = os.path.join(out_dir, "RESULTS-quick.md") if args.quick else os.path.join(HERE, "RESULTS.md")
+        # a partial run (--only) keeps the other benchmarks' sections of the RESULTS.md it replaces, marked as such
+        kept = _kept(md, results) if len(results) < len(BENCHES) else {}
         with open(md, "w") as f:
-            f.write(_markdown(info, results, args.quick, wall))
+            f.write(_markdown(info, results, args.quick, wall, kept))
         with open(os.path.join(out_dir, "results.json"), "w") as f:
             json.dump({"machine": info, "results": results, "quick": args.quick, "wall_s": wall}, f, indent=1)
         print(f"wrote {os.path.relpath(md)}")

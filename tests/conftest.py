@@ -9,7 +9,11 @@ slow the first time, so Hypothesis runs with ``deadline=None``.  The profile
 
 import os
 
-import jax
+# the CLI's persistent compilation cache stays off in tests (main() runs in-process here; nothing is written
+# to the user's cache directory); tests/cli/test_cache.py turns it on in subprocesses with a temporary directory
+os.environ.setdefault("GRADBOUNDS_CACHE_DIR", "off")
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import sys
+from functools import partial
+from typing import Any
 
+import jax
 import numpy as np
 
 from gradbounds.cli._main import UsageError, parse_ints, seed_arg
@@ -136,54 +139,89 @@ def compute(args):
         if not (math.isfinite(v) and v >= 0):
             raise UsageError(f"--{name}: expected a finite variance >= 0, got {v}")
     gb.core.get_cost(args.cost)  # an unknown cost is named before anything is built
-    key = jax.random.key(args.seed)
-    k_net, k_data = jax.random.split(key)
+    draw: dict[str, Any] | None = None
     if args.network:
         net = _read_network(args)
         args.file_activations = ",".join(q.activation for q in net)
-        nets = None
         dtype = net[0].W.dtype
     else:
         dtype = jnp.float32 if args.dtype == "float32" else jnp.float64
         widths = parse_ints(args.widths)
         acts = args.activation.split(",")
-        activation = acts[0] if len(acts) == 1 else acts
-        build = lambda k: gb.init_network(  # noqa: E731
-            k, widths, activation=activation, init=args.init, sw2=args.sw2, sb2=args.sb2, dtype=dtype
+        draw = dict(
+            widths=widths,
+            activation=acts[0] if len(acts) == 1 else tuple(acts),
+            init=args.init,
+            sw2=float(args.sw2),
+            sb2=float(args.sb2),
         )
-        build(k_net)  # validate arguments eagerly, outside vmap
-        if args.networks == 1:
-            net, nets = build(k_net), None
-        else:
-            nets = jax.vmap(build)(jax.random.split(k_net, args.networks))
-            net = jax.tree_util.tree_map(lambda t: t[0], nets)
+        # the arguments are checked by tracing alone (nothing compiled), so a bad one is named outside vmap
+        jax.eval_shape(lambda: gb.init_network(jax.random.key(0), dtype=dtype, **draw))
+        net = None
+    ws = parse_ints(args.widths) if net is None else gb.core.validate_network(net)
+    examples = None if args.data else args.examples
+    drawn = _draw(
+        args.seed,
+        None if draw is None else tuple(draw.items()),
+        args.networks,
+        examples,
+        ws[0],
+        ws[-1],
+        np.dtype(dtype).name,
+    )
+    net = drawn["net"] if net is None else net
+    nets = drawn["nets"]
     ws = gb.core.validate_network(net)
     gb.core.check_cost_defined(args.cost, net[-1].activation)
     if args.data:
         x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(dtype))
-        x, y = jnp.asarray(x), jnp.asarray(y)
+        x0, y0 = x[0], y[0]
         if nets is not None:
-            x = jnp.broadcast_to(x, (args.networks, *x.shape))
-            y = jnp.broadcast_to(y, (args.networks, *y.shape))
-    elif nets is not None:
-        x, y = jax.vmap(lambda k: gb.core.draw_examples(k, args.examples, ws[0], ws[-1], dtype))(
-            jax.random.split(k_data, args.networks)
-        )
+            x = np.broadcast_to(x, (args.networks, *x.shape))
+            y = np.broadcast_to(y, (args.networks, *y.shape))
+        elif x.shape[0] == 1:
+            x, y = x0, y0
     else:
-        x, y = gb.core.draw_examples(k_data, args.examples, ws[0], ws[-1], dtype)
-    if nets is None and x.shape[0] == 1:
-        x, y = x[0], y[0]
+        x, y, x0, y0 = drawn["x"], drawn["y"], drawn["x0"], drawn["y0"]
     if nets is None:
         h = gb.hierarchy(net, x, y, cost=args.cost)
     else:
         h = gb.sweep(nets, x, y, cost=args.cost)
-    x0 = x.reshape(-1, x.shape[-1])[0]
-    y0 = y.reshape(-1, y.shape[-1])[0]
     h = _redecide(h, net, nets, x, y, args)
-    under = {
-        dt: gb.underflow_depth(net, x0, y0, cost=args.cost, dtype=getattr(jnp, dt)) for dt in ("float32", "float64")
-    }
+    under = gb.core.underflow_depths(net, x0, y0, cost=args.cost, dtypes=("float32", "float64"))
     return h, under
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+def _draw(seed, draw, networks, examples, n_0, n_L, dtype):
+    """Every random draw of ``check`` in one compiled program (a few dozen small kernels otherwise).
+
+    From ``key(seed)`` split into ``(k_net, k_data)``: the networks (``draw``, the
+    items of a dict of :func:`gradbounds.init_network` arguments, hashable; ``None`` for a network
+    from a file) and the examples (``examples`` of them; ``None`` for examples
+    from a file), exactly the numbers the same calls give op by op.  ``x0, y0``
+    is the first example of the first network (the underflow depths use it);
+    one network at one example gives ``x, y`` without a batch axis.
+    """
+    import gradbounds as gb
+
+    k_net, k_data = jax.random.split(jax.random.key(seed))
+    out: dict = {"net": None, "nets": None, "x": None, "y": None, "x0": None, "y0": None}
+    if draw is not None:
+        build = lambda k: gb.init_network(k, dtype=dtype, **dict(draw))  # noqa: E731
+        if networks == 1:
+            out["net"] = build(k_net)
+        else:
+            out["nets"] = jax.vmap(build)(jax.random.split(k_net, networks))
+            out["net"] = jax.tree_util.tree_map(lambda t: t[0], out["nets"])
+    if examples is not None:
+        ex = lambda k: gb.core.draw_examples(k, examples, n_0, n_L, dtype)  # noqa: E731
+        x, y = ex(k_data) if networks == 1 else jax.vmap(ex)(jax.random.split(k_data, networks))
+        out["x0"], out["y0"] = x.reshape(-1, n_0)[0], y.reshape(-1, n_L)[0]
+        if networks == 1 and examples == 1:
+            x, y = x[0], y[0]
+        out["x"], out["y"] = x, y
+    return out
 
 
 def _redecide(h, net, nets, x, y, args):

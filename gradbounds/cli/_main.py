@@ -5,7 +5,10 @@ Subcommands live in ``gradbounds/cli/_NAME.py``, one module each, defining
 ``run(args) -> int``.  Exit codes: 0 when every verdict holds, 1 when a
 violation is found, 2 for bad usage or bad input (one line on stderr, never a
 traceback).  The CLI turns on ``jax_enable_x64``: its verdicts are float64
-unless ``--dtype float32`` is asked for.
+unless ``--dtype float32`` is asked for.  It also turns on JAX's persistent
+compilation cache (``gradbounds/cli/_cache.py``: under the user cache
+directory; ``GRADBOUNDS_CACHE_DIR`` moves it, ``GRADBOUNDS_CACHE_DIR=off``
+turns it off), so that a second run on the same shapes skips XLA's compiler.
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Exact, checkable bounds on vanishing and exploding gradients. "
             "Exit codes: 0 all verdicts hold, 1 a violation was found, 2 bad usage or input, 3 a verdict stays inconclusive."
         ),
+        epilog=(
+            "Compiled programs are cached in $XDG_CACHE_HOME/gradbounds/jax (default ~/.cache/gradbounds/jax),"
+            " so a second run on the same network shapes starts faster; GRADBOUNDS_CACHE_DIR=PATH moves the cache,"
+            " GRADBOUNDS_CACHE_DIR=off (or empty) turns it off. Deleting the directory is always safe."
+        ),
     )
     from gradbounds import __version__
 
@@ -92,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
+        from gradbounds.cli._cache import enable_compilation_cache
+
+        enable_compilation_cache()
         return int(args._run(args))
     except UsageError as e:
         print(f"gradbounds: error: {e}", file=sys.stderr)

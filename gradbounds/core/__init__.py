@@ -55,6 +55,7 @@ from gradbounds.core._scan import segments as segments
 from gradbounds.core._backprop import errors as errors
 from gradbounds.core._backprop import errors_autodiff as errors_autodiff
 from gradbounds.core._backprop import underflow_depth as underflow_depth
+from gradbounds.core._backprop import underflow_depths as underflow_depths
 from gradbounds.core._backprop import weight_gradients as weight_gradients
 
 from gradbounds.core._jacobians import METHODS as METHODS
@@ -108,6 +109,7 @@ __all__ = (
     "errors",
     "errors_autodiff",
     "underflow_depth",
+    "underflow_depths",
     "weight_gradients",
     "METHODS",
     "error_jacobian",

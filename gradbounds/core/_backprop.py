@@ -37,9 +37,9 @@ from jax.typing import ArrayLike, DTypeLike
 from gradbounds.core._activations import get_activation
 from gradbounds.core._costs import get_cost, output_error
 from gradbounds.core._networks import Layer, forward
-from gradbounds.core._scan import backward_scan, forward_segments, segments
+from gradbounds.core._scan import Segment, backward_scan, forward_segments, segments
 
-__all__ = ["errors", "errors_autodiff", "weight_gradients", "underflow_depth"]
+__all__ = ["errors", "errors_autodiff", "weight_gradients", "underflow_depth", "underflow_depths"]
 
 
 def errors(
@@ -141,12 +141,51 @@ def underflow_depth(
     """
     net = tuple(net)
     if dtype is not None:
-        net = tuple(Layer(lay.W.astype(dtype), lay.b.astype(dtype), lay.activation) for lay in net)
-        x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
-    zero = np.flatnonzero(np.asarray(_plain_is_zero(segments(net), x, y, get_cost(cost))))
+        return underflow_depths(net, x, y, cost=cost, dtypes=(dtype,))[jnp.dtype(dtype).name]
+    return _depth(len(net), _plain_is_zero(segments(net), x, y, get_cost(cost)))
+
+
+def underflow_depths(
+    net: Sequence[Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    dtypes: Sequence[DTypeLike] = ("float32", "float64"),
+) -> dict[str, int | None]:
+    """:func:`underflow_depth` in several dtypes at once, keyed by dtype name (one compiled program).
+
+    Each dtype's plain backprop runs on the network and example cast to that
+    dtype, exactly as ``underflow_depth(net, x, y, dtype=d)`` does; the casts
+    and every backward pass share one ``jit``, which compiles once instead of
+    once per dtype.
+
+    .. math:: \\min\\{L - l + 1 : δ^l = 0 \\text{ in dtype } d\\}\\quad\\text{for each } d.
+
+    References:
+      Nielsen ch. 2 (BP1, BP2); IEEE 754-2019 §7.5 (underflow).
+    """
+    net = tuple(net)
+    names = tuple(jnp.dtype(d).name for d in dtypes)
+    zeros = _plain_is_zero_in(segments(net), x, y, get_cost(cost), names)
+    return {name: _depth(len(net), z) for name, z in zip(names, zeros)}
+
+
+def _depth(n_layers: int, is_zero) -> int | None:
+    zero = np.flatnonzero(np.asarray(is_zero))
     if zero.size == 0:
         return None
-    return len(net) - int(zero[-1])
+    return n_layers - int(zero[-1])
+
+
+@partial(jax.jit, static_argnames=("cost", "dtypes"))
+def _plain_is_zero_in(segs, x, y, cost, dtypes):
+    """:func:`_plain_is_zero` with everything cast to each of ``dtypes`` first, in one program."""
+    out = []
+    for dt in dtypes:
+        cast = tuple(Segment(s.W.astype(dt), s.b.astype(dt), s.activation) for s in segs)
+        out.append(_plain_is_zero(cast, jnp.asarray(x).astype(dt), jnp.asarray(y).astype(dt), cost))
+    return tuple(out)
 
 
 @partial(jax.jit, static_argnames=("cost",))

@@ -163,6 +163,17 @@ def _orthogonal(key, n_out, n_in, dtype):
     return q if n_out >= n_in else q.T
 
 
+def _unfused(a):
+    """``a`` itself; under ``jit`` an optimisation barrier, so that the same key gives the same bits.
+
+    Traced, XLA would fuse the scaling of a drawn array into the sampler's own
+    arithmetic and change the last bit of ``W`` (``gradbounds check`` draws its
+    networks inside one ``jit``, and must match a user's op-by-op
+    ``init_network``).  Op by op there is nothing to fuse and nothing to add.
+    """
+    return jax.lax.optimization_barrier(a) if isinstance(a, Tracer) else a
+
+
 def init_network(
     key: jax.Array,
     widths: Sequence[int],
@@ -207,6 +218,7 @@ def init_network(
         kw, kb = jax.random.split(k)
         gw = jax.random.normal(kw, (n_out, n_in), dtype)
         gb = jax.random.normal(kb, (n_out,), dtype)
+        gw, gb = _unfused(gw), _unfused(gb)
         if init == "nielsen":
             W, b = gw / math.sqrt(n_in), gb
         elif init == "standard-normal":
@@ -216,7 +228,7 @@ def init_network(
         elif init == "he":
             W, b = gw * math.sqrt(2.0 / n_in), jnp.zeros_like(gb)
         elif init == "orthogonal":
-            W, b = math.sqrt(sw2) * _orthogonal(kw, n_out, n_in, dtype), math.sqrt(sb2) * gb
+            W, b = math.sqrt(sw2) * _unfused(_orthogonal(kw, n_out, n_in, dtype)), math.sqrt(sb2) * gb
         else:  # gaussian
             W, b = gw * math.sqrt(sw2 / n_in), math.sqrt(sb2) * gb
         layers.append(Layer(W.astype(dtype), b.astype(dtype), acts[i]))

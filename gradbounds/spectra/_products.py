@@ -71,27 +71,48 @@ def _derivs(segs, x):
     return [core.get_activation(seg.activation).deriv(z) for seg, z in zip(segs, zs)]
 
 
-def _runs(segs, x, kind: str, start: int, output: bool):
-    """Chain steps for ``kind="J"`` (``J^L⋯J^start``) or ``"B"`` (``(B^start⋯B^{L-1}[Σ'(z^L)])ᵀ``)."""
+def _first_step(segs, kind: str, start: int) -> list[int]:
+    """Per segment, the index of its first layer in the chain (its length when none is)."""
+    first = start if kind == "J" else start + 1
+    out, g0 = [], 0
+    for seg in segs:
+        out.append(min(max(0, first - (g0 + 1)), seg.length))
+        g0 += seg.length
+    return out
+
+
+@partial(jax.jit, static_argnames=("kind", "start", "output"))
+def _scales(segs, x, kind: str, start: int, output: bool):
+    """Per segment ``(pre, post)`` of its chain steps (from :func:`_first_step` on), and every ``σ'(z^l)``.
+
+    One compiled program for the forward pass and the scale vectors; the
+    weights are not touched here (a jitted function returns copies, and at
+    depth 1,000 and width 512 the weights are 2 GB).
+    """
     ds = _derivs(segs, x)
-    L = sum(s.length for s in segs)
-    runs, g0, prev_last = [], 0, None
-    for s, (seg, d) in enumerate(zip(segs, ds)):
+    scales, prev_last = [], None
+    for s, (seg, d, j0) in enumerate(zip(segs, ds, _first_step(segs, kind, start))):
         k = seg.length
         if kind == "J":
-            pre, post, first = jnp.ones(seg.W.shape[:-2] + seg.W.shape[-1:], d.dtype), d, start
+            pre, post = jnp.ones(seg.W.shape[:-2] + seg.W.shape[-1:], d.dtype), d
         else:  # layer r uses pre = σ'(z^{r-1}); post = 1, or σ'(z^L) at r = L with output
             head = jnp.ones((1, seg.W.shape[-1]), d.dtype) if prev_last is None else prev_last[None]
             pre = jnp.concatenate([head, d[:-1]]) if k > 1 else head
             post = jnp.ones_like(d)
             if output and s == len(segs) - 1:
                 post = post.at[-1].set(d[-1])
-            first = start + 1
-        j0 = max(0, first - (g0 + 1))
-        if j0 < k:
-            runs.append(_Run(seg.W[j0:], pre[j0:], post[j0:]))
-        prev_last, g0 = d[-1], g0 + k
-    assert g0 == L
+        scales.append((pre[j0:], post[j0:]))
+        prev_last = d[-1]
+    return scales, ds
+
+
+def _runs(segs, x, kind: str, start: int, output: bool):
+    """Chain steps for ``kind="J"`` (``J^L⋯J^start``) or ``"B"`` (``(B^start⋯B^{L-1}[Σ'(z^L)])ᵀ``)."""
+    scales, ds = _scales(segs, x, kind, start, output)
+    runs = []
+    for seg, (pre, post), j0 in zip(segs, scales, _first_step(segs, kind, start)):
+        if j0 < seg.length:
+            runs.append(_Run(seg.W[j0:] if j0 else seg.W, pre, post))
     return tuple(runs), ds
 
 
@@ -198,12 +219,14 @@ def _forward_pass(runs, Q):
     return Q, fwd
 
 
-@jax.jit
-def _direct(runs, n_in_eye):
+@partial(jax.jit, static_argnames=("unit_pre",))
+def _direct(runs, n_in_eye, unit_pre=False):
+    """The rescaled product and its SVD; ``unit_pre``: every ``pre`` is 1 (``J`` chains), not multiplied."""
+
     def step(carry, item):
         P, s = carry
         W, pre, post = item
-        P = post[:, None] * (W @ (pre[:, None] * P))
+        P = post[:, None] * (W @ (P if unit_pre else pre[:, None] * P))
         m = jnp.max(jnp.abs(P))
         m = jnp.where(m > 0, m, 1)
         return (P / m, s + jnp.log(m)), None
@@ -312,9 +335,11 @@ def _chain_spectrum(runs, n_in, **kw) -> Spectrum:
         return jax.block_until_ready(sp)
 
 
-def _chain_spectrum_impl(runs, n_in, *, k, method, tol, max_sweeps, key, dtype, qr_every="auto") -> Spectrum:
+def _chain_spectrum_impl(
+    runs, n_in, *, k, method, tol, max_sweeps, key, dtype, qr_every="auto", unit_pre=False
+) -> Spectrum:
     if method == "svd":
-        log_sv, U, V = _direct(runs, jnp.eye(n_in, dtype=dtype))
+        log_sv, U, V = _direct(runs, jnp.eye(n_in, dtype=dtype), unit_pre=unit_pre)
         return Spectrum(log_sv[:k], V[:, :k], U[:, :k], None, True, 0, "svd")
     if method != "qr":
         raise ValueError(f"method: expected 'qr' or 'svd', got {method!r}")
@@ -414,6 +439,7 @@ def input_output_spectrum(
         key=key,
         dtype=x.dtype,
         qr_every=qr_every,
+        unit_pre=True,  # the J chain's steps are diag(σ'(z^l)) W^l
     )
 
 

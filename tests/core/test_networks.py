@@ -20,6 +20,17 @@ def test_init_shapes_dtype_and_determinism(init):
         np.testing.assert_array_equal(la.b, lb.b)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+@pytest.mark.parametrize("init", gb.core.INITS)
+def test_init_gives_the_same_bits_inside_jit(init, dtype):
+    """`gradbounds check` draws its networks inside one jit: the same numbers as op by op, to the last bit."""
+    draw = lambda k: gb.init_network(k, (7, 5, 5, 4), init=init, sw2=1.5, sb2=0.1, dtype=dtype)  # noqa: E731
+    for a, b in zip(draw(key(3)), jax.jit(draw)(key(3))):
+        assert a.W.dtype == b.W.dtype == dtype
+        np.testing.assert_array_equal(a.W, b.W)
+        np.testing.assert_array_equal(a.b, b.b)
+
+
 def test_init_statistics_nielsen_and_gaussian():
     net = gb.init_network(key(0), (400, 300), init="nielsen")
     # W ~ N(0, 1/400): sample variance of 120,000 entries within 2% (≈ 5 standard errors)
