@@ -227,26 +227,30 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
     from flint import arb, arb_mat
 
     acts = [core.get_activation(layer.activation) for layer in net]
+    twins: list[Callable[[Any, bool], Any]] = []
+    gammas: list[Callable[[], Any]] = []
     for l, act in enumerate(acts, start=1):
         if act.ball is None or act.ball_gamma is None:
             raise Unresolved(f"layer {l}: activation {act.name!r} has no ball twin (Activation.ball)")
+        twins.append(act.ball)
+        gammas.append(act.ball_gamma)
     Ws = [arb_mat(np.asarray(layer.W, np.float64).tolist()) for layer in net]
     a = _column([arb(float(t)) for t in x])
     zs = []
-    for layer, Wm, act in zip(net, Ws, acts):
+    for layer, Wm, twin in zip(net, Ws, twins):
         z = _entries(Wm * a)
         z = [t + arb(float(c)) for t, c in zip(z, np.asarray(layer.b, np.float64))]
         zs.append(z)
-        a = _column([act.ball(t, False) for t in z])
+        a = _column([twin(t, False) for t in z])
     a_L = _entries(a)
     yv = [arb(float(t)) for t in y]
     n_L, L = len(zs[-1]), len(net)
     if cost == "quadratic":
         g = [s - t for s, t in zip(a_L, yv)]
-        m = [acts[-1].ball(t, True) for t in zs[-1]]
-        gamma_L = acts[-1].ball_gamma()
+        m = [twins[-1](t, True) for t in zs[-1]]
+        gamma_L = gammas[-1]()
     elif cost == "cross-entropy" and acts[-1].name == "sigmoid":
-        g = [acts[-1].ball(t, False) - u for t, u in zip(zs[-1], yv)]
+        g = [twins[-1](t, False) - u for t, u in zip(zs[-1], yv)]
         m = [arb(1)] * n_L
         gamma_L = arb(1)
     else:
@@ -256,7 +260,7 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
     delta = _column([s * t for s, t in zip(m, g)])
     Pi = _diag(m)
     prodB, prodS, prodW, prodGam = normM, normM, arb(1), gamma_L
-    res: dict[str, list] = {k: [None] * L for k in (*ENCLOSED, "JD", "DG")}
+    res: dict[str, Any] = {k: [None] * L for k in (*ENCLOSED, "JD", "DG")}
     widths = [int(np.shape(net[0].W)[1])] + [int(np.shape(layer.W)[0]) for layer in net]
     # M_L = m·(diagonal of ±1), m exact (relu, linear, all active; or M_L = I): then exactly
     # σ_min(M_L) = ‖M_L‖ and ‖M_L g‖ = ‖M_L‖‖g‖ (lower = E = P at l = L), and ‖B M_L‖ = ‖B‖‖M_L‖ (P = J at L − 1)
@@ -271,7 +275,7 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
     ratio_JD: Any = arb(1)  # J/D = ∏ ‖B^r‖/(S_r‖W^{r+1}‖) (None once undefined: S_r or ‖W‖ may be 0)
     for l in range(L, 0, -1):
         if l < L:
-            d = [acts[l - 1].ball(t, True) for t in zs[l - 1]]
+            d = [twins[l - 1](t, True) for t in zs[l - 1]]
             B = _diag(d) * Ws[l].transpose()
             delta = B * delta
             Pi = B * Pi
@@ -281,7 +285,7 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
             S = arb(max(t.lower() for t in absd)).union(arb(max(t.upper() for t in absd)))
             prodS = prodS * S
             prodW = prodW * norm_W
-            prodGam = prodGam * acts[l - 1].ball_gamma()
+            prodGam = prodGam * gammas[l - 1]()
             if ratio_JD is not None and S.lower() > 0 and norm_W.lower() > 0:
                 # ‖diag(d)Wᵀ‖ = S‖W‖ exactly when every |d_i| is the same exact number (relu, linear, all active)
                 tie = all(t.is_exact() for t in absd) and all(t == absd[0] for t in absd)
@@ -421,14 +425,15 @@ def _start_precision(net: Sequence[core.Layer], x: np.ndarray) -> int:
             for layer in net:
                 done += 1
                 act = core.get_activation(layer.activation)
-                if act.ball is None:
+                twin = act.ball
+                if twin is None:
                     return 128
                 W = arb_mat(np.asarray(layer.W, np.float64).tolist())
                 z = [t + arb(float(c)) for t, c in zip(_entries(W * a), np.asarray(layer.b, np.float64))]
                 worst = min([worst] + [t.rel_accuracy_bits() for t in z if not t.is_zero()])
                 if worst < 16:  # the rest is lost anyway: extrapolate from the layers so far
                     break
-                a = _column([act.ball(t, False) for t in z])
+                a = _column([twin(t, False) for t in z])
         except core.Straddle:
             pass
         lost = (128 - max(worst, 0)) * len(net) / max(1, done)

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import jax.numpy as jnp
 import mpmath
@@ -92,12 +93,12 @@ KNOWN = (
 
 
 # ------------------------------------------------------------------ proved constants
-def _round_down(x: mpmath.mpf) -> float:
+def _round_down(x: Any) -> float:
     f = float(x)
     return math.nextafter(f, -math.inf) if mpmath.mpf(f) > x else f
 
 
-def _round_up(x: mpmath.mpf) -> float:
+def _round_up(x: Any) -> float:
     f = float(x)
     return math.nextafter(f, math.inf) if mpmath.mpf(f) < x else f
 
@@ -173,7 +174,7 @@ def cast_out(x: float, dtype, *, up: bool) -> float:
     return float(f)
 
 
-def gamma_bounds(name: str, dtype=np.float64) -> tuple[float, float]:
+def gamma_bounds(name: str, dtype: Any = np.float64) -> tuple[float, float]:
     """Floats ``(γ_lo, γ_hi)`` with ``γ_lo ≤ sup_t |σ'(t)| ≤ γ_hi`` (proved; 60-digit value rounded outward).
 
     .. math:: γ_{lo} = ⌊γ⌋_{\\rm float},\\quad γ_{hi} = ⌈γ⌉_{\\rm float}.
@@ -325,7 +326,7 @@ def deriv_enclosure(name: str, z, r, *, gamma: float | None = None):
     z_hi = jnp.nextafter(z + r, pinf)
     z_lo = jnp.where(r == 0, z, z_lo)
     z_hi = jnp.where(r == 0, z, z_hi)
-    c = {
+    c: dict[str, Any] = {
         k: (cast_out(v[0], dtype, up=False), cast_out(v[1], dtype, up=True))
         for k, v in _consts().items()
         if isinstance(v, tuple)

@@ -45,6 +45,7 @@ References:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -181,7 +182,7 @@ def exactly_zero(x, axis=None):
     return ~jnp.any(nz, axis=axis)
 
 
-def gram_bounds(A, *, want_min: bool = False, delta: float | None = None, estimates: bool = False):
+def gram_bounds(A, *, want_min: bool = False, delta: float | None = None, estimates: bool = False) -> tuple[Any, ...]:
     """Rigorous bounds on the extreme eigenvalues of the Gram matrix of ``A`` on its small side.
 
     ``A`` is ``m × n``, finite and scaled (entries at most about 1).  With
@@ -200,8 +201,7 @@ def gram_bounds(A, *, want_min: bool = False, delta: float | None = None, estima
     eta = float(jnp.finfo(dtype).tiny)
     tall = m >= n
     k, p = (n, m) if tall else (m, n)
-    if delta is None:
-        delta = 1024.0 * (k + 1) * u
+    delta = 1024.0 * (k + 1) * u if delta is None else float(delta)
     fro2 = jnp.sum(A * A)
     fro2_hi = up(fro2 * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
     S = A.T @ A if tall else A @ A.T

@@ -279,8 +279,10 @@ def adversarial_problems(
         strategy (default: every kind the width and depth bounds allow;
         ``null-space`` needs ``max_layers >= 2`` and ``max_width >= 3``).
       size: networks per batch (>= 1).
-      min_layers, max_layers: range of the depth L.
-      min_width, max_width: range of every width ``n_l``.
+      min_layers: smallest depth L.
+      max_layers: largest depth L.
+      min_width: smallest width ``n_l``.
+      max_width: largest width ``n_l``.
       activations: names the hidden and output activations are drawn from
         (default: per kind, all registered ones; the kinds that need a linear
         or sigmoid layer set it).
