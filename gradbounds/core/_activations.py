@@ -400,6 +400,8 @@ for _act in (
         _mp_gelu_tanh_d,
         curvature=_CURV["gelu_tanh"],
         features=(0.0, _GELU_TANH_T, -_GELU_TANH_T),
+        ball=_balls.gelu_tanh,
+        ball_gamma=_balls.gelu_tanh_gamma,
     ),
     Activation(
         "silu",

@@ -185,3 +185,33 @@ def selu_gamma():
 
 def silu_gamma():
     return silu(_silu_argmax(), True)
+
+
+def _gelu_tanh_u2(t):
+    from gradbounds.core._closed_forms import _GELU_C, _GELU_K
+
+    return _arb(2 * _GELU_C) * (t + _arb(_GELU_K) * t * t * t)  # 2·C is exact (a doubling)
+
+
+def _gelu_tanh_d(t):
+    from gradbounds.core._closed_forms import _GELU_C, _GELU_K
+
+    u2 = _gelu_tanh_u2(t)
+    du2 = _arb(2 * _GELU_C) * (1 + 3 * _arb(_GELU_K) * t * t)
+    return _sig(u2) * (1 + t * du2 * _sig(-u2))
+
+
+gelu_tanh = _smooth(lambda t: t * _sig(_gelu_tanh_u2(t)), _gelu_tanh_d)
+
+
+def gelu_tanh_gamma():
+    """γ of gelu_tanh: from σ'(t*) (a lower end, t* found in 50 digits) to the record's γ rounded up.
+
+    Not a closed form: the upper end is the 50-digit value at the 50-digit
+    root of σ'' rounded up (σ' is flat at t*, so an error ε in t* costs O(ε²)).
+    """
+    from gradbounds.core._activations import get_activation
+    from gradbounds.core._closed_forms import _gelu_tanh_argmax
+
+    lo = _gelu_tanh_d(_arb(float(_gelu_tanh_argmax())))
+    return _arb(lo.lower()).union(_arb(get_activation("gelu_tanh").gamma))
