@@ -151,11 +151,16 @@ def test_deep_inconclusive_verdicts_are_proved_in_ball_arithmetic():
     assert h2.verdict == "holds", h2.codes
 
 
-def _levels(**kw):
+def _levels(w=1e-15, **kw):
+    """Levels with the given point values and enclosures ``[X − w, X + w]`` (gaps consistent with them)."""
     base = {k: np.zeros(2) for k in Levels._fields}
     base["finite"] = np.ones(2, bool)
     base["tight_DG"] = np.zeros(2, bool)
     base.update(kw)
+    for k in ("lower", "E", "P", "J", "D", "G"):
+        base["lo_" + k], base["hi_" + k] = base[k] - w, base[k] + w
+    for a, b in (("P", "J"), ("J", "D"), ("D", "G")):
+        base[f"gap_lo_{a}{b}"], base[f"gap_hi_{a}{b}"] = base[b] - base[a] - 2 * w, base[b] - base[a] + 2 * w
     return Levels(**{k: jnp.asarray(v) for k, v in base.items()})
 
 
@@ -174,7 +179,7 @@ def test_verdict_codes_hold_violate_and_inconclusive():
     bad = dict(ladder, G=np.array([3.5, 5]))  # G < D at layer 1
     codes = np.asarray(verdict_codes(_levels(**bad, **errs), start="grad_a", widths=W))
     assert codes[0, COMPARISONS.index(("D", "G"))] == 2 and codes[1].max() == 0
-    close = dict(ladder, G=np.array([4.0 + 1e-15, 5]))  # inside the margin 4 * 2e-15
+    close = dict(ladder, G=np.array([4.0 + 1e-15, 5]))  # inside the enclosures' overlap (half-width 1e-15)
     codes = np.asarray(verdict_codes(_levels(**close, **errs), start="grad_a", widths=W))
     assert codes[0, COMPARISONS.index(("D", "G"))] == 1
     zero = dict(ladder, lower=np.array([-np.inf, 0]))
@@ -232,6 +237,9 @@ def test_exploding_network_certified_by_the_lower_bound():
     lower = h.log10("lower")
     np.testing.assert_allclose(np.diff(lower), -np.log10(3.0), rtol=1e-10)
     np.testing.assert_allclose(h.log10("E"), lower, rtol=1e-10, atol=1e-10)
-    # every level is 3^(L-l)‖g‖ up to rounding: float64 cannot order them, mpmath can
+    # every level is 3^(L-l)‖g‖ exactly: equal sides that no enclosure can order. Ball arithmetic proves
+    # the structural ties (J <= D, D <= G: σ' ≡ 1 = γ) and leaves the others open, never 'violated'
     assert h.verdict == "inconclusive"
-    assert redecide(h, net, x, y).verdict == "holds"
+    codes = redecide(h, net, x, y).codes
+    assert not (codes == 2).any()
+    assert np.all(codes[:, COMPARISONS.index(("J", "D"))] == 0) and np.all(codes[:, COMPARISONS.index(("D", "G"))] == 0)
