@@ -313,11 +313,9 @@ def _le_one(ratio) -> int:
     return 1 if ratio.upper() <= 1 else (-1 if ratio.lower() > 1 else 0)
 
 
-def _ok(ball) -> bool:
-    """Accurate enough: contains 0 (possibly an exact zero) or relative width below 2^-REL_BITS."""
-    if ball.lower() <= 0:
-        return True
-    return ball.rel_accuracy_bits() >= REL_BITS
+def _accuracy(ball) -> int:
+    """Relative accuracy in bits; a ball that reaches 0 counts as accurate (it may be an exact zero)."""
+    return 10**6 if ball.lower() <= 0 else int(ball.rel_accuracy_bits())
 
 
 def _down(v) -> float:
@@ -389,6 +387,7 @@ def ball_levels(
     ladder = sorted({start, *ladder})
     while ladder[-1] < MAX_PREC:
         ladder.append(min(MAX_PREC, 2 * ladder[-1]))
+    best = -1
     for prec in ladder:
         with ctx.workprec(prec):
             try:
@@ -396,8 +395,11 @@ def ball_levels(
             except core.Straddle:
                 continue
             # lower and P are left out: where eigenvalues are not isolated their accuracy is that of the
-            # Gershgorin fallback (about u‖G‖), which more bits do not improve
-            if prec != ladder[-1] and not all(_ok(b) for k in ("E", "J", "D", "G") for b in res[k]):
+            # Gershgorin fallback (about u‖G‖), which more bits do not improve; and a pass that gains
+            # fewer than 8 bits over the last one ends the climb (the rest is not the chain's precision)
+            worst = min(_accuracy(b) for k in ("E", "J", "D", "G") for b in res[k])
+            if prec != ladder[-1] and worst < REL_BITS and worst >= best + 8:
+                best = worst
                 continue
             out: dict[str, Any] = {
                 k: tuple(np.array(v) for v in zip(*(_log10_interval(b) for b in res[k]))) for k in ENCLOSED
