@@ -141,8 +141,8 @@ def test_enclosures_and_verdicts_on_adversarial_networks(kind):
             size=BATCH,
             max_layers=5,
             max_width=4,
-            dtypes=(jnp.float64,),
-            mix_kinds=True,  # float32: a dtype-promotion error in the enclosures, issue 10 left open
+            dtypes=(jnp.float64, jnp.float32),
+            mix_kinds=True,
         )
     )
     def check(problem):
