@@ -41,6 +41,7 @@ class BPTTResult:
       levels: ``{"E", "P", "J"[, "G"]}`` → ``(T + 1,)`` natural logs.
       lo, hi: the same keys → enclosures (natural logs), or ``None`` (LSTM/GRU).
       verdicts: ``(T + 1,)`` strings, one of :data:`VERDICTS`.
+      pair_verdicts: ``{"E<=P", "P<=J"[, "J<=G"]}`` → ``(T + 1,)`` strings.
       certified: whether the verdicts come from rigorous enclosures.
       pascanu: ``gamma``, ``norm_W_hh``, ``vanishing_sufficient``, ``exploding_necessary``
         (plain cell; the two conditions ``True``/``False`` when proved, ``None`` when undecided).
@@ -54,6 +55,7 @@ class BPTTResult:
     lo: dict[str, np.ndarray] | None
     hi: dict[str, np.ndarray] | None
     verdicts: np.ndarray
+    pair_verdicts: dict[str, np.ndarray]
     certified: bool
     pascanu: dict[str, Any] | None
     svals: np.ndarray | None = None
@@ -84,6 +86,7 @@ class BPTTResult:
             else:
                 st["log10_enclosure"] = None
             st["verdict"] = str(self.verdicts[k])
+            st["verdicts"] = {p: str(v[k]) for p, v in self.pair_verdicts.items()}
             states.append(st)
         return {
             "cell": self.kind,
@@ -100,20 +103,25 @@ class BPTTResult:
 PAIRS = (("E", "P"), ("P", "J"), ("J", "G"))
 
 
-def _decide(lo: dict, hi: dict, keys) -> np.ndarray:
+def _decide(lo: dict, hi: dict, keys) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per step: the overall verdict and one per pair ``"E<=P"``, ``"P<=J"``, ``"J<=G"``."""
     T1 = len(lo["E"])
-    holds = np.ones(T1, bool)
-    viol = np.zeros(T1, bool)
+    pairs = {}
     for X, Y in PAIRS:
         if X in keys and Y in keys:
             h, v = hi[X] <= lo[Y], lo[X] > hi[Y]
             if (X, Y) == ("P", "J") and T1 > 1:  # P_{T-1} = ‖J_T‖‖g‖ = J_{T-1}: one factor, an identity
                 h[-2], v[-2] = True, False
-            holds &= h
-            viol |= v
-    out = np.where(viol, "violated", np.where(holds, "holds", "inconclusive"))
-    out[-1] = "holds"  # k = T: E_T = P_T = J_T = G_T = ‖g‖ (empty products)
-    return out
+            h[-1], v[-1] = True, False  # k = T: E_T = P_T = J_T = G_T = ‖g‖ (empty products)
+            pairs[f"{X}<={Y}"] = np.where(v, "violated", np.where(h, "holds", "inconclusive"))
+    return _combine(pairs), pairs
+
+
+def _combine(pairs: dict[str, np.ndarray]) -> np.ndarray:
+    vs = list(pairs.values())
+    viol = np.any([v == "violated" for v in vs], axis=0)
+    inc = np.any([v == "inconclusive" for v in vs], axis=0)
+    return np.where(viol, "violated", np.where(inc, "inconclusive", "holds"))
 
 
 def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = False) -> BPTTResult:
@@ -144,7 +152,7 @@ def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = Fal
         hi = {X: en[f"hi_{X}"] for X in keys}
         rlo = {X: en[f"ratio_lo_{X}"] for X in keys}
         rhi = {X: en[f"ratio_hi_{X}"] for X in keys}
-        verdicts = _decide(rlo, rhi, keys)
+        verdicts, pairs = _decide(rlo, rhi, keys)
         certified = True
         p_lo, p_hi = float(en["pascanu_lo"]), float(en["pascanu_hi"])
         pascanu = {
@@ -159,11 +167,12 @@ def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = Fal
         steps = np.arange(T, -1, -1) + 2
         tol = {X: 64 * steps * cell.state_size * u * (1 + np.abs(np.where(np.isfinite(v), v, 0))) for X, v in levels.items()}
         # point verdicts: X ≤ Y within the tolerance holds, anything else is a violation (never inconclusive)
-        ok = np.ones(T + 1, bool)
-        for X, Y in PAIRS:
-            if X in keys and Y in keys:
-                ok &= levels[X] <= levels[Y] + tol[Y]
-        verdicts = np.where(ok, "holds", "violated")
+        pairs = {
+            f"{X}<={Y}": np.where(levels[X] <= levels[Y] + tol[Y], "holds", "violated")
+            for X, Y in PAIRS
+            if X in keys and Y in keys
+        }
+        verdicts = _combine(pairs)
         certified = False
         if cell.kind == "rnn":
             lgw = float(pt["log_gamma_norm_W"])
@@ -182,6 +191,7 @@ def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = Fal
         lo=lo,
         hi=hi,
         verdicts=verdicts,
+        pair_verdicts=pairs,
         certified=certified,
         pascanu=pascanu,
         svals=np.asarray(pt["svals"]) if svals else None,

@@ -129,23 +129,42 @@ def _forward(cell: _cells.Cell, xs, act):
     else:
         gam_hi = float(act.gamma)
     aWih, aWhh = jnp.abs(cell.weight_ih), jnp.abs(cell.weight_hh)
+    s1w, s2w, fw = linalg.pow2_scale(jnp.max(aWhh))
     ab = jnp.abs(cell.bias_ih) + jnp.abs(cell.bias_hh)
 
+    _, w_hi = enc.sigma_max_bounds(cell.weight_hh * s1w * s2w)
+    w_hi = enc.up(w_hi * 2.0 ** fw.astype(dtype), 2)
+
     def f(carry, x):
-        h, e = carry
+        h, e, nz, lip, nf = carry
         z = cell.weight_ih @ x + cell.bias_ih + (cell.weight_hh @ h + cell.bias_hh)
         local = g1 * (aWih @ jnp.abs(x) + aWhh @ jnp.abs(h) + ab)
-        r = enc.up((local + aWhh @ e) * (1 + 4 * u) + (n_in + H + 4) * tiny, 2)
+        local = enc.up(local * (1 + 4 * u) + (n_in + H + 4) * tiny, 2)
+        r = enc.up((local + aWhh @ e) * (1 + 4 * u), 2)
+        # normwise: δz_t = W_hh(D_{t-1}δz_{t-1} + φ_{t-1}) + λ_t, ‖W_hh D‖ ≤ ‖W_hh diag(lip)‖ (0 ≤ |D| ≤ lip)
+        WD = cell.weight_hh * s1w * s2w * lip[None, :]
+        _, fWD = enc.norm2_bounds(WD.reshape(-1))
+        _, wd_hi = enc.sigma_max_bounds(WD)
+        wd_hi = enc.up((wd_hi + 2 * u * fWD) * 2.0 ** fw.astype(dtype), 2)
+        _, nloc = enc.norm2_bounds(local)
+        nz_new = enc.up(wd_hi * nz + w_hi * nf + nloc, 3)
+        _, nr = enc.norm2_bounds(r)
+        nz_new = jnp.minimum(jnp.where(jnp.isnan(nz_new), jnp.inf, nz_new), nr)
+        r = jnp.minimum(r, nz_new)
         r = jnp.where(jnp.isnan(r), jnp.inf, r)
         en = _denc(act, z, r)
         h2 = act.fn(z)
         _, mag = db.mig_mag(*en)
-        lip = enc.up(jnp.exp(mag) * (1 + db.C_LOG * u) + tiny)
-        e2 = enc.up((lip * r + db.fn_error(z, h2, gam_hi)) * (1 + 4 * u) + tiny)
+        lip2 = enc.up(jnp.exp(mag) * (1 + db.C_LOG * u) + tiny)
+        ferr = enc.up(db.fn_error(z, h2, gam_hi))
+        e2 = enc.up((lip2 * r + ferr) * (1 + 4 * u) + tiny)
         e2 = jnp.where(jnp.isnan(e2), jnp.inf, e2)
-        return (h2, e2), (z, en, h)
+        _, nf2 = enc.norm2_bounds(ferr)
+        return (h2, e2, nz_new, lip2, nf2), (z, en, h)
 
-    (hT, eT), (zs, ens, hs) = jax.lax.scan(f, (cell.h0, jnp.zeros_like(cell.h0)), xs)
+    zero = jnp.zeros_like(cell.h0)
+    carry0 = (cell.h0, zero, jnp.zeros((), dtype), zero, jnp.zeros((), dtype))
+    (hT, eT, _, _, _), (zs, ens, hs) = jax.lax.scan(f, carry0, xs)
     return hT, eT, zs, ens
 
 
