@@ -23,6 +23,7 @@ def test_closed_form_state_jacobian_equals_jacrev(case):
         np.testing.assert_allclose(J, J_ad, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow  # eager jax.grad of unrolled losses, one compile per drawn shape
 @settings(max_examples=12)
 @given(cells_and_sequences(max_steps=5))
 def test_E_k_is_the_norm_of_jax_grad_wrt_the_state(case):
