@@ -88,7 +88,15 @@ def _cell_and_data(args):
     key = jax.random.key(0 if args.seed is None else args.seed)
     kc, kx, ky = jax.random.split(key, 3)
     cell = rnn.init_cell(
-        kc, args.cell, hidden=H, inputs=n_in, outputs=n_out, activation=args.activation, sw2=sw2, sb2=sb2, forget_bias=fb
+        kc,
+        args.cell,
+        hidden=H,
+        inputs=n_in,
+        outputs=n_out,
+        activation=args.activation,
+        sw2=sw2,
+        sb2=sb2,
+        forget_bias=fb,
     )
     xs = jax.random.normal(kx, (T, n_in), jnp.float64)
     y = jax.random.normal(ky, (n_out,), jnp.float64)

@@ -82,7 +82,9 @@ class BPTTResult:
         for k in range(self.T + 1):
             st: dict[str, Any] = {"k": k, "log10": {X: float(self.levels[X][k] * LOG10E) for X in self.levels}}
             if self.lo is not None and self.hi is not None:
-                st["log10_enclosure"] = {X: [float(self.lo[X][k] * LOG10E), float(self.hi[X][k] * LOG10E)] for X in self.lo}
+                st["log10_enclosure"] = {
+                    X: [float(self.lo[X][k] * LOG10E), float(self.hi[X][k] * LOG10E)] for X in self.lo
+                }
             else:
                 st["log10_enclosure"] = None
             st["verdict"] = str(self.verdicts[k])
@@ -165,7 +167,10 @@ def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = Fal
     else:
         u = float(jnp.finfo(cell.dtype).eps) / 2
         steps = np.arange(T, -1, -1) + 2
-        tol = {X: 64 * steps * cell.state_size * u * (1 + np.abs(np.where(np.isfinite(v), v, 0))) for X, v in levels.items()}
+        tol = {
+            X: 64 * steps * cell.state_size * u * (1 + np.abs(np.where(np.isfinite(v), v, 0)))
+            for X, v in levels.items()
+        }
         # point verdicts: X ≤ Y within the tolerance holds, anything else is a violation (never inconclusive)
         pairs = {
             f"{X}<={Y}": np.where(levels[X] <= levels[Y] + tol[Y], "holds", "violated")

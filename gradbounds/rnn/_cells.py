@@ -303,7 +303,9 @@ def cell_from_arrays(
     W_ih, W_hh = _find(arrays, "weight_ih"), _find(arrays, "weight_hh")
     for nm, a in (("weight_ih", W_ih), ("weight_hh", W_hh)):
         if a is None:
-            raise ValueError(f"state dict: missing array {nm} (or {nm}_l0); keys: {', '.join(sorted(arrays)) or 'none'}")
+            raise ValueError(
+                f"state dict: missing array {nm} (or {nm}_l0); keys: {', '.join(sorted(arrays)) or 'none'}"
+            )
     assert W_ih is not None and W_hh is not None
     if W_hh.ndim != 2 or W_ih.ndim != 2:
         raise ValueError(f"weight_ih, weight_hh: expected 2-D arrays, got shapes {W_ih.shape}, {W_hh.shape}")
@@ -316,7 +318,9 @@ def cell_from_arrays(
         raise ValueError(f"weight_ih: expected ({Gh}, n_in) like weight_hh's {G}H = {Gh} rows, got {W_ih.shape}")
     b_ih, b_hh = _find(arrays, "bias_ih"), _find(arrays, "bias_hh")
     if (b_ih is None) != (b_hh is None):
-        raise ValueError(f"state dict: missing array {'bias_ih' if b_ih is None else 'bias_hh'} (the other bias is given)")
+        raise ValueError(
+            f"state dict: missing array {'bias_ih' if b_ih is None else 'bias_hh'} (the other bias is given)"
+        )
     dt = np.dtype(dtype) if dtype is not None else np.result_type(W_ih.dtype, W_hh.dtype)
     if not np.issubdtype(dt, np.floating):
         raise ValueError(f"state dict: expected floating-point arrays, got {dt}")
@@ -326,7 +330,9 @@ def cell_from_arrays(
     for nm, b in (("bias_ih", b_ih), ("bias_hh", b_hh)):
         if b.shape != (Gh,):
             raise ValueError(f"{nm}: expected ({Gh},), got {b.shape}")
-    got = {k: next((a for a in (_find(arrays, n) for n in names) if a is not None), None) for k, names in _ALIASES.items()}
+    got = {
+        k: next((a for a in (_find(arrays, n) for n in names) if a is not None), None) for k, names in _ALIASES.items()
+    }
     W_out = got["W_out"] if got["W_out"] is not None else np.eye(H, dtype=dt)
     if W_out.ndim != 2 or W_out.shape[1] != H:
         raise ValueError(f"W_out: expected (n_out, {H}), got {W_out.shape}")

@@ -238,7 +238,9 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
         sh_lo, sh_hi = enc.shift_log(ef, dtype)
         _, fB_hi = enc.norm2_bounds(B.reshape(-1))
         beta = enc.up(
-            jnp.sqrt(enc.up(jnp.sum((rho * rn_hi) ** 2) * (1 + 4 * enc.gamma(H + 2, u)))) + 2 * u * fB_hi + (H * H + 1) * tiny,
+            jnp.sqrt(enc.up(jnp.sum((rho * rn_hi) ** 2) * (1 + 4 * enc.gamma(H + 2, u))))
+            + 2 * u * fB_hi
+            + (H * H + 1) * tiny,
             3,
         )
         b_lo, b_hi = enc.sigma_max_bounds(B)

@@ -96,8 +96,16 @@ def test_bias_false_gives_zero_biases_and_npz_loads():
         ("rnn", {"weight_ih_l0": np.ones((3, 2))}, "missing array weight_hh"),
         ("lstm", {"weight_ih_l0": np.ones((9, 2)), "weight_hh_l0": np.ones((9, 3))}, "expected (4H, H)"),
         ("gru", {"weight_ih": np.ones((8, 2)), "weight_hh": np.ones((9, 3))}, "weight_ih: expected (9, n_in)"),
-        ("rnn", {"weight_ih": np.ones((3, 2)), "weight_hh": np.ones((3, 3)), "bias_ih": np.ones(3)}, "missing array bias_hh"),
-        ("rnn", {"weight_ih": np.ones((3, 2)), "weight_hh": np.ones((3, 3)), "W_out": np.ones((2, 4))}, "W_out: expected"),
+        (
+            "rnn",
+            {"weight_ih": np.ones((3, 2)), "weight_hh": np.ones((3, 3)), "bias_ih": np.ones(3)},
+            "missing array bias_hh",
+        ),
+        (
+            "rnn",
+            {"weight_ih": np.ones((3, 2)), "weight_hh": np.ones((3, 3)), "W_out": np.ones((2, 4))},
+            "W_out: expected",
+        ),
         ("rnn", {"weight_ih": np.ones((3, 2)), "weight_hh": np.ones((3, 3)), "h0": np.ones(4)}, "h0: expected (3,)"),
         ("tree", {}, "cell: expected one of"),
     ],
