@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradbounds import rnn
-
 from gradbounds.testing import rnn_cells as cells_and_sequences
 
 
