@@ -109,7 +109,7 @@ def _denc(act, z, r):
 def gamma_log_bounds(act, dtype) -> tuple[float, float]:
     """Bounds on ``log γ`` from the proved float bounds of γ (outward)."""
     if act.name in db.KNOWN:
-        g_lo, g_hi = db.gamma_bounds(act.name, dtype)
+        g_lo, g_hi = db.gamma_bounds(act.name, dtype)  # pyright: ignore[reportArgumentType]
     else:
         g_lo = g_hi = float(act.gamma)
     with jax.ensure_compile_time_eval():  # constants, also when called under jit
@@ -125,7 +125,7 @@ def _forward(cell: _cells.Cell, xs, act):
     H, n_in = cell.hidden, cell.weight_ih.shape[1]
     g1 = enc.gamma(n_in + H + 4, u)
     if act.name in db.KNOWN:
-        gam_hi = db.gamma_bounds(act.name, dtype)[1]
+        gam_hi = db.gamma_bounds(act.name, dtype)[1]  # pyright: ignore[reportArgumentType]
     else:
         gam_hi = float(act.gamma)
     aWih, aWhh = jnp.abs(cell.weight_ih), jnp.abs(cell.weight_hh)

@@ -107,7 +107,7 @@ def point_levels(cell: _cells.Cell, xs, y, *, svals: bool = False) -> dict:
     def levels_of(inc):
         return rcs(jnp.concatenate([inc, z1])) + log_g
 
-    out = dict(
+    out: dict[str, jax.Array] = dict(
         E=levels_of(per["inc_E"]),
         P=levels_of(per["inc_P"]),
         J=levels_of(per["log_J"]),
@@ -120,7 +120,7 @@ def point_levels(cell: _cells.Cell, xs, y, *, svals: bool = False) -> dict:
         T = xs.shape[0]
         steps = jnp.arange(T, -1, -1, dtype=dtype)
         out["G"] = steps * (math.log(act.gamma) + log_w) + log_g if act.gamma > 0 else jnp.full((T + 1,), -jnp.inf)
-        out["log_gamma_norm_W"] = math.log(act.gamma) + log_w if act.gamma > 0 else -jnp.inf
+        out["log_gamma_norm_W"] = math.log(act.gamma) + log_w if act.gamma > 0 else jnp.full((), -jnp.inf, dtype)
         out["log_norm_W_hh"] = log_w
     if svals:
         out["svals"] = per["svals"]

@@ -49,7 +49,7 @@ def _mp_levels(cell, xs, y, dps=60):
         r = Wo * h + mpmath.matrix(np.asarray(cell.b_out).tolist()) - mpmath.matrix(np.asarray(y).tolist())
         g = Wo.T * r
         T = len(Bs)
-        E, P, J = [None] * (T + 1), [None] * (T + 1), [None] * (T + 1)
+        E, P, J = [mpmath.mpf(0)] * (T + 1), [mpmath.mpf(0)] * (T + 1), [mpmath.mpf(0)] * (T + 1)
         d, Pi, jn = g, mpmath.eye(len(g)), mpmath.mpf(1)
         ng = mpmath.norm(g)
         for k in range(T, -1, -1):
