@@ -30,6 +30,16 @@ a-posteriori one of the feed-forward check (:mod:`gradbounds.bounds`, its
   (:func:`gradbounds.core.enclosures.gamma_bounds`), ``log‖W_hh‖`` by
   :func:`gradbounds.linalg.enclosures.log_norm_enclosure`; ``(T − k)`` times it, rounded outward.
 
+The price of the error recursion: an error made at step ``t`` is multiplied by
+``‖B_t‖/‖B_tv_t‖`` at every later step (the per-step gap between J and E), so
+for a contracting cell the enclosures of E and P widen geometrically and become
+``[−inf, inf]`` after some tens to hundreds of steps (honest: the verdicts
+``E ≤ P`` and ``P ≤ J`` there are ``inconclusive``).  The enclosures of J and G
+are sums of per-step enclosures and stay tight at any length (``T = 10^4``:
+widths about ``10^{-5}`` in ``log J_0``), so ``J ≤ G`` and Pascanu's conditions
+are certified at every step.  A bound through the norms of the partial
+products ``‖J_t⋯J_{k+1}‖`` (which track E) would keep E and P tight; not done.
+
 For the verdicts the common factor ``‖g‖`` is cancelled: ``e_k = E_k/‖g‖``,
 ``p_k = P_k/‖g‖`` (``p_T = 1``), ``j_k``, ``g_k`` are enclosed directly (the
 four are equal at ``k = T`` by definition).
