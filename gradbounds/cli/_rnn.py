@@ -23,7 +23,7 @@ necessary for exploding); LSTM and GRU get point values and point verdicts.
 
 Either --network FILE (.npz, .safetensors, .pt: weight_ih[_l0], weight_hh[_l0],
 bias_ih[_l0], bias_hh[_l0], optional W_out, b_out, h0, c0) with --data FILE.npz
-(x (T, n_in), y (n_out,)), or a random cell and sequence from --hidden, --inputs,
+(x (T, n_in), y (n_out,), or y (T, n_out) with --losses sum), or a random cell and sequence from --hidden, --inputs,
 --outputs, --steps, --sw2, --sb2, --seed.
 
 example:
@@ -44,6 +44,12 @@ def add_arguments(p) -> None:
     p.add_argument("--sb2", type=float, help="bias variance sigma_b^2 (default 0)")
     p.add_argument("--forget-bias", type=float, help="added to the LSTM forget gate's (GRU update gate's) bias")
     p.add_argument("--seed", type=seed_arg, help="seed of the random cell, sequence and target (default 0)")
+    p.add_argument(
+        "--losses",
+        default="final",
+        choices=("final", "sum"),
+        help="C at the last step (default) or summed over steps (then y is (T, n_out); levels E <= J (<= G))",
+    )
     p.add_argument("--no-enclosures", action="store_true", help="point values only (faster)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
 
@@ -65,7 +71,7 @@ def _cell_and_data(args):
         if not args.data:
             raise UsageError("--network needs --data FILE.npz (x (T, n_in), y (n_out,))")
         cell = rnn.load_cell(args.network, args.cell, activation=args.activation)
-        xs, y = rnn.load_data(args.data, cell)
+        xs, y = rnn.load_data(args.data, cell, per_step=args.losses == "sum")
         return cell, xs, y
     if args.data:
         raise UsageError("--data needs --network")
@@ -99,7 +105,7 @@ def _cell_and_data(args):
         forget_bias=fb,
     )
     xs = jax.random.normal(kx, (T, n_in), jnp.float64)
-    y = jax.random.normal(ky, (n_out,), jnp.float64)
+    y = jax.random.normal(ky, (T, n_out) if args.losses == "sum" else (n_out,), jnp.float64)
     return cell, xs, y
 
 
@@ -112,7 +118,7 @@ def run(args) -> int:
 
     core.get_activation(args.activation)  # unknown name: one-line error
     cell, xs, y = _cell_and_data(args)
-    res = rnn.bptt(cell, xs, y, enclosures=not args.no_enclosures)
+    res = rnn.bptt(cell, xs, y, enclosures=not args.no_enclosures, losses=args.losses)
     out = {**json_header(), **res.to_dict()}
     if args.json:
         write_json(out, args.json)

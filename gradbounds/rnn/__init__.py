@@ -30,6 +30,7 @@ from gradbounds.rnn._cells import state_jacobian as state_jacobian
 from gradbounds.rnn._levels import LEVELS as LEVELS
 from gradbounds.rnn._levels import point_levels as point_levels
 from gradbounds.rnn._levels import plain_bptt as plain_bptt
+from gradbounds.rnn._levels import summed_levels as summed_levels
 from gradbounds.rnn._levels import output_gradient as output_gradient
 from gradbounds.rnn._enclosed import plain_enclosures as plain_enclosures
 from gradbounds.rnn._api import VERDICTS as VERDICTS
@@ -54,6 +55,7 @@ __all__ = (
     "LEVELS",
     "point_levels",
     "plain_bptt",
+    "summed_levels",
     "output_gradient",
     "plain_enclosures",
     "VERDICTS",

@@ -102,21 +102,24 @@ class BPTTResult:
         }
 
 
-PAIRS = (("E", "P"), ("P", "J"), ("J", "G"))
+PAIRS = (("E", "P"), ("P", "J"), ("J", "G"), ("E", "J"))  # E <= J checked only where there is no P (summed losses)
 
 
 def _decide(lo: dict, hi: dict, keys) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per step: the overall verdict and one per pair ``"E<=P"``, ``"P<=J"``, ``"J<=G"``."""
     T1 = len(lo["E"])
     pairs = {}
-    for X, Y in PAIRS:
-        if X in keys and Y in keys:
-            h, v = hi[X] <= lo[Y], lo[X] > hi[Y]
-            if (X, Y) == ("P", "J") and T1 > 1:  # P_{T-1} = ‖J_T‖‖g‖ = J_{T-1}: one factor, an identity
-                h[-2], v[-2] = True, False
-            h[-1], v[-1] = True, False  # k = T: E_T = P_T = J_T = G_T = ‖g‖ (empty products)
-            pairs[f"{X}<={Y}"] = np.where(v, "violated", np.where(h, "holds", "inconclusive"))
+    for X, Y in _pairs(keys):
+        h, v = hi[X] <= lo[Y], lo[X] > hi[Y]
+        if (X, Y) == ("P", "J") and T1 > 1:  # P_{T-1} = ‖J_T‖‖g‖ = J_{T-1}: one factor, an identity
+            h[-2], v[-2] = True, False
+        h[-1], v[-1] = True, False  # k = T: E_T = P_T = J_T = G_T = ‖g‖ (empty products)
+        pairs[f"{X}<={Y}"] = np.where(v, "violated", np.where(h, "holds", "inconclusive"))
     return _combine(pairs), pairs
+
+
+def _pairs(keys):
+    return [(X, Y) for X, Y in PAIRS if X in keys and Y in keys and not (X == "E" and Y == "J" and "P" in keys)]
 
 
 def _combine(pairs: dict[str, np.ndarray]) -> np.ndarray:
@@ -126,7 +129,19 @@ def _combine(pairs: dict[str, np.ndarray]) -> np.ndarray:
     return np.where(viol, "violated", np.where(inc, "inconclusive", "holds"))
 
 
-def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = False) -> BPTTResult:
+def _point_pairs(levels: dict, cell: _cells.Cell, T: int) -> dict[str, np.ndarray]:
+    """Point verdicts: ``X ≤ Y`` within ``64(T − k + 2)S·u(1 + |log Y|)`` holds, anything else is a violation."""
+    u = float(jnp.finfo(cell.dtype).eps) / 2
+    steps = np.arange(T, -1, -1) + 2
+    tol = {
+        X: 64 * steps * cell.state_size * u * (1 + np.abs(np.where(np.isfinite(v), v, 0))) for X, v in levels.items()
+    }
+    return {f"{X}<={Y}": np.where(levels[X] <= levels[Y] + tol[Y], "holds", "violated") for X, Y in _pairs(levels)}
+
+
+def bptt(
+    cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = False, losses: str = "final"
+) -> BPTTResult:
     """The per-step hierarchy ``E_k ≤ P_k ≤ J_k (≤ G_k)`` of backpropagation through time, with verdicts.
 
     .. math:: E_k = \\|∂C/∂s_k\\|,\\quad C = \\tfrac12\\|W_{out}h_T + b_{out} − y\\|^2,\\quad k = 0..T.
@@ -136,12 +151,22 @@ def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = Fal
       xs: inputs ``(T, n_in)``; y: target ``(n_out,)``.
       enclosures: rigorous enclosures and certified verdicts (plain cell only; ignored for LSTM/GRU).
       svals: also the singular values of every state Jacobian.
+      losses: ``"final"`` (the loss at ``T``) or ``"sum"`` (``Σ_t ½‖W_out h_t + b_out − y_t‖²``,
+        ``y`` of shape ``(T, n_out)``): then the levels are ``E ≤ J (≤ G)`` of
+        :func:`summed_levels` (no P: it needs every partial product), point values only.
 
     References:
       Pascanu, Mikolov & Bengio 2013, ICML, eq. 5–7.
     """
-    xs, y = _cells.check_data(cell, xs, y)
+    if losses not in ("final", "sum"):
+        raise ValueError(f"losses: expected 'final' or 'sum', got {losses!r}")
+    xs, y = _cells.check_data(cell, xs, y, per_step=losses == "sum")
     T = int(xs.shape[0])
+    if losses == "sum":
+        sm = jax.jit(_levels.summed_levels)(cell, xs, y)
+        levels = {X: np.asarray(sm[X]) for X in ("E", "J", "G") if X in sm}
+        pairs = _point_pairs(levels, cell, T)
+        return BPTTResult(cell.kind, T, cell.hidden, levels, None, None, _combine(pairs), pairs, False, None)
     pt = jax.jit(_levels.point_levels, static_argnames="svals")(cell, xs, y, svals=svals)
     keys = ("E", "P", "J", "G") if cell.kind == "rnn" else ("E", "P", "J")
     levels = {X: np.asarray(pt[X]) for X in keys}
@@ -172,11 +197,7 @@ def bptt(cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = Fal
             for X, v in levels.items()
         }
         # point verdicts: X ≤ Y within the tolerance holds, anything else is a violation (never inconclusive)
-        pairs = {
-            f"{X}<={Y}": np.where(levels[X] <= levels[Y] + tol[Y], "holds", "violated")
-            for X, Y in PAIRS
-            if X in keys and Y in keys
-        }
+        pairs = {f"{X}<={Y}": np.where(levels[X] <= levels[Y] + tol[Y], "holds", "violated") for X, Y in _pairs(keys)}
         verdicts = _combine(pairs)
         certified = False
         if cell.kind == "rnn":

@@ -367,8 +367,8 @@ def load_cell(path: str | os.PathLike, kind: str, *, activation: str = "tanh", d
     return cell_from_arrays(arrays, kind, activation=activation, dtype=dtype)
 
 
-def load_data(path: str | os.PathLike, cell: Cell) -> tuple[jax.Array, jax.Array]:
-    """``x (T, n_in)`` and ``y (n_out,)`` from an ``.npz`` file, checked against ``cell``."""
+def load_data(path: str | os.PathLike, cell: Cell, *, per_step: bool = False) -> tuple[jax.Array, jax.Array]:
+    """``x (T, n_in)`` and ``y (n_out,)`` (``(T, n_out)`` when ``per_step``) from an ``.npz`` file, checked against ``cell``."""
     p = os.fspath(path)
     if not os.path.exists(p):
         raise FileNotFoundError(2, "No such file or directory", p)
@@ -377,19 +377,23 @@ def load_data(path: str | os.PathLike, cell: Cell) -> tuple[jax.Array, jax.Array
         if missing:
             raise ValueError(f"{p}: missing array {missing[0]} (expected x (T, n_in) and y (n_out,))")
         x, y = f["x"], f["y"]
-    return check_data(cell, x, y)
+    return check_data(cell, x, y, per_step=per_step)
 
 
-def check_data(cell: Cell, x, y) -> tuple[jax.Array, jax.Array]:
-    """``x``, ``y`` as arrays of the cell's dtype, with one-line errors for bad shapes."""
+def check_data(cell: Cell, x, y, *, per_step: bool = False) -> tuple[jax.Array, jax.Array]:
+    """``x``, ``y`` as arrays of the cell's dtype, with one-line errors for bad shapes (``y (T, n_out)`` when ``per_step``)."""
     x, y = np.asarray(x), np.asarray(y)
     n_in = cell.weight_ih.shape[1]
     n_out = cell.W_out.shape[0]
     if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] < 1:
         raise ValueError(f"x: expected (T, {n_in}) with T >= 1, got {x.shape}")
-    y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
-    if y.shape != (n_out,):
+    if per_step:
+        if y.shape != (x.shape[0], n_out):
+            raise ValueError(f"y: expected (T, n_out) = ({x.shape[0]}, {n_out}) for per-step losses, got {y.shape}")
+    elif (y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y).shape != (n_out,):
         raise ValueError(f"y: expected ({n_out},), got {y.shape}")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("x, y: expected finite values, got inf or nan")
+    if not per_step:
+        y = y.reshape(-1)
     return jnp.asarray(x, cell.dtype), jnp.asarray(y, cell.dtype)

@@ -139,3 +139,72 @@ def plain_bptt(cell: _cells.Cell, xs, y):
     g = output_gradient(cell, ss[-1], y)
     _, norms = jax.lax.scan(back, g, (ss[:-1], xs), reverse=True)
     return jnp.log(jnp.concatenate([norms, jnp.linalg.norm(g)[None]]))
+
+
+def _log_norm_vec(v):
+    """``(log‖v‖, v/‖v‖)`` for any finite vector (power-of-two scaling first; ``−inf`` and 0 for ``v = 0``)."""
+    s1, s2, e = linalg.pow2_scale(jnp.max(jnp.abs(v)))
+    vt = v * s1 * s2
+    lg, n = _log_vnorm(vt)
+    return lg + e.astype(v.dtype) * math.log(2.0), vt / jnp.where(n > 0, n, 1.0)
+
+
+def _axpy_log(a, v, b, g):
+    """``(c, w)`` with ``e^a v + e^b g = e^c w``, ``‖w‖ = 1`` (unit ``v``, ``g``; logs ``a``, ``b`` may be −inf)."""
+    m = jnp.maximum(a, b)
+    mf = jnp.where(jnp.isfinite(m), m, 0.0)
+    x = (
+        jnp.exp(jnp.where(jnp.isfinite(a), a - mf, -jnp.inf)) * v
+        + jnp.exp(jnp.where(jnp.isfinite(b), b - mf, -jnp.inf)) * g
+    )
+    lx, w = _log_norm_vec(x)
+    return jnp.where(jnp.isfinite(m), mf + lx, -jnp.inf), w
+
+
+def summed_levels(cell: _cells.Cell, xs, ys) -> dict:
+    """Natural logs of ``E_k``, ``J_k`` (and ``G_k``) for the summed per-step loss, ``k = 0..T``.
+
+    .. math:: C = \\sum_{t=1}^{T} \\tfrac12\\|W_{out}h_t + b_{out} − y_t\\|^2,\\quad
+       δ_k = J_{k+1}^Tδ_{k+1} + g_k,\\quad E_k = \\|δ_k\\|
+       ≤ \\mathcal J_k = \\|J_{k+1}\\|\\mathcal J_{k+1} + \\|g_k\\| ≤ \\mathcal G_k = γ\\|W_{hh}\\|\\mathcal G_{k+1} + \\|g_k\\|,
+
+    with ``g_k = ∂C_k/∂s_k`` (``g_0 = 0``), each kept as a log with its unit
+    direction (log-sum-exp at every step), so any length stays finite.
+    ``ys`` has shape ``(T, n_out)``.
+
+    References:
+      Pascanu, Mikolov & Bengio 2013, eq. 3–5 (the sum over time of the per-step terms).
+    """
+    dtype = cell.dtype
+    u = _unit_roundoff(dtype)
+    ss = _cells.run(cell, xs)
+    gs = jax.vmap(lambda s, y: output_gradient(cell, s, y))(ss[1:], ys)  # g_1..g_T
+    lgT, vT = _log_norm_vec(gs[-1])
+    rnn_cell = cell.kind == "rnn"
+    if rnn_cell:
+        act = core.get_activation(cell.activation)
+        log_w, _ = linalg.log_norm(cell.weight_hh, u)
+        lgw = math.log(act.gamma) + log_w if act.gamma > 0 else jnp.full((), -jnp.inf, dtype)
+    else:
+        lgw = jnp.zeros((), dtype)
+    g_prev = jnp.concatenate([jnp.zeros_like(gs[:1]), gs[:-1]])  # g_{t-1} added when stepping from t to t-1
+
+    def back(carry, item):
+        a, v, lj, lg_ = carry
+        s_prev, x, g = item
+        Jt = _cells.state_jacobian(cell, s_prev, x)
+        w = Jt.T @ v
+        la, vv = _log_norm_vec(w)
+        lb, gu = _log_norm_vec(g)
+        a2, v2 = _axpy_log(a + la, vv, lb, gu)
+        log_J, _ = linalg.log_norm(Jt, u)
+        lj2 = jnp.logaddexp(lj + log_J, lb)
+        lg2 = jnp.logaddexp(lg_ + lgw, lb)
+        return (a2, v2, lj2, lg2), (a2, lj2, lg2)
+
+    _, (E, J, G) = jax.lax.scan(back, (lgT, vT, lgT, lgT), (ss[:-1], xs, g_prev), reverse=True)
+    tail = jnp.reshape(lgT, (1,))
+    out = {"E": jnp.concatenate([E, tail]), "J": jnp.concatenate([J, tail]), "states": ss}
+    if rnn_cell:
+        out["G"] = jnp.concatenate([G, tail])
+    return out

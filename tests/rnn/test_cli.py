@@ -109,3 +109,15 @@ def test_bad_files_one_line_exit_2(capsys, tmp_path, kind, extra, data, msg):
 def test_bad_usage_one_line_exit_2(capsys, argv, msg):
     code, out, err = run(capsys, "rnn", *argv)
     assert code == 2 and msg in err and err.count("\n") == 1, err
+
+
+def test_summed_losses_and_their_data_shape(capsys, tmp_path):
+    code, out, err = run(capsys, "rnn", "--losses", "sum", "--hidden", "3", "--steps", "4", "--json", "-")
+    assert code == 0, err
+    d = json.loads(out)
+    assert set(d["states"][0]["log10"]) == {"E", "J", "G"} and d["certified"] is False
+    _write_torch_like(tmp_path / "net.npz", "gru")
+    np.savez(tmp_path / "data.npz", x=np.ones((5, 2)), y=np.zeros(1))
+    net, data = str(tmp_path / "net.npz"), str(tmp_path / "data.npz")
+    code, out, err = run(capsys, "rnn", "--cell", "gru", "--losses", "sum", "--network", net, "--data", data)
+    assert code == 2 and "y: expected (T, n_out) = (5, 1)" in err

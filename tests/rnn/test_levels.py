@@ -124,3 +124,28 @@ def test_jacobian_singular_values_over_time():
     assert res.svals is not None and res.svals.shape == (5, 6)
     J = np.diff(res.levels["J"])  # log‖J_t‖ = J_{t-1} − J_t
     np.testing.assert_allclose(-J, np.log(res.svals[:, 0]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", rnn.CELLS)
+def test_summed_losses_E_is_jax_grad_and_E_le_J_le_G(kind):
+    cell = rnn.init_cell(jax.random.key(0), kind, hidden=3, inputs=2, outputs=2, sb2=0.3)
+    T = 6
+    xs = jax.random.normal(jax.random.key(1), (T, 2), jnp.float64)
+    ys = jax.random.normal(jax.random.key(2), (T, 2), jnp.float64)
+    res = rnn.bptt(cell, xs, ys, losses="sum")
+    ss = rnn.run(cell, xs)
+
+    def tail(s_k, k):  # Σ_{t ≥ k, t ≥ 1} C_t as a function of s_k
+        s, c = s_k, jnp.zeros(())
+        if k > 0:
+            r = rnn.readout(cell, s) - ys[k - 1]
+            c = c + 0.5 * jnp.sum(r * r)
+        for t in range(k, T):
+            s = rnn.step(cell, s, xs[t])
+            r = rnn.readout(cell, s) - ys[t]
+            c = c + 0.5 * jnp.sum(r * r)
+        return c
+
+    ref = [np.log(np.linalg.norm(np.asarray(jax.grad(tail)(ss[k], k)))) for k in range(T + 1)]
+    np.testing.assert_allclose(res.levels["E"], ref, rtol=1e-10, atol=1e-12)
+    assert res.verdict == "holds" and "E<=J" in res.pair_verdicts and ("J<=G" in res.pair_verdicts) == (kind == "rnn")
