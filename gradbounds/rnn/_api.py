@@ -24,6 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from gradbounds.rnn import _cells, _enclosed, _levels
 
@@ -140,7 +141,13 @@ def _point_pairs(levels: dict, cell: _cells.Cell, T: int) -> dict[str, np.ndarra
 
 
 def bptt(
-    cell: _cells.Cell, xs, y, *, enclosures: bool = True, svals: bool = False, losses: str = "final"
+    cell: _cells.Cell,
+    xs: ArrayLike,
+    y: ArrayLike,
+    *,
+    enclosures: bool = True,
+    svals: bool = False,
+    losses: str = "final",
 ) -> BPTTResult:
     """The per-step hierarchy ``E_k ≤ P_k ≤ J_k (≤ G_k)`` of backpropagation through time, with verdicts.
 
@@ -148,7 +155,8 @@ def bptt(
 
     Args:
       cell: a :class:`Cell` (:func:`init_cell`, :func:`cell_from_arrays`, :func:`load_cell`).
-      xs: inputs ``(T, n_in)``; y: target ``(n_out,)``.
+      xs: inputs ``(T, n_in)``.
+      y: target ``(n_out,)`` (``(T, n_out)`` for summed losses).
       enclosures: rigorous enclosures and certified verdicts (plain cell only; ignored for LSTM/GRU).
       svals: also the singular values of every state Jacobian.
       losses: ``"final"`` (the loss at ``T``) or ``"sum"`` (``Σ_t ½‖W_out h_t + b_out − y_t‖²``,
