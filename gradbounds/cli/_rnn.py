@@ -17,9 +17,11 @@ C = 1/2 ||W_out h_T + b_out - y||^2. For every step k = 0..T:
       <=  G_k = (gamma ||W_hh||)^(T-k) ||g||   (plain cell; Pascanu et al. 2013)
 
 with J_t = ds_t/ds_{t-1} the state Jacobian (s = (h, c) for the LSTM), in log
-space at any length. The plain cell gets rigorous enclosures, certified verdicts
-and Pascanu's conditions (gamma ||W_hh|| < 1 sufficient for vanishing, > 1
-necessary for exploding); LSTM and GRU get point values and point verdicts.
+space at any length, with rigorous enclosures and certified verdicts (plain
+cell: a-posteriori error bounds; LSTM, GRU: interval arithmetic) and, for the
+plain cell, Pascanu's conditions (gamma ||W_hh|| < 1 sufficient for vanishing,
+> 1 necessary for exploding). The E and P enclosures widen with the sequence
+length (inconclusive verdicts on long sequences); J and G stay tight.
 
 Either --network FILE (.npz, .safetensors, .pt: weight_ih[_l0], weight_hh[_l0],
 bias_ih[_l0], bias_hh[_l0], optional W_out, b_out, h0, c0) with --data FILE.npz

@@ -3,8 +3,8 @@
 * :class:`Cell`, :func:`init_cell`, :func:`cell_from_arrays`, :func:`load_cell`: plain,
   LSTM and GRU cells with PyTorch's equations and state-dict names;
 * :func:`step`, :func:`run`, :func:`state_jacobian` (closed form), :func:`loss`;
-* :func:`bptt`: ``E_k, P_k, J_k, G_k`` for ``k = 0..T`` in log space, rigorous
-  enclosures and verdicts for the plain cell, Pascanu's conditions;
+* :func:`bptt`: ``E_k, P_k, J_k (, G_k)`` for ``k = 0..T`` in log space, rigorous
+  enclosures and certified verdicts for every cell, Pascanu's conditions (plain cell);
 * :func:`decay_rates`: the measured decay of ``E_k`` per step, the three cells at matched init.
 
 References:
@@ -33,6 +33,7 @@ from gradbounds.rnn._levels import plain_bptt as plain_bptt
 from gradbounds.rnn._levels import summed_levels as summed_levels
 from gradbounds.rnn._levels import output_gradient as output_gradient
 from gradbounds.rnn._enclosed import plain_enclosures as plain_enclosures
+from gradbounds.rnn._gated import gated_enclosures as gated_enclosures
 from gradbounds.rnn._api import VERDICTS as VERDICTS
 from gradbounds.rnn._api import BPTTResult as BPTTResult
 from gradbounds.rnn._api import bptt as bptt
@@ -58,6 +59,7 @@ __all__ = (
     "summed_levels",
     "output_gradient",
     "plain_enclosures",
+    "gated_enclosures",
     "VERDICTS",
     "BPTTResult",
     "bptt",

@@ -1,13 +1,14 @@
 """The public entry points: :func:`bptt` (the per-step hierarchy with verdicts) and :func:`decay_rates`.
 
 A verdict per time step ``k`` for the inequalities ``E_k ≤ P_k ≤ J_k (≤ G_k)``:
-from the rigorous enclosures (plain cell), ``holds`` when ``hi_X ≤ lo_Y`` for
+from the rigorous enclosures (every cell; :mod:`gradbounds.rnn._enclosed` for the
+plain cell, :mod:`gradbounds.rnn._gated` for the LSTM and GRU), ``holds`` when ``hi_X ≤ lo_Y`` for
 every pair, ``violated`` when ``lo_X > hi_Y`` for some pair, else
 ``inconclusive``, compared on the levels divided by ``‖g‖`` (the common factor
 cancelled); at ``k = T`` the levels are equal by definition (an empty
-product).  For the LSTM and GRU the verdicts come from the point values with a
-tolerance of ``64(T − k + 2)S·u(1 + |log Y|)`` (``certified`` false in the
-result): their enclosures are not implemented yet.
+product).  Without enclosures (``enclosures=False``, summed losses) the
+verdicts come from the point values with a tolerance of
+``64(T − k + 2)S·u(1 + |log Y|)`` (``certified`` false in the result).
 
 References:
   Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from gradbounds.rnn import _cells, _enclosed, _levels
+from gradbounds.rnn import _cells, _enclosed, _gated, _levels
 
 VERDICTS = ("holds", "violated", "inconclusive")
 LOG10E = 1.0 / math.log(10.0)
@@ -157,7 +158,7 @@ def bptt(
       cell: a :class:`Cell` (:func:`init_cell`, :func:`cell_from_arrays`, :func:`load_cell`).
       xs: inputs ``(T, n_in)``.
       y: target ``(n_out,)`` (``(T, n_out)`` for summed losses).
-      enclosures: rigorous enclosures and certified verdicts (plain cell only; ignored for LSTM/GRU).
+      enclosures: rigorous enclosures and certified verdicts (else point values and point verdicts).
       svals: also the singular values of every state Jacobian.
       losses: ``"final"`` (the loss at ``T``) or ``"sum"`` (``Σ_t ½‖W_out h_t + b_out − y_t‖²``,
         ``y`` of shape ``(T, n_out)``): then the levels are ``E ≤ J (≤ G)`` of
@@ -197,15 +198,15 @@ def bptt(
             "vanishing_sufficient": True if p_hi < 0 else False if p_lo >= 0 else None,
             "exploding_necessary": True if p_lo > 0 else False if p_hi <= 0 else None,
         }
+    elif enclosures:  # LSTM, GRU: interval forward pass and Jacobians
+        en = jax.jit(_gated.gated_enclosures)(cell, xs, y)
+        en = {k: np.asarray(v) for k, v in en.items()}
+        lo = {X: en[f"lo_{X}"] for X in keys}
+        hi = {X: en[f"hi_{X}"] for X in keys}
+        verdicts, pairs = _decide({X: en[f"ratio_lo_{X}"] for X in keys}, {X: en[f"ratio_hi_{X}"] for X in keys}, keys)
+        certified = True
     else:
-        u = float(jnp.finfo(cell.dtype).eps) / 2
-        steps = np.arange(T, -1, -1) + 2
-        tol = {
-            X: 64 * steps * cell.state_size * u * (1 + np.abs(np.where(np.isfinite(v), v, 0)))
-            for X, v in levels.items()
-        }
-        # point verdicts: X ≤ Y within the tolerance holds, anything else is a violation (never inconclusive)
-        pairs = {f"{X}<={Y}": np.where(levels[X] <= levels[Y] + tol[Y], "holds", "violated") for X, Y in _pairs(keys)}
+        pairs = _point_pairs(levels, cell, T)
         verdicts = _combine(pairs)
         certified = False
         if cell.kind == "rnn":

@@ -193,6 +193,132 @@ def _scaled_deriv(act, z, en):
     return dt, rho, e
 
 
+def _g_setup(g, e_g):
+    """The start of the backward recursions from ``g`` and a componentwise bound ``e_g ≥ |g_exact − g|``."""
+    dtype = g.dtype
+    u, tiny = _u(dtype), _tiny(dtype)
+    s1, s2, eg = linalg.pow2_scale(jnp.max(jnp.abs(g)))
+    gt = g * s1 * s2
+    egt = enc.up(e_g * s1 * s2 + tiny)
+    egt = jnp.where(jnp.isnan(egt), jnp.inf, egt)
+    gn_lo, gn_hi = enc.norm2_bounds(gt)
+    _, eg_hi = enc.norm2_bounds(egt)
+    sg_lo, sg_hi = enc.shift_log(eg, dtype)
+    ng = jnp.linalg.norm(gt)
+    ngp = jnp.where(ng > 0, ng, 1.0)
+    v = gt / ngp
+    _, vh = enc.norm2_bounds(v)
+    return dict(
+        v=v,
+        eta0=enc.up((eg_hi + 2 * u * vh * ngp) / ngp, 2),
+        g_lo=_add_lo(enc.log_down(jnp.maximum(enc.down(gn_lo - eg_hi), 0.0)), sg_lo),
+        g_hi=_add_hi(enc.log_up(enc.up(gn_hi + eg_hi)), sg_hi),
+        sT_lo=_add_lo(enc.log_down(ngp), sg_lo),
+        sT_hi=_add_hi(enc.log_up(ngp), sg_hi),
+        zero=(ng == 0) & (eg_hi == 0),
+    )
+
+
+def back_step(carry, B, beta, ef):
+    """One step of the E and P recursions and the J enclosure for a scaled factor ``B̃`` with ``‖ΔB‖ ≤ β``.
+
+    ``2^{-ef}B_exact = B̃ + ΔB``; ``carry = (v, η, Q, ψ, q_hi)`` (module docstring).
+    """
+    v, eta, Q, psi, qhi = carry
+    dtype = B.dtype
+    u = _u(dtype)
+    sh_lo, sh_hi = enc.shift_log(ef, dtype)
+    b_lo, b_hi = enc.sigma_max_bounds(B)
+    J_lo = _add_lo(enc.log_down(jnp.maximum(enc.down(b_lo - beta), 0.0)), sh_lo)
+    J_hi = _add_hi(enc.log_up(enc.up(b_hi + beta)), sh_hi)
+    # E
+    w = B @ v
+    nw = jnp.linalg.norm(w)
+    nwp = jnp.where(nw > 0, nw, 1.0)
+    v_new = w / nwp
+    _, v_hi = enc.norm2_bounds(v)
+    _, w_hi = enc.norm2_bounds(w)
+    num = enc.up(enc.matvec_error(B, v) + beta * v_hi + (b_hi + beta) * eta, 3)
+    eta_new = enc.up(num / nwp + 2 * u * w_hi / nwp, 3)
+    # P
+    R = B @ Q
+    sv = jnp.linalg.svd(R, compute_uv=False)
+    sp = jnp.where(sv[0] > 0, sv[0], 1.0)
+    r_lo, r_hi = enc.sigma_max_bounds(R, lam_hat=sv[0] * sv[0])
+    Q_new = R / sp
+    phi = enc.up((enc.matvec_error(B, Q) + beta * qhi + (b_hi + beta) * psi) / sp, 3)
+    _, fR_hi = enc.norm2_bounds(R.reshape(-1))
+    qerr = enc.up(2 * u * fR_hi / sp, 2)
+    out = dict(
+        incE_lo=_add_lo(enc.log_down(nwp), sh_lo),
+        incE_hi=_add_hi(enc.log_up(nwp), sh_hi),
+        incP_lo=_add_lo(enc.log_down(sp), sh_lo),
+        incP_hi=_add_hi(enc.log_up(sp), sh_hi),
+        pn_lo=jnp.maximum(enc.down(r_lo / sp - phi, 2), 0.0),
+        pn_hi=enc.up(r_hi / sp + phi, 2),
+        eta=eta_new,
+        vn_lo=enc.norm2_bounds(v_new)[0],
+        vn_hi=enc.norm2_bounds(v_new)[1],
+        J_lo=J_lo,
+        J_hi=J_hi,
+    )
+    return (v_new, eta_new, Q_new, enc.up(phi + qerr), enc.up(r_hi / sp * (1 + 2 * u) + qerr, 2)), out
+
+
+def _carry0(st, S, dtype):
+    return (st["v"], st["eta0"], jnp.eye(S, dtype=dtype), jnp.zeros((), dtype), enc.up(jnp.ones((), dtype)))
+
+
+def _finish(per, st, G=None) -> dict:
+    """Enclosures of the levels and of their ratios to ``‖g‖`` from the per-step outputs of :func:`back_step`."""
+    dtype = per["eta"].dtype
+    z1 = jnp.zeros((1,), dtype)
+
+    def sums(klo, khi):  # bounds on Σ_{t>k} (k = 0..T), 0 at k = T
+        return rcs_bounds(jnp.concatenate([per[klo], z1]), jnp.concatenate([per[khi], z1]))
+
+    eta0 = st["eta0"]
+    vn0_lo, vn0_hi = enc.norm2_bounds(st["v"])
+    vT_lo = enc.log_down(jnp.maximum(enc.down(vn0_lo - eta0), 0.0))
+    vT_hi = enc.log_up(enc.up(vn0_hi + eta0))
+    sE = sums("incE_lo", "incE_hi")
+    eta = jnp.concatenate([per["eta"], eta0[None]])
+    vk_lo = jnp.concatenate([per["vn_lo"], vn0_lo[None]])
+    vk_hi = jnp.concatenate([per["vn_hi"], vn0_hi[None]])
+    lv_lo = enc.log_down(jnp.maximum(enc.down(vk_lo - eta), 0.0))
+    lv_hi = enc.log_up(enc.up(vk_hi + eta))
+    rE_lo = _sub_lo(_add_lo(sE[0], lv_lo), vT_hi)
+    rE_hi = _sub_hi(_add_hi(sE[1], lv_hi), vT_lo)
+    sP = sums("incP_lo", "incP_hi")
+    one = jnp.ones((1,), dtype)
+    rP_lo = _add_lo(sP[0], enc.log_down(jnp.concatenate([per["pn_lo"], one])))
+    rP_hi = _add_hi(sP[1], enc.log_up(jnp.concatenate([per["pn_hi"], one])))
+    rJ_lo, rJ_hi = sums("J_lo", "J_hi")
+    levels = [("E", rE_lo, rE_hi), ("P", rP_lo, rP_hi), ("J", rJ_lo, rJ_hi)] + ([("G", *G)] if G is not None else [])
+    out = {}
+    for X, lo, hi in levels:
+        out[f"ratio_lo_{X}"], out[f"ratio_hi_{X}"] = lo, hi
+        out[f"lo_{X}"], out[f"hi_{X}"] = _add_lo(lo, st["g_lo"]), _add_hi(hi, st["g_hi"])
+    # E uses its own scale: E_k = e^{s_k}‖v_k + ε_k‖ with s_T = log‖g̃‖ + e_g log 2
+    out["lo_E"] = _add_lo(sE[0], lv_lo, st["sT_lo"])
+    out["hi_E"] = _add_hi(sE[1], lv_hi, st["sT_hi"])
+    for X, _, _ in levels:  # a proved zero g keeps every level 0
+        out[f"lo_{X}"] = jnp.where(st["zero"], -jnp.inf, out[f"lo_{X}"])
+        out[f"hi_{X}"] = jnp.where(st["zero"], -jnp.inf, out[f"hi_{X}"])
+    return out
+
+
+def backward_enclosures(Bs, betas, es, g, e_g) -> dict:
+    """E, P, J enclosures from precomputed scaled factors ``B̃_t`` (``(T, S, S)``), their ``β_t`` and exponents."""
+    st = _g_setup(g, e_g)
+
+    def back(carry, item):
+        return back_step(carry, *item)
+
+    _, per = jax.lax.scan(back, _carry0(st, g.shape[0], g.dtype), (Bs, betas, es), reverse=True)
+    return _finish(per, st)
+
+
 def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
     """Enclosures ``lo_X, hi_X`` (natural logs, ``(T + 1,)``) of ``E, P, J, G`` and of the ratios to ``‖g‖``.
 
@@ -218,20 +344,7 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
     )
     g = cell.W_out.T @ res
     e_g = enc.up(enc.gamma(n_out + 2, u) * (aWo.T @ jnp.abs(res)) + aWo.T @ e_res + (n_out + 2) * tiny, 3)
-    s1, s2, eg = linalg.pow2_scale(jnp.max(jnp.abs(g)))
-    gt = g * s1 * s2
-    egt = enc.up(e_g * s1 * s2 + tiny)
-    egt = jnp.where(jnp.isnan(egt), jnp.inf, egt)
-    gn_lo, gn_hi = enc.norm2_bounds(gt)
-    _, eg_hi = enc.norm2_bounds(egt)
-    sg_lo, sg_hi = enc.shift_log(eg, dtype)
-    g_lo = _add_lo(enc.log_down(jnp.maximum(enc.down(gn_lo - eg_hi), 0.0)), sg_lo)
-    g_hi = _add_hi(enc.log_up(enc.up(gn_hi + eg_hi)), sg_hi)
-    ng = jnp.linalg.norm(gt)
-    ngp = jnp.where(ng > 0, ng, 1.0)
-    v = gt / ngp
-    _, vh = enc.norm2_bounds(v)
-    eta0 = enc.up((eg_hi + 2 * u * vh * ngp) / ngp, 2)
+    st = _g_setup(g, e_g)
 
     # W_hh = 2^f Ws exactly
     s1w, s2w, f = linalg.pow2_scale(jnp.max(jnp.abs(cell.weight_hh)))
@@ -240,12 +353,9 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
     lw_lo, lw_hi = enc.log_norm_enclosure(cell.weight_hh)
 
     def back(carry, item):
-        v, eta, Q, psi, qhi = carry
         z, en = item
         dt, rho, e = _scaled_deriv(act, z, en)
         B = Ws.T * dt[None, :]
-        ef = e + f.astype(jnp.int32)
-        sh_lo, sh_hi = enc.shift_log(ef, dtype)
         _, fB_hi = enc.norm2_bounds(B.reshape(-1))
         beta = enc.up(
             jnp.sqrt(enc.up(jnp.sum((rho * rn_hi) ** 2) * (1 + 4 * enc.gamma(H + 2, u))))
@@ -253,87 +363,15 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
             + (H * H + 1) * tiny,
             3,
         )
-        b_lo, b_hi = enc.sigma_max_bounds(B)
-        J_lo = _add_lo(enc.log_down(jnp.maximum(enc.down(b_lo - beta), 0.0)), sh_lo)
-        J_hi = _add_hi(enc.log_up(enc.up(b_hi + beta)), sh_hi)
-        # E
-        w = B @ v
-        nw = jnp.linalg.norm(w)
-        nwp = jnp.where(nw > 0, nw, 1.0)
-        v_new = w / nwp
-        _, v_hi = enc.norm2_bounds(v)
-        _, w_hi = enc.norm2_bounds(w)
-        num = enc.up(enc.matvec_error(B, v) + beta * v_hi + (b_hi + beta) * eta, 3)
-        eta_new = enc.up(num / nwp + 2 * u * w_hi / nwp, 3)
-        # P
-        R = B @ Q
-        sv = jnp.linalg.svd(R, compute_uv=False)
-        sp = jnp.where(sv[0] > 0, sv[0], 1.0)
-        r_lo, r_hi = enc.sigma_max_bounds(R, lam_hat=sv[0] * sv[0])
-        Q_new = R / sp
-        phi = enc.up((enc.matvec_error(B, Q) + beta * qhi + (b_hi + beta) * psi) / sp, 3)
-        _, fR_hi = enc.norm2_bounds(R.reshape(-1))
-        qerr = enc.up(2 * u * fR_hi / sp, 2)
-        out = dict(
-            incE_lo=_add_lo(enc.log_down(nwp), sh_lo),
-            incE_hi=_add_hi(enc.log_up(nwp), sh_hi),
-            incP_lo=_add_lo(enc.log_down(sp), sh_lo),
-            incP_hi=_add_hi(enc.log_up(sp), sh_hi),
-            pn_lo=jnp.maximum(enc.down(r_lo / sp - phi, 2), 0.0),
-            pn_hi=enc.up(r_hi / sp + phi, 2),
-            eta=eta_new,
-            vn_lo=enc.norm2_bounds(v_new)[0],
-            vn_hi=enc.norm2_bounds(v_new)[1],
-            J_lo=J_lo,
-            J_hi=J_hi,
-        )
-        return (v_new, eta_new, Q_new, enc.up(phi + qerr), enc.up(r_hi / sp * (1 + 2 * u) + qerr, 2)), out
+        return back_step(carry, B, beta, e + f.astype(jnp.int32))
 
-    eye = jnp.eye(H, dtype=dtype)
-    carry0 = (v, eta0, eye, jnp.zeros((), dtype), enc.up(jnp.ones((), dtype)))
-    _, per = jax.lax.scan(back, carry0, (zs, ens), reverse=True)
-
-    z1 = jnp.zeros((1,), dtype)
-
-    def sums(klo, khi):  # bounds on Σ_{t>k} (k = 0..T), 0 at k = T
-        return rcs_bounds(jnp.concatenate([per[klo], z1]), jnp.concatenate([per[khi], z1]))
-
-    # ratios to ‖g‖ (common factor cancelled)
-    vn0_lo, vn0_hi = enc.norm2_bounds(v)
-    vT_lo = enc.log_down(jnp.maximum(enc.down(vn0_lo - eta0), 0.0))
-    vT_hi = enc.log_up(enc.up(vn0_hi + eta0))
-    sE = sums("incE_lo", "incE_hi")
-    eta = jnp.concatenate([per["eta"], eta0[None]])
-    vk_lo = jnp.concatenate([per["vn_lo"], vn0_lo[None]])
-    vk_hi = jnp.concatenate([per["vn_hi"], vn0_hi[None]])
-    lv_lo = enc.log_down(jnp.maximum(enc.down(vk_lo - eta), 0.0))
-    lv_hi = enc.log_up(enc.up(vk_hi + eta))
-    rE_lo = _sub_lo(_add_lo(sE[0], lv_lo), vT_hi)
-    rE_hi = _sub_hi(_add_hi(sE[1], lv_hi), vT_lo)
-    sP = sums("incP_lo", "incP_hi")
-    one = jnp.ones((1,), dtype)
-    rP_lo = _add_lo(sP[0], enc.log_down(jnp.concatenate([per["pn_lo"], one])))
-    rP_hi = _add_hi(sP[1], enc.log_up(jnp.concatenate([per["pn_hi"], one])))
-    rJ_lo, rJ_hi = sums("J_lo", "J_hi")
+    _, per = jax.lax.scan(back, _carry0(st, H, dtype), (zs, ens), reverse=True)
     lg_lo, lg_hi = gamma_log_bounds(act, dtype)
     pas_lo, pas_hi = _add_lo(jnp.asarray(lg_lo, dtype), lw_lo), _add_hi(jnp.asarray(lg_hi, dtype), lw_hi)
     steps = jnp.arange(T, -1, -1, dtype=dtype)
     rG_lo = jnp.where(steps > 0, enc.down(steps * pas_lo, 2), 0.0)
     rG_hi = jnp.where(steps > 0, enc.up(steps * pas_hi, 2), 0.0)
-    # E_k = ‖g‖·e_k exactly (‖g‖ enclosed separately, so the E enclosure adds the two widths)
-    out = {}
-    for X, lo, hi in (("E", rE_lo, rE_hi), ("P", rP_lo, rP_hi), ("J", rJ_lo, rJ_hi), ("G", rG_lo, rG_hi)):
-        out[f"ratio_lo_{X}"], out[f"ratio_hi_{X}"] = lo, hi
-        out[f"lo_{X}"], out[f"hi_{X}"] = _add_lo(lo, g_lo), _add_hi(hi, g_hi)
-    # E uses its own scale: E_k = e^{s_k}‖v_k + ε_k‖ with s_T = log‖gt‖ + e_g log 2
-    sT_lo = _add_lo(enc.log_down(ngp), sg_lo)
-    sT_hi = _add_hi(enc.log_up(ngp), sg_hi)
-    out["lo_E"] = _add_lo(sE[0], lv_lo, sT_lo)
-    out["hi_E"] = _add_hi(sE[1], lv_hi, sT_hi)
-    zero_g = (ng == 0) & (eg_hi == 0)
-    for X in ("E", "P", "J", "G"):
-        out[f"lo_{X}"] = jnp.where(zero_g, -jnp.inf, out[f"lo_{X}"])
-        out[f"hi_{X}"] = jnp.where(zero_g, -jnp.inf, out[f"hi_{X}"])
+    out = _finish(per, st, G=(rG_lo, rG_hi))
     out["pascanu_lo"], out["pascanu_hi"] = pas_lo, pas_hi
     out["norm_W_lo"], out["norm_W_hi"] = lw_lo, lw_hi
     out["finite"] = jnp.all(jnp.isfinite(eT))

@@ -149,3 +149,81 @@ def test_summed_losses_E_is_jax_grad_and_E_le_J_le_G(kind):
     ref = [np.log(np.linalg.norm(np.asarray(jax.grad(tail)(ss[k], k)))) for k in range(T + 1)]
     np.testing.assert_allclose(res.levels["E"], ref, rtol=1e-10, atol=1e-12)
     assert res.verdict == "holds" and "E<=J" in res.pair_verdicts and ("J<=G" in res.pair_verdicts) == (kind == "rnn")
+
+
+def _mp_step(cell, s, x):
+    """One step of a cell in mpmath (PyTorch's equations, written again), ``s`` and ``x`` lists of mpf."""
+    H = cell.hidden
+
+    def lin(W, b, v):
+        W, b = np.asarray(W), np.asarray(b)
+        return [
+            sum(mpmath.mpf(float(W[i, j])) * v[j] for j in range(len(v))) + mpmath.mpf(float(b[i]))
+            for i in range(len(b))
+        ]
+
+    sig = lambda t: 1 / (1 + mpmath.exp(-t))  # noqa: E731
+    ai = lin(cell.weight_ih, cell.bias_ih, x)
+    ah = lin(cell.weight_hh, cell.bias_hh, s[:H])
+    if cell.kind == "lstm":
+        a = [p + q for p, q in zip(ai, ah)]
+        c = [sig(a[H + j]) * s[H + j] + sig(a[j]) * mpmath.tanh(a[2 * H + j]) for j in range(H)]
+        return [sig(a[3 * H + j]) * mpmath.tanh(c[j]) for j in range(H)] + c
+    r = [sig(ai[j] + ah[j]) for j in range(H)]
+    z = [sig(ai[H + j] + ah[H + j]) for j in range(H)]
+    n = [mpmath.tanh(ai[2 * H + j] + r[j] * ah[2 * H + j]) for j in range(H)]
+    return [(1 - z[j]) * n[j] + z[j] * s[j] for j in range(H)]
+
+
+def _mp_gated_levels(cell, xs, y, dps=50):
+    """E_k, P_k, J_k with Jacobians by central differences in 50 digits (independent of the closed forms)."""
+    with mpmath.workdps(dps):
+        s = [mpmath.mpf(float(v)) for v in np.asarray(cell.initial_state())]
+        Js = []
+        h = mpmath.mpf(10) ** -20
+        for x in np.asarray(xs):
+            xv = [mpmath.mpf(float(v)) for v in x]
+            cols = []
+            for j in range(len(s)):
+                sp, sm = list(s), list(s)
+                sp[j] += h
+                sm[j] -= h
+                fp, fm = _mp_step(cell, sp, xv), _mp_step(cell, sm, xv)
+                cols.append([(a - b) / (2 * h) for a, b in zip(fp, fm)])
+            Js.append(mpmath.matrix(cols))  # rows of this matrix are columns of J_t: it is J_t^T
+            s = _mp_step(cell, s, xv)
+        H = cell.hidden
+        Wo = mpmath.matrix(np.asarray(cell.W_out).tolist())
+        r = (
+            Wo * mpmath.matrix(s[:H])
+            + mpmath.matrix(np.asarray(cell.b_out).tolist())
+            - mpmath.matrix(np.asarray(y).tolist())
+        )
+        gh = Wo.T * r
+        g = mpmath.matrix(list(gh) + ([0] * H if cell.kind == "lstm" else []))
+        T = len(Js)
+        E, P, J = [mpmath.mpf(0)] * (T + 1), [mpmath.mpf(0)] * (T + 1), [mpmath.mpf(0)] * (T + 1)
+        d, Pi, jn, ng = g, mpmath.eye(len(g)), mpmath.mpf(1), mpmath.norm(g)
+        for k in range(T, -1, -1):
+            E[k] = mpmath.log(mpmath.norm(d))
+            P[k] = mpmath.log(max(mpmath.svd_r(Pi, compute_uv=False)) * ng)
+            J[k] = mpmath.log(jn * ng)
+            if k > 0:
+                B = Js[k - 1]
+                d, Pi = B * d, B * Pi
+                jn *= max(mpmath.svd_r(B, compute_uv=False))
+        return [float(v) for v in E], [float(v) for v in P], [float(v) for v in J]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_enclosures_contain_the_50_digit_levels(kind):
+    cell = rnn.init_cell(jax.random.key(7), kind, hidden=2, inputs=2, outputs=2, sw2=2.0, sb2=0.3, forget_bias=1.0)
+    xs = jax.random.normal(jax.random.key(8), (4, 2), jnp.float64)
+    y = jnp.asarray([0.3, -0.2])
+    res = rnn.bptt(cell, xs, y)
+    assert res.certified and res.lo is not None and res.hi is not None
+    for X, ref in zip("EPJ", _mp_gated_levels(cell, xs, y)):
+        ref = np.asarray(ref)
+        assert np.all(res.lo[X] <= ref) and np.all(ref <= res.hi[X]), (X, res.lo[X] - ref, res.hi[X] - ref)
+        assert np.all(res.hi[X] - res.lo[X] < 1e-9)
+    assert res.verdict == "holds"
