@@ -121,3 +121,17 @@ def test_summed_losses_and_their_data_shape(capsys, tmp_path):
     net, data = str(tmp_path / "net.npz"), str(tmp_path / "data.npz")
     code, out, err = run(capsys, "rnn", "--cell", "gru", "--losses", "sum", "--network", net, "--data", data)
     assert code == 2 and "y: expected (T, n_out) = (5, 1)" in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--cell", "rnn"], ["--cell", "lstm"], ["--cell", "gru", "--losses", "sum"], ["--no-enclosures"]]
+)
+def test_json_matches_the_shipped_schema(capsys, argv):
+    jsonschema = pytest.importorskip("jsonschema")
+    from gradbounds.io import load_schema
+
+    schema = load_schema("rnn")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    code, out, err = run(capsys, "rnn", *argv, "--hidden", "2", "--steps", "3", "--json", "-")
+    assert code == 0, err
+    jsonschema.validate(json.loads(out), schema)
