@@ -5,7 +5,8 @@
 * :func:`step`, :func:`run`, :func:`state_jacobian` (closed form), :func:`loss`;
 * :func:`bptt`: ``E_k, P_k, J_k (, G_k)`` for ``k = 0..T`` in log space, rigorous
   enclosures and certified verdicts for every cell, Pascanu's conditions (plain cell);
-* :func:`decay_rates`: the measured decay of ``E_k`` per step, the three cells at matched init.
+* :func:`decay_rates`: the measured decay of ``E_k`` per step, the three cells at matched init;
+* :func:`train_adding`, :func:`adding_batch`: the adding problem (optax, the ``train`` extra).
 
 References:
   Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural
@@ -35,6 +36,10 @@ from gradbounds.rnn._levels import output_gradient as output_gradient
 from gradbounds.rnn._enclosed import plain_enclosures as plain_enclosures
 from gradbounds.rnn._gated import gated_enclosures as gated_enclosures
 from gradbounds.rnn._api import VERDICTS as VERDICTS
+from gradbounds.rnn._adding import VARIANTS as VARIANTS
+from gradbounds.rnn._adding import AddingResult as AddingResult
+from gradbounds.rnn._adding import adding_batch as adding_batch
+from gradbounds.rnn._adding import train_adding as train_adding
 from gradbounds.rnn._api import BPTTResult as BPTTResult
 from gradbounds.rnn._api import bptt as bptt
 from gradbounds.rnn._api import decay_rates as decay_rates
@@ -61,6 +66,10 @@ __all__ = (
     "plain_enclosures",
     "gated_enclosures",
     "VERDICTS",
+    "VARIANTS",
+    "AddingResult",
+    "adding_batch",
+    "train_adding",
     "BPTTResult",
     "bptt",
     "decay_rates",
