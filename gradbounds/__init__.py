@@ -5,6 +5,7 @@ subpackages (docs/design.md §6 gives the map):
 
 * :mod:`gradbounds.core`: activations, networks, costs, the layer scan, backpropagation, Jacobians, the chain;
 * :mod:`gradbounds.bounds`: the bound hierarchy lower ≤ E ≤ P ≤ J ≤ D ≤ G, verdicts, re-decisions;
+* :mod:`gradbounds.rnn`: backpropagation through time in plain, LSTM and GRU cells: E ≤ P ≤ J ≤ G per step;
 * :mod:`gradbounds.spectra`: singular values of layer Jacobians and their products at any depth;
 * :mod:`gradbounds.theory`: mean field, free probability, typical against worst case;
 * :mod:`gradbounds.training`: Nielsen's chapter-5 experiment, per-layer speeds, the monitor, datasets;
@@ -28,6 +29,7 @@ from gradbounds._version import __version__ as __version__
 
 from gradbounds import core as core
 from gradbounds import bounds as bounds
+from gradbounds import rnn as rnn
 from gradbounds import io as io
 from gradbounds import adapters as adapters
 from gradbounds import linalg as linalg

@@ -28,6 +28,7 @@ LAYERS = (
     "io",
     "adapters",
     "bounds",
+    "rnn",
     "spectra",
     "theory",
     "training",

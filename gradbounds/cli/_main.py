@@ -18,7 +18,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("check", "chain", "theory", "spectrum", "train", "figures")
+COMMANDS = ("check", "chain", "rnn", "theory", "spectrum", "train", "figures")
 
 
 class UsageError(Exception):

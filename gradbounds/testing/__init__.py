@@ -27,6 +27,7 @@ from gradbounds.testing._networks import networks as networks
 from gradbounds.testing._networks import seeds as seeds
 from gradbounds.testing._networks import weights as weights
 from gradbounds.testing._networks import widths as widths
+from gradbounds.testing._rnn import rnn_cells as rnn_cells
 
 from gradbounds.testing._examples import inputs as inputs
 from gradbounds.testing._examples import targets as targets
@@ -36,6 +37,7 @@ from gradbounds.testing._adversarial import AdversarialProblem as AdversarialPro
 from gradbounds.testing._adversarial import adversarial_problems as adversarial_problems
 
 __all__ = (
+    "rnn_cells",
     "reference",
     "MAX_SEED",
     "SCHEMES",
