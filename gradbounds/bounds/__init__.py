@@ -38,6 +38,7 @@ from gradbounds.bounds._ball import ball_levels as ball_levels
 from gradbounds.bounds._ball import decide as decide
 from gradbounds.bounds._ball import decided as decided
 from gradbounds.bounds._ball import redecide as redecide
+from gradbounds.bounds._ball import redecide_mode as redecide_mode
 
 __all__ = (
     "COMPARISONS",
@@ -61,4 +62,5 @@ __all__ = (
     "decide",
     "decided",
     "redecide",
+    "redecide_mode",
 )

@@ -19,6 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from gradbounds import core
+from gradbounds.bounds._ball import redecide_mode
 from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
 from gradbounds.bounds._result import Hierarchy
 from gradbounds.bounds._verdicts import verdict_codes
@@ -45,7 +46,7 @@ def _levels_sweep(segs, x, y, cost):
 
 def _start(net, cost) -> str:
     c = core.get_cost(cost)
-    return "delta" if (net[-1].activation in c.cancels_with and c.from_z is not None) else "grad_a"
+    return c.start(net[-1].activation)
 
 
 def _check_levels(lv: Levels) -> None:
@@ -101,6 +102,7 @@ def hierarchy(
     y: ArrayLike,
     *,
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    exact: str = "never",
 ) -> Hierarchy:
     """The bound hierarchy for one network at one or many examples, with verdicts.
 
@@ -110,7 +112,12 @@ def hierarchy(
       net: tuple of :class:`~gradbounds.Layer`.
       x: ``(n_0,)`` or ``(n, n_0)``.
       y: ``(n_L,)`` or ``(n, n_L)``.
-      cost: ``"quadratic"``, ``"cross-entropy"`` or a callable ``C(a, y)``.
+      cost: ``"quadratic"``, ``"cross-entropy"`` (sigmoid output),
+        ``"softmax-cross-entropy"`` (linear output, on logits) or a callable ``C(a, y)``.
+      exact: re-decide inconclusive verdicts by proof in ball arithmetic
+        (:func:`gradbounds.bounds.redecide_mode`): ``"never"`` (default: the
+        float enclosures alone), ``"auto"`` (as ``gradbounds check`` does: when
+        at most 16 examples need it, within a work limit) or ``"always"``.
 
     Returns:
       :class:`Hierarchy`.
@@ -121,13 +128,16 @@ def hierarchy(
     References:
       docs/design.md §2; Nielsen ch. 5; the data-split bound (*) and the textbook bound (**).
     """
+    if exact not in ("auto", "always", "never"):
+        raise ValueError(f"exact: expected one of 'auto', 'always', 'never', got {exact!r}")
     widths, x, y = _prepare(net, x, y)
     net = tuple(net)
     single = x.ndim == 1
     lv = _levels_batch(core.segments(net), x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), core.get_cost(cost))
     if single:
         lv = jax.tree_util.tree_map(lambda t: t[0], lv)
-    return _result(lv, net, widths, cost, () if single else ("example",))
+    h = _result(lv, net, widths, cost, () if single else ("example",))
+    return redecide_mode(h, net, x, y, cost=cost, exact=exact)
 
 
 def shard_networks(tree: Any, devices: Sequence[Any] | None = None) -> Any:
@@ -165,6 +175,7 @@ def sweep(
     y: jax.Array | np.ndarray,
     *,
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    exact: str = "never",
 ) -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
@@ -173,8 +184,11 @@ def sweep(
     ``(N, n, n_L)``.  The computation is one ``jit(vmap(vmap(levels)))``,
     sharded over the network axis across every device of the host
     (:func:`shard_networks`): the same call runs on one CPU or on all GPUs,
-    with the same numbers.
+    with the same numbers.  ``exact`` as in :func:`hierarchy` (over all
+    networks: ``"auto"`` re-decides when at most 16 examples in all need it).
     """
+    if exact not in ("auto", "always", "never"):
+        raise ValueError(f"exact: expected one of 'auto', 'always', 'never', got {exact!r}")
     nets = tuple(nets)
     first = jax.tree_util.tree_map(lambda t: t[0], nets)
     widths, _, _ = _prepare(first, x[0], y[0])
@@ -187,7 +201,8 @@ def sweep(
     segs, x, y = shard_networks((core.segments(nets, batched=True), x, y))
     lv = _levels_sweep(segs, x, y, core.get_cost(cost))
     lv = jax.tree_util.tree_map(lambda t: t[:n], lv)
-    return _result(lv, first, widths, cost, ("network", "example"))
+    h = _result(lv, first, widths, cost, ("network", "example"))
+    return redecide_mode(h, nets, np.asarray(x)[:n], np.asarray(y)[:n], cost=cost, exact=exact, batched=True)
 
 
 def log_error_norms(

@@ -253,6 +253,14 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
         g = [twins[-1](t, False) - u for t, u in zip(zs[-1], yv)]
         m = [arb(1)] * n_L
         gamma_L = arb(1)
+    elif cost == "softmax-cross-entropy" and acts[-1].name == "linear":
+        # δ^L = softmax(z^L) Σy − y; exp(z_j − max) keeps the balls small at |z| ~ 700
+        top = arb(max(float(t.mid()) for t in zs[-1]))
+        ex = [(t - top).exp() for t in zs[-1]]
+        tot, sy = sum(ex[1:], ex[0]), sum(yv[1:], yv[0])
+        g = [e / tot * sy - u for e, u in zip(ex, yv)]
+        m = [arb(1)] * n_L
+        gamma_L = arb(1)
     else:
         raise Unresolved(f"cost {cost!r} with output activation {acts[-1].name!r}: no ball form")
     ng = _vnorm(g)
@@ -353,7 +361,8 @@ def ball_levels(
     Args:
       net: the network (float32 or float64: each value converts to a ball exactly).
       x: one input ``(n_0,)``; y: one target ``(n_L,)``.
-      cost: ``"quadratic"`` or ``"cross-entropy"`` (sigmoid output).
+      cost: ``"quadratic"``, ``"cross-entropy"`` (sigmoid output) or
+        ``"softmax-cross-entropy"`` (linear output, on logits).
       max_work: refuse networks with more than this many ball operations per
         precision (about ``Σ n_l^3``).
 
@@ -379,6 +388,7 @@ def ball_levels(
     from flint import ctx
 
     net = tuple(net)
+    cost = core.get_cost(cost).name  # "ce", "softmax-ce", ... → the registered name
     if _work(net) > max_work:
         raise Unresolved(f"the network needs about {_work(net)} ball operations, above max_work={max_work}")
     xs, ys = np.asarray(x, np.float64).reshape(-1), np.asarray(y, np.float64).reshape(-1)
@@ -486,7 +496,7 @@ def decide(
                 codes[:, j] = np.where(t == 1, 0, np.where(t == -1, 2, 1))
     acts = [core.get_activation(layer.activation) for layer in net]
     c = core.get_cost(cost)
-    start = "delta" if (acts[-1].name in c.cancels_with and c.from_z is not None) else "grad_a"
+    start = c.start(acts[-1].name)
     return np.where(identities(widths, start), 0, codes)
 
 
@@ -513,3 +523,49 @@ def redecide(
         if (flat[i] == 1).any():
             flat[i] = np.where(flat[i] == 1, decide(net, xs2[i], ys2[i], cost=cost, max_work=max_work), flat[i])
     return dataclasses.replace(h, codes=flat.reshape(codes.shape))
+
+
+EXACT_MODES = ("auto", "always", "never")
+AUTO_EXAMPLES = 16
+"""``exact="auto"`` re-decides when at most this many examples have an inconclusive comparison."""
+
+
+def redecide_mode(
+    h: Hierarchy,
+    net: Sequence[core.Layer],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    cost: str | Callable = "quadratic",
+    exact: str = "auto",
+    batched: bool = False,
+    max_work: int = 10**7,
+) -> Hierarchy:
+    """:func:`redecide` as ``exact`` asks: ``"never"``, ``"always"``, or ``"auto"`` (the CLI's default).
+
+    ``"auto"`` re-decides when at most :data:`AUTO_EXAMPLES` examples (over
+    every network of a sweep) have an inconclusive comparison; each network is
+    then re-decided only within ``max_work`` ball operations (about
+    ``Σ n_l³``; Nielsen's network about 0.5 s).  ``batched``: ``net`` has a
+    leading network axis and ``x``, ``y`` are ``(N, n, ·)`` (:func:`gradbounds.sweep`).
+    A user (callable) cost has no ball form: its verdicts stay as they are.
+    """
+    if exact not in EXACT_MODES:
+        raise ValueError(f"exact: expected one of {', '.join(map(repr, EXACT_MODES))}, got {exact!r}")
+    codes = np.array(h.codes)
+    per_example = codes.reshape(-1, *codes.shape[-2:])
+    n_open = int(np.sum(np.any(per_example == 1, axis=(1, 2))))
+    if exact == "never" or not isinstance(cost, str) or n_open == 0:
+        return h
+    if exact == "auto" and n_open > AUTO_EXAMPLES:
+        return h
+    if not batched:
+        return redecide(h, net, x, y, cost=cost, max_work=max_work)
+    import jax
+
+    for i in range(codes.shape[0]):
+        if (codes[i] == 1).any():
+            net_i = jax.tree_util.tree_map(lambda t, i=i: t[i], tuple(net))
+            sub = dataclasses.replace(h, codes=codes[i])
+            codes[i] = redecide(sub, net_i, np.asarray(x)[i], np.asarray(y)[i], cost=cost, max_work=max_work).codes
+    return dataclasses.replace(h, codes=codes)

@@ -38,10 +38,14 @@ the same pass, by a posteriori bounds with rigorous constants:
 * **Output.**  ``g = a^L − y`` (quadratic; ``σ(z^L) − y`` when the cost cancels
   σ'): ``|g − ĝ| ≤ u|ĝ| + e^L``, so ``a^L ≈ y`` gives an honest wide enclosure of
   ``‖g‖`` (lower end ``−inf`` where ``g`` may be 0).  Every norm is taken of a
-  vector scaled by a power of two (no overflow at ``‖g‖ = 1e±300``).  Other
-  costs (cross-entropy through a non-sigmoid output, user costs) have no
-  error bound for ``∇_a C`` here: their enclosures are ``[−inf, +inf]`` and
-  their verdicts inconclusive.
+  vector scaled by a power of two (no overflow at ``‖g‖ = 1e±300``).
+  Softmax cross-entropy (``g = ŝΣy − y``, ``ŝ = exp(ẑ − m)/Σexp(ẑ − m)``):
+  each computed ``exp`` is ``e^{t_j}(1 + θ)`` with ``|θ|`` from ``C_FN`` and
+  the argument's rounding ``u|t_j|``, the sum within ``γ_n``, so
+  ``|ŝ_j − s_j| ≤ A s_j + B`` and ``s_j ≤ (ŝ_j + B)/(1 − A)``; the forward
+  error ``r`` of ``z^L`` moves ``softmax_j`` by a factor in ``e^{±(r_j + max r)}``
+  (:func:`gradbounds.bounds._softmax.softmax_g_error`).  User costs have no error bound for ``∇_a C``
+  here: their enclosures are ``[−inf, +inf]`` and their verdicts inconclusive.
 * **Logs and sums.**  ``log`` within ``C_LOG_FN`` ulp (assumed, tested), every
   shift ``e log 2`` with its rounding, recursive sums by ``|fl(Σ) − Σ| ≤
   γ_{N}\\sum|x_i|``; every bound is moved one float outward after each rounding.
@@ -66,6 +70,7 @@ import mpmath
 import numpy as np
 
 from gradbounds import core, linalg
+from gradbounds.bounds._softmax import softmax_g_error
 from gradbounds.core import enclosures as db
 from gradbounds.linalg import enclosures as enc
 
@@ -369,7 +374,9 @@ def levels_core(segs, wstats, x, y, *, cost):
 
     # g and its error bound
     g = out.g
-    if out.start == "delta" or c.name == "quadratic":
+    if c.name == "softmax-cross-entropy" and out.start == "delta":
+        eg = softmax_g_error(z_L, ea, y)
+    elif out.start == "delta" or c.name == "quadratic":
         eg = enc.up(u * jnp.abs(g) + ea)
     else:
         eg = jnp.full_like(g, jnp.inf)

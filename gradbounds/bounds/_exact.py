@@ -91,7 +91,11 @@ def exact_levels(
         dL = [twins[-1][1](t) for t in zs[-1]]
         if c.name == "quadratic":
             g, start = a - yv, "grad_a"
-        elif acts[-1].name in c.cancels_with:
+        elif c.name == "softmax-cross-entropy" and c.cancels(acts[-1].name):
+            ex = [mpmath.exp(t) for t in a]
+            sy = mpmath.fsum(yv)
+            g, start = mpmath.matrix([ex[i] / mpmath.fsum(ex) * sy - yv[i] for i in range(n_L)]), "delta"
+        elif c.cancels(acts[-1].name):
             g, start = a - yv, "delta"
         else:  # cross-entropy through a non-sigmoid output: ∇_a C = (a - y) / (a (1 - a))
             g, start = mpmath.matrix([(a[i] - yv[i]) / (a[i] * (1 - a[i])) for i in range(n_L)]), "grad_a"

@@ -61,7 +61,12 @@ def add_arguments(p) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--data", metavar="FILE.npz", help="arrays x (n, n_0) and y (n, n_L)")
     data.add_argument("--examples", type=int, help="examples drawn per network without --data (default 1)")
-    p.add_argument("--cost", default="quadratic", help="quadratic or cross-entropy")
+    p.add_argument(
+        "--cost",
+        default="quadratic",
+        help="quadratic (default), cross-entropy (sigmoid output layer) or softmax-cross-entropy"
+        " (on logits: a linear output layer)",
+    )
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--dtype", choices=("float64", "float32"), help="default float64, or a --network file's own dtype")
     p.add_argument(
@@ -226,27 +231,11 @@ def _draw(seed, draw, networks, examples, n_0, n_L, dtype):
 
 def _redecide(h, net, nets, x, y, args):
     """Re-decides inconclusive comparisons by proof in ball arithmetic (see ``--exact``)."""
-    import dataclasses
+    from gradbounds.bounds import redecide_mode
 
-    import jax
-
-    from gradbounds.bounds import redecide
-
-    per_example = h.codes.reshape(-1, *h.codes.shape[-2:])
-    n_inconclusive = int(np.sum(np.any(per_example == 1, axis=(1, 2))))
-    if n_inconclusive == 0 or args.exact == "never":
-        return h
-    if args.exact == "auto" and n_inconclusive > 16:
-        return h
     if nets is None:
-        return redecide(h, net, x, y, cost=args.cost)
-    codes = np.array(h.codes)
-    for i in range(codes.shape[0]):
-        if (codes[i] == 1).any():
-            net_i = jax.tree_util.tree_map(lambda t, i=i: t[i], nets)
-            sub = dataclasses.replace(h, codes=codes[i])
-            codes[i] = redecide(sub, net_i, x[i], y[i], cost=args.cost).codes
-    return dataclasses.replace(h, codes=codes)
+        return redecide_mode(h, net, x, y, cost=args.cost, exact=args.exact)
+    return redecide_mode(h, nets, x, y, cost=args.cost, exact=args.exact, batched=True)
 
 
 def _said(args) -> str:

@@ -42,6 +42,7 @@ from gradbounds.core._costs import check_cost_defined as check_cost_defined
 from gradbounds.core._costs import OutputError as OutputError
 from gradbounds.core._costs import get_cost as get_cost
 from gradbounds.core._costs import output_error as output_error
+from gradbounds.core._costs import softmax as softmax
 
 from gradbounds.core import _derivative_bounds as enclosures  # σ' enclosures, proved γ (issue 10)
 
@@ -100,6 +101,7 @@ __all__ = (
     "OutputError",
     "get_cost",
     "output_error",
+    "softmax",
     "SCAN_MIN",
     "Segment",
     "backward_scan",

@@ -76,9 +76,7 @@ __all__ = [
 
 def _example_cost(net, x, y, c):
     fw = forward(net, x)
-    if net[-1].activation in c.cancels_with and c.from_z is not None:
-        return c.from_z(fw.z[-1], y)
-    return c.fn(fw.a[-1], y)
+    return c.value(fw.z[-1], fw.a[-1], y, net[-1].activation)
 
 
 def _mean_cost(net, x, y, c, w=None):
@@ -119,7 +117,7 @@ def speeds(
 
 
 def _start(net, c) -> str:
-    return "delta" if (net[-1].activation in c.cancels_with and c.from_z is not None) else "grad_a"
+    return c.start(net[-1].activation)
 
 
 @partial(jax.jit, static_argnames=("cost",))

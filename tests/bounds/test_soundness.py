@@ -36,15 +36,17 @@ from __future__ import annotations
 import collections
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flint import arb, ctx
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradbounds as gb
 from gradbounds.bounds import COMPARISONS, ball_levels, decided
-from gradbounds.testing import ADVERSARIAL_KINDS, adversarial_problems
+from gradbounds.testing import ADVERSARIAL_KINDS, AdversarialProblem, adversarial_problems
 
 LEVELS = ("lower", "E", "P", "J", "D", "G")
 
@@ -298,3 +300,79 @@ def test_class_float32_network():
     Ws = [rng.standard_normal((3, 2)), rng.standard_normal((2, 3))]
     bs = [rng.standard_normal(3), rng.standard_normal(2)]
     _check_one(Ws, bs, ["tanh", "sigmoid"], rng.uniform(size=2), rng.uniform(size=2), dtype=np.float32)
+
+
+# ------------------------------------------------------------------ softmax cross-entropy on logits
+SOFTMAX_BATCH = 150
+SOFTMAX_HIDDEN = ("tanh", "sigmoid", "relu", "silu", "linear")
+
+
+@st.composite
+def softmax_problems(draw):
+    """A batch of networks with a linear output layer under softmax cross-entropy.
+
+    Logits scaled by 1, 30 or 400 (softmax saturated: entries down to e^-800),
+    ``y`` one-hot, a distribution, or the network's own softmax (``δ^L`` near 0),
+    float64 or float32.
+    """
+    depth = draw(st.integers(1, 4))
+    widths = [draw(st.integers(1, 4)) for _ in range(depth)] + [draw(st.integers(2, 4))]
+    acts = tuple(draw(st.sampled_from(SOFTMAX_HIDDEN)) for _ in range(depth - 1)) + ("linear",)
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    scale = draw(st.sampled_from([1.0, 30.0, 400.0]))
+    target = draw(st.sampled_from(["one-hot", "distribution", "own"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    N = SOFTMAX_BATCH
+    Ws = [rng.standard_normal((N, m, n)) / np.sqrt(n) for n, m in zip(widths[:-1], widths[1:])]
+    Ws[-1] = Ws[-1] * scale
+    bs = [rng.standard_normal((N, m)) * 0.5 for m in widths[1:]]
+    nets = tuple(gb.Layer(jnp.asarray(W, dtype), jnp.asarray(b, dtype), a) for W, b, a in zip(Ws, bs, acts))
+    x = jnp.asarray(rng.uniform(-1, 1, (N, 1, widths[0])), dtype)
+    n_L = widths[-1]
+    if target == "one-hot":
+        y = np.eye(n_L)[rng.integers(0, n_L, N)]
+    elif target == "distribution":
+        y = rng.dirichlet(np.ones(n_L), N)
+    else:  # y = softmax of the network's own logits: g = softmax(z) − y cancels to rounding
+        z = np.stack(
+            [
+                np.asarray(gb.forward(tuple(gb.Layer(l.W[i], l.b[i], l.activation) for l in nets), x[i, 0]).z[-1])
+                for i in range(N)
+            ]
+        )
+        y = np.asarray(gb.core.softmax(jnp.asarray(z)))
+    y = jnp.asarray(y[:, None, :], dtype)
+    return AdversarialProblem(nets, x, y, "softmax-cross-entropy", (f"softmax ({target}, x{scale:g})",) * N)
+
+
+def test_enclosures_and_verdicts_under_softmax_cross_entropy():
+    """Softmax cross-entropy on logits: every exact level inside its enclosure, no false verdict (2 × 150 networks)."""
+
+    @settings(max_examples=share(EXAMPLES))
+    @given(softmax_problems())
+    def check(problem):
+        check_batch(problem)
+        CHECKED.update(["softmax-cross-entropy"] * SOFTMAX_BATCH)
+
+    check()
+
+
+def test_exact_auto_decides_from_python_what_floats_leave_open():
+    """Depth 60 (tanh, linear logits, softmax cross-entropy): the float enclosures leave comparisons open;
+    ``exact="auto"`` proves them in ball arithmetic, in ``hierarchy`` and in ``sweep``, as the CLI does."""
+    depth = 60
+    acts = ["tanh"] * (depth - 1) + ["linear"]
+    keys = jax.random.split(jax.random.key(1), 2)
+    nets = jax.vmap(lambda k: gb.init_network(k, (6,) * depth + (3,), activation=acts, init="gaussian", sw2=1.0))(keys)
+    net = jax.tree_util.tree_map(lambda t: t[0], nets)
+    x = jax.random.uniform(jax.random.key(2), (2, 1, 6))
+    y = jnp.broadcast_to(jnp.asarray([0.0, 1.0, 0.0]), (2, 1, 3))
+    h = gb.hierarchy(net, x[0, 0], y[0, 0], cost="softmax-cross-entropy")
+    assert (h.codes == 1).sum() > 50  # left open by the float enclosures
+    h2 = gb.hierarchy(net, x[0, 0], y[0, 0], cost="softmax-cross-entropy", exact="auto")
+    assert (h2.codes == 0).all() and h2.verdict == "holds"
+    s = gb.sweep(nets, x, y, cost="softmax-cross-entropy", exact="auto")
+    assert (s.codes == 0).all()
+    assert (gb.sweep(nets, x, y, cost="softmax-cross-entropy").codes == 1).any()
+    with pytest.raises(ValueError, match="exact: expected one of"):
+        gb.hierarchy(net, x[0, 0], y[0, 0], exact="sometimes")
