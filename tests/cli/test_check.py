@@ -91,6 +91,7 @@ def test_check_exit_1_on_a_violation(capsys, monkeypatch):
         (["check", "--activation", "foo"], "unknown activation 'foo'"),
         (["check", "--init", "bar"], "unknown init 'bar'"),
         (["check", "--cost", "hinge"], "unknown cost 'hinge'"),
+        (["check", "--cost", "softmax-cross-entropy"], "not defined for output activation sigmoid"),
         (["check", "--networks", "0"], "--networks: expected N >= 1"),
         (["check", "--network", "/nonexistent.npz"], "No such file"),
         (["check", "--dtype", "float16"], "invalid choice"),
@@ -151,3 +152,12 @@ def test_check_enclosures_table_shows_the_widths(capsys):
     assert [int(r.split("|")[0]) for r in rows] == [1, 2, 3]
     widths = np.array([[float(v) for v in r.split("|")[1].split()] for r in rows])
     assert widths.shape == (3, 6) and np.all(widths >= 0) and np.all(widths[:, 1:] < 1e-6)
+
+
+def test_check_softmax_cross_entropy_on_logits(capsys, tmp_path):
+    out_json = tmp_path / "h.json"
+    argv = ["check", "--widths", "4,3,3", "--activation", "tanh,linear", "--init", "gaussian"]
+    code, out, err = run(capsys, *argv, "--cost", "softmax-cross-entropy", "--json", str(out_json))
+    assert code == 0, err
+    doc = json.loads(out_json.read_text())
+    assert doc["cost"] == "softmax-cross-entropy" and doc["start"] == "delta"
