@@ -14,7 +14,7 @@ installs them: ``pip install 'gradbounds[adapters]'``).
 
 # ruff: noqa: I001  (one name a line, as optax does)
 
-from gradbounds.adapters._callables import activation_name as activation_name
+from gradbounds.core import activation_name as activation_name
 from gradbounds.adapters._torch import from_torch as from_torch
 from gradbounds.adapters._equinox import from_equinox as from_equinox
 from gradbounds.adapters._flax import from_flax as from_flax

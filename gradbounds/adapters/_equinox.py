@@ -22,8 +22,7 @@ from jax.typing import DTypeLike
 
 from gradbounds._extras import require
 from gradbounds.adapters._build import Act, Dense, stack
-from gradbounds.adapters._callables import activation_name
-from gradbounds.core import Layer
+from gradbounds.core import Layer, activation_name
 
 __all__ = ["from_equinox"]
 

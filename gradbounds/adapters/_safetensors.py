@@ -24,9 +24,8 @@ from jax.typing import DTypeLike
 
 from gradbounds._extras import require
 from gradbounds.adapters._build import assemble
-from gradbounds.adapters._callables import activation_name
 from gradbounds.adapters._torch import load_torch_state_dict, state_dict_layers
-from gradbounds.core import Layer
+from gradbounds.core import Layer, activation_name
 from gradbounds.io import load_network
 
 __all__ = ["from_state_dict", "load_state_dict", "read_network", "NETWORK_SUFFIXES"]

@@ -38,8 +38,7 @@ from jax.typing import DTypeLike
 
 from gradbounds._extras import require
 from gradbounds.adapters._build import Act, Dense, stack
-from gradbounds.adapters._callables import check_slope
-from gradbounds.core import Layer
+from gradbounds.core import Layer, check_slope
 
 __all__ = ["from_torch", "torch_to_numpy", "load_torch_state_dict"]
 

@@ -21,6 +21,8 @@ from gradbounds.core._activations import get_activation as get_activation
 from gradbounds.core._activations import register_activation as register_activation
 from gradbounds.core._activations import leaky_relu as leaky_relu
 from gradbounds.core._activations import round_up as round_up
+from gradbounds.core._callables import activation_name as activation_name
+from gradbounds.core._callables import check_slope as check_slope
 from gradbounds.core._balls import Straddle as Straddle
 
 from gradbounds.core._networks import INITS as INITS
@@ -78,6 +80,8 @@ __all__ = (
     "SELU_LAMBDA",
     "Activation",
     "activation_names",
+    "activation_name",
+    "check_slope",
     "get_activation",
     "register_activation",
     "leaky_relu",

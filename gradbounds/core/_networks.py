@@ -35,7 +35,7 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -46,6 +46,7 @@ from jax.core import Tracer
 from jax.typing import ArrayLike, DTypeLike
 
 from gradbounds.core._activations import Activation, get_activation
+from gradbounds.core._callables import activation_name
 
 __all__ = [
     "Layer",
@@ -128,12 +129,13 @@ def widths(net: Sequence[Layer]) -> tuple[int, ...]:
 
 
 def _activation_list(activation, n_layers: int) -> list[str]:
-    if isinstance(activation, (str, Activation)):
-        return [get_activation(activation).name] * n_layers
+    """Registry names, one per layer, from a name, an Activation or a callable (``jax.nn.tanh``), or a list of them."""
+    if isinstance(activation, (str, Activation)) or callable(activation):
+        return [activation_name(activation)] * n_layers
     acts = list(activation)
     if len(acts) != n_layers:
         raise ValueError(f"activations: expected {n_layers} (one per layer), got {len(acts)}")
-    return [get_activation(a).name for a in acts]
+    return [activation_name(a, f"layer {l}: activation") for l, a in enumerate(acts, start=1)]
 
 
 def check_widths(widths_: Sequence[int]) -> tuple[int, ...]:
@@ -178,7 +180,7 @@ def init_network(
     key: jax.Array,
     widths: Sequence[int],
     *,
-    activation: str | Activation | Sequence[str | Activation] = "sigmoid",
+    activation: str | Activation | Callable | Sequence[str | Activation | Callable] = "sigmoid",
     init: str = "nielsen",
     sw2: float = 1.0,
     sb2: float = 0.0,
@@ -189,7 +191,9 @@ def init_network(
     Args:
       key: a ``jax.random`` key; the same key gives the same network.
       widths: ``(n_0, ..., n_L)``.
-      activation: one name for every layer, or a sequence of L names.
+      activation: one name for every layer, or a sequence of L names; a callable
+        such as ``jax.nn.tanh`` or ``functools.partial(jax.nn.leaky_relu, negative_slope=0.2)``
+        is recognised by identity (:func:`activation_name`), an unknown one is a ``TypeError``.
       init: one of :data:`INITS`.
       sw2: σ_w² (a variance) for ``gaussian`` and ``orthogonal``.
       sb2: σ_b² (a variance) for ``gaussian`` and ``orthogonal``.
@@ -238,7 +242,7 @@ def init_network(
 def network_from_arrays(
     weights: Sequence[ArrayLike],
     biases: Sequence[ArrayLike],
-    activation: str | Activation | Sequence[str | Activation],
+    activation: str | Activation | Callable | Sequence[str | Activation | Callable],
     *,
     validate: bool = True,
 ) -> tuple[Layer, ...]:

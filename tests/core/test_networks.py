@@ -153,3 +153,20 @@ def test_seed_network_widths():
 def test_a_transposed_kernel_is_named_as_such():
     with pytest.raises(ValueError, match=r"expected b of shape \(3,\), got \(4,\); W looks transposed"):
         gb.network_from_arrays([np.ones((3, 4))], [np.zeros(4)], "tanh")
+
+
+def test_init_network_takes_activation_callables():
+    import functools
+
+    net = gb.init_network(jax.random.key(0), (3, 4, 4, 2), activation=[jax.nn.tanh, jax.nn.sigmoid, "linear"])
+    assert [layer.activation for layer in net] == ["tanh", "sigmoid", "linear"]
+    leaky = functools.partial(jax.nn.leaky_relu, negative_slope=0.2)
+    net = gb.init_network(jax.random.key(0), (3, 4, 2), activation=leaky)
+    assert {layer.activation for layer in net} == {gb.core.get_activation("leaky_relu:0.2").name}
+    net2 = gb.network_from_arrays([np.ones((2, 3))], [np.zeros(2)], jax.nn.gelu)
+    assert net2[0].activation == "gelu_tanh"  # jax.nn.gelu defaults to the tanh approximation
+
+
+def test_an_unknown_activation_callable_is_a_type_error_naming_the_layer():
+    with pytest.raises(TypeError, match="layer 2: activation: cannot tell which activation"):
+        gb.init_network(jax.random.key(0), (3, 4, 2), activation=[jax.nn.tanh, lambda t: t**3])

@@ -20,6 +20,12 @@ negative_slope=0.2)``
 Torch and Equinox callables are looked for only when ``torch`` or
 ``equinox`` is already imported (a model of theirs could not exist otherwise),
 so recognising a callable never imports a framework.
+
+References:
+  JAX documentation, ``jax.nn`` (``gelu``'s ``approximate=True`` default,
+  ``leaky_relu``'s ``negative_slope``); PyTorch documentation,
+  ``torch.nn.functional`` (``gelu``'s ``approximate='none'`` default);
+  Hendrycks & Gimpel 2016 (the two GELUs).
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradbounds.core import Activation, activation_names, get_activation, leaky_relu
+from gradbounds.core._activations import Activation, activation_names, get_activation, leaky_relu
 
-__all__ = ["activation_name"]
+__all__ = ["activation_name", "check_slope"]
 
 
 def _jax_table() -> list[tuple[Any, str]]:
