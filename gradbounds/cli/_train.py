@@ -55,7 +55,12 @@ def add_arguments(p) -> None:
     p.add_argument("--hidden", type=int, default=4, metavar="K", help="number of hidden layers (default 4)")
     p.add_argument("--width", type=int, default=30, help="neurons per hidden layer (default 30)")
     p.add_argument("--dataset", default="digits", metavar="SPEC", help="digits, fashion-mnist, idx:DIR or pkl:FILE")
-    p.add_argument("--network", metavar="FILE.npz", help="start from these weights (W1, b1, ..., WL, bL)")
+    p.add_argument(
+        "--network",
+        metavar="FILE",
+        help="start from these weights: .npz (W1, b1, ..., WL, bL and activations), or a .safetensors or"
+        " torch .pt/.pth state dict with --activation (one name or one per layer)",
+    )
     run = p.add_argument_group("protocol (default: the preset's)")
     run.add_argument("--steps", type=int, help="optimiser steps")
     run.add_argument("--epochs", type=int, help="epochs (when --steps is not given)")
@@ -65,7 +70,10 @@ def add_arguments(p) -> None:
     run.add_argument("--record-every", type=int, help="record speeds every R steps")
     run.add_argument("--detail-every", type=int, help="levels and accuracy every D steps")
     rem = p.add_argument_group("remedies")
-    rem.add_argument("--activation", help="sigma of the hidden layers: sigmoid, tanh, relu, ...")
+    rem.add_argument(
+        "--activation",
+        help="sigma of the hidden layers: sigmoid, tanh, relu, ...; with a --network state dict, its activations",
+    )
     rem.add_argument("--init", help="nielsen, standard-normal, glorot, he, orthogonal, gaussian")
     rem.add_argument("--eta", type=float, help="learning rate")
     rem.add_argument("--momentum", type=float, help="momentum mu (0: plain gradient descent)")
@@ -101,7 +109,7 @@ def _protocol(args):
         "cost",
     ):
         v = getattr(args, name)
-        if v is not None:
+        if v is not None and not (name == "activation" and args.network):  # then it names the file's
             over[name] = v
     for name in ("batch_size", "n_train", "n_eval"):
         v = getattr(args, name)
@@ -180,7 +188,6 @@ def run(args) -> int:
     import jax.numpy as jnp
 
     from gradbounds import training
-    from gradbounds.io import load_network
 
     for module in ("optax", "tqdm"):  # before any work: a missing extra is one line, exit 2
         require(module, "gradbounds train")
@@ -192,7 +199,13 @@ def run(args) -> int:
     dtype = jnp.float64 if args.dtype == "float64" else jnp.float32
     net = None
     if args.network:
-        net = load_network(args.network)
+        from gradbounds.cli._check import _read_network
+
+        if args.activation is not None and args.network.endswith(".npz"):
+            raise UsageError(
+                f"--activation does not apply to --network {args.network}: an .npz network names its activations"
+            )
+        net = _read_network(args)  # .npz, .safetensors, .pt/.pth; --activation names a state dict's activations
         net = tuple(jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype), layer) for layer in net)
     n = len(ds.head(protocol.n_train).labels_train)
     plan = protocol.plan(n)
@@ -223,8 +236,9 @@ def run(args) -> int:
                 file=out,
             )
         batch = "full batch" if plan.batch_size == n else f"mini-batches of {plan.batch_size}"
+        hidden = protocol.activation if net is None else "/".join(layer.activation for layer in net[:-1]) or "no"
         print(
-            f"  {protocol.activation} hidden layers, init {protocol.init}, {protocol.cost}, {n} training images, "
+            f"  {hidden} hidden layers, init {protocol.init}, {protocol.cost}, {n} training images, "
             f"{batch}, eta {protocol.eta}, L2 lambda {protocol.l2}, momentum {protocol.momentum}, "
             f"{plan.total_steps} steps, {args.dtype}, seed {args.seed}\n",
             file=out,

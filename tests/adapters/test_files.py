@@ -156,3 +156,31 @@ def test_cli_reads_a_torch_state_dict_with_one_activation_per_layer(capsys, tmp_
     code, _, err = _run(capsys, "check", "--network", str(path), "--activation", "relu,sigmoid", "--json", str(out))
     assert code in (0, 3), err
     assert json.loads(out.read_text())["activation"] == "relu,sigmoid"
+
+
+def test_train_starts_from_a_safetensors_state_dict(capsys, tmp_path):
+    """``train --network FILE.safetensors --activation ...``: row 0 of the speeds is the file's network's speed."""
+    import jax.numpy as jnp
+
+    from gradbounds import training
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.Tanh(), torch.nn.Linear(12, 10)).double()
+    st = tmp_path / "m.safetensors"
+    safetensors_torch.save_file(model.state_dict(), str(st))
+    argv = ["train", "--dataset", "digits", "--network", str(st), "--activation", "tanh,sigmoid"]
+    code, out, err = _run(capsys, *argv, "--steps", "2", "--no-levels", "--json", "-", "--quiet")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["widths"] == [64, 12, 10]
+    net = gb.adapters.read_network(st, "tanh,sigmoid")
+    ds = training.load_dataset("digits").head(1000)
+    want = np.asarray(training.speeds(net, jnp.asarray(ds.x_train), jnp.asarray(ds.y_train())))[:-1]
+    np.testing.assert_allclose(doc["speeds"][0], want, rtol=1e-12)
+
+
+def test_train_refuses_activation_beside_an_npz_network(capsys, tmp_path):
+    path = tmp_path / "n.npz"
+    gb.save_network(path, gb.init_network(jax.random.key(0), (64, 5, 10)))
+    code, _, err = _run(capsys, "train", "--dataset", "digits", "--network", str(path), "--activation", "tanh")
+    assert code == 2 and "--activation does not apply" in err and len(err.strip().splitlines()) == 1
