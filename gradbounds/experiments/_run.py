@@ -25,6 +25,7 @@ from gradbounds.experiments._chain import CHAIN, UNDERFLOW
 from gradbounds.experiments._common import numbers_tex
 from gradbounds.experiments._hierarchy import LADDER, SLACK
 from gradbounds.experiments._nielsen import NIELSEN
+from gradbounds.experiments._rnn import RNN
 from gradbounds.experiments._theory import PHASE, SPECTRA, TYPICAL
 
 __all__ = ["EXPERIMENTS", "run_experiments"]
@@ -38,6 +39,7 @@ EXPERIMENTS = {
     "phase": PHASE,
     "typical": TYPICAL,
     "nielsen": NIELSEN,
+    "rnn": RNN,
 }
 """Every experiment by name, in the order ``gradbounds figures`` runs them."""
 

@@ -26,6 +26,8 @@ from gradbounds.plotting._chain import underflow as underflow
 
 from gradbounds.plotting._nielsen import nielsen_speeds as nielsen_speeds
 
+from gradbounds.plotting._rnn import bptt_cells as bptt_cells
+
 from gradbounds.plotting._theory import phase_diagram as phase_diagram
 from gradbounds.plotting._theory import spectra as spectra
 from gradbounds.plotting._theory import typical_worst as typical_worst
@@ -43,6 +45,7 @@ __all__ = (
     "chain",
     "underflow",
     "nielsen_speeds",
+    "bptt_cells",
     "phase_diagram",
     "spectra",
     "typical_worst",

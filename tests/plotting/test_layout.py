@@ -75,6 +75,21 @@ def _nielsen_ours():
     return {k: np.abs(rng.normal(0, 0.1, (20, k))) for k in (2, 3, 4)}
 
 
+def _bptt():
+    k = np.arange(21.0)
+    cells = {
+        "rnn": {"log10_E": -0.2 * (20 - k), "log10_G": 0.1 * (20 - k)},
+        "lstm": {"log10_E": -0.3 * (20 - k), "log10_G": None},
+        "gru": {"log10_E": -0.25 * (20 - k), "log10_G": None},
+    }
+    steps = [0, 50, 100, 150]
+    runs = {
+        v: {"steps": steps, "test_mse": [0.2, 0.1, 0.05 * (i + 1), 0.01 * (i + 1)]}
+        for i, v in enumerate(["rnn", "lstm", "gru"])
+    }
+    return {"T": 20, "cells": cells, "adding": {"T": 20, "runs": runs}}
+
+
 # name -> (call with keyword options, number of panels)
 FIGURES = {
     "bound_ladder": (lambda **kw: plotting.bound_ladder(_hierarchy(), **kw), 1),
@@ -90,6 +105,7 @@ FIGURES = {
     "phase_diagram": (lambda **kw: plotting.phase_diagram(_phase(), **kw), 1),
     "spectra": (lambda **kw: plotting.spectra(_spectra(), **kw), 2),
     "typical_worst": (lambda **kw: plotting.typical_worst(_typical(), **kw), 2),
+    "bptt_cells": (lambda **kw: plotting.bptt_cells(_bptt(), **kw), 2),
 }
 
 
