@@ -19,6 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from gradbounds import core
+from gradbounds.bounds._attribution import coalition_values
 from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
 from gradbounds.bounds._result import Hierarchy
 from gradbounds.bounds._verdicts import verdict_codes
@@ -69,7 +70,7 @@ def _check_levels(lv: Levels) -> None:
             )
 
 
-def _result(lv: Levels, net, widths, cost, batch: tuple) -> Hierarchy:
+def _result(lv: Levels, net, widths, cost, batch: tuple, coalitions=None) -> Hierarchy:
     """The one place a :class:`Hierarchy` is built: checks the levels, decides the verdicts."""
     _check_levels(lv)
     start = _start(net, cost)
@@ -82,6 +83,7 @@ def _result(lv: Levels, net, widths, cost, batch: tuple) -> Hierarchy:
         core.get_cost(cost).name,
         start,
         batch,
+        coalitions,
     )
 
 
@@ -101,6 +103,7 @@ def hierarchy(
     y: ArrayLike,
     *,
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    coalitions: bool = False,
 ) -> Hierarchy:
     """The bound hierarchy for one network at one or many examples, with verdicts.
 
@@ -111,6 +114,9 @@ def hierarchy(
       x: ``(n_0,)`` or ``(n, n_0)``.
       y: ``(n_L,)`` or ``(n, n_L)``.
       cost: ``"quadratic"``, ``"cross-entropy"`` or a callable ``C(a, y)``.
+      coalitions: also compute the value of every set of the four slack steps
+        (:func:`gradbounds.bounds.coalition_values`; one more spectral norm per layer and
+        example), which ``slack_log10(attribution="shapley")`` needs.
 
     Returns:
       :class:`Hierarchy`.
@@ -127,7 +133,8 @@ def hierarchy(
     lv = _levels_batch(core.segments(net), x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), core.get_cost(cost))
     if single:
         lv = jax.tree_util.tree_map(lambda t: t[0], lv)
-    return _result(lv, net, widths, cost, () if single else ("example",))
+    co = coalition_values(net, x, y, lv.E, lv.P, cost=cost) if coalitions else None
+    return _result(lv, net, widths, cost, () if single else ("example",), co)
 
 
 def shard_networks(tree: Any, devices: Sequence[Any] | None = None) -> Any:
@@ -165,6 +172,7 @@ def sweep(
     y: jax.Array | np.ndarray,
     *,
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    coalitions: bool = False,
 ) -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
@@ -173,7 +181,7 @@ def sweep(
     ``(N, n, n_L)``.  The computation is one ``jit(vmap(vmap(levels)))``,
     sharded over the network axis across every device of the host
     (:func:`shard_networks`): the same call runs on one CPU or on all GPUs,
-    with the same numbers.
+    with the same numbers.  ``coalitions=True``: as in :func:`hierarchy` (not sharded).
     """
     nets = tuple(nets)
     first = jax.tree_util.tree_map(lambda t: t[0], nets)
@@ -187,7 +195,10 @@ def sweep(
     segs, x, y = shard_networks((core.segments(nets, batched=True), x, y))
     lv = _levels_sweep(segs, x, y, core.get_cost(cost))
     lv = jax.tree_util.tree_map(lambda t: t[:n], lv)
-    return _result(lv, first, widths, cost, ("network", "example"))
+    co = None
+    if coalitions:
+        co = coalition_values(nets, x[:n], y[:n], lv.E, lv.P, cost=cost, stacked=True)
+    return _result(lv, first, widths, cost, ("network", "example"), co)
 
 
 def log_error_norms(
