@@ -2,6 +2,7 @@
 
 import json
 
+import jsonschema
 import numpy as np
 import pytest
 from helpers import key
@@ -151,3 +152,20 @@ def test_check_enclosures_table_shows_the_widths(capsys):
     assert [int(r.split("|")[0]) for r in rows] == [1, 2, 3]
     widths = np.array([[float(v) for v in r.split("|")[1].split()] for r in rows])
     assert widths.shape == (3, 6) and np.all(widths >= 0) and np.all(widths[:, 1:] < 1e-6)
+
+
+def test_check_attribution_shapley_table_and_json(capsys):
+    code, out, err = run(capsys, "check", "--widths", "8,6,6,4", "--attribution", "shapley", "--examples", "2")
+    assert code == 0, err
+    assert "Shapley values over the 24 orders of the steps" in out
+    code, out, _ = run(capsys, "check", "--widths", "8,6,6,4", "--attribution", "shapley", "--json", "-")
+    assert code == 0
+    d = json.loads(out)
+    jsonschema.validate(d, gb.io.load_schema("check"))
+    for e in d["layers"]:
+        sh, seq = e["slack_log10_shapley"], e["slack_log10"]
+        parts = sum(sh[k] for k in ("alignment", "submultiplicativity", "split", "activation"))
+        assert parts == pytest.approx(seq["total"], abs=1e-9)  # one example: shares sum to the total
+        assert sh["activation"] == pytest.approx(seq["activation"], abs=1e-9)
+    code, out, _ = run(capsys, "check", "--widths", "8,6,6,4", "--json", "-")
+    assert "slack_log10_shapley" not in json.loads(out)["layers"][0]
