@@ -79,8 +79,17 @@ def shapley(values) -> np.ndarray:
     return phi
 
 
-def _lognorm(A):
-    return jnp.log(jnp.linalg.norm(A, ord=2))
+def _lognorms(mats):
+    """``log‖A‖`` of each matrix, one batched SVD per distinct shape (not one per layer: deep nets compile fast)."""
+    groups: dict = {}
+    for i, m in enumerate(mats):
+        groups.setdefault(m.shape, []).append(i)
+    out = [None] * len(mats)
+    for idx in groups.values():
+        v = jnp.log(jnp.linalg.norm(jnp.stack([mats[i] for i in idx]), ord=2, axis=(-2, -1)))
+        for j, i in enumerate(idx):
+            out[i] = v[j]
+    return jnp.stack(out)
 
 
 def _lognorm_vec(v):
@@ -95,10 +104,11 @@ def _offchain(net, x, y, cost):
     g = out.g
     sd = [layer.act.deriv(z) for layer, z in zip(net, fw.z)]
     s = jnp.stack([jnp.log(jnp.max(jnp.abs(d))) for d in sd])  # log‖Σ'_r‖
-    w = jnp.stack([_lognorm(layer.W) for layer in net])  # log‖W^r‖
-    f = jnp.stack([_lognorm(d[:, None] * layer.W) for d, layer in zip(sd, net)])  # log‖Σ'_r W^r‖
-    b = [_lognorm(sd[r][:, None] * net[r + 1].W.T) for r in range(L - 1)]  # log‖B^r‖
-    b = jnp.stack(b + [jnp.zeros((), s.dtype)])  # b_L := 0 (no factor)
+    w = _lognorms([layer.W for layer in net])  # log‖W^r‖
+    f = _lognorms([d[:, None] * layer.W for d, layer in zip(sd, net)])  # log‖Σ'_r W^r‖
+    zero1 = jnp.zeros((1,), s.dtype)
+    b = _lognorms([sd[r][:, None] * net[r + 1].W.T for r in range(L - 1)]) if L > 1 else zero1[:0]  # log‖B^r‖
+    b = jnp.concatenate([b, zero1])  # b_L := 0 (no factor)
     lg = jnp.log(jnp.asarray([layer.act.gamma for layer in net], s.dtype))
     lgn = _lognorm_vec(g)
     rsum = lambda t: jnp.flip(jnp.cumsum(jnp.flip(t)))  # noqa: E731  rsum(t)[l-1] = Σ_{r ≥ l} t_r
