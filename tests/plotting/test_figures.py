@@ -328,3 +328,15 @@ def test_underflow_table_gives_one_value_where_the_range_is_one():
     t = next(iter(underflow_tables(r).values()))
     assert "53--53" not in t and "& 53 & \\ensuremath{-}38.7 \\\\" in t
     assert "10--11" in t
+
+
+def test_slack_depth_draws_the_shapley_parts_dotted():
+    rng = np.random.default_rng(1)
+    parts = ("alignment", "submultiplicativity", "split", "activation", "total")
+    fam = {"label": "t", "k": [1, 2, 3], "slack": {p: rng.uniform(0, 3, 3).tolist() for p in parts}}
+    fam["shapley"] = {p: rng.uniform(0, 3, 3).tolist() for p in parts[:4]}
+    fig = plotting.slack_depth({"families": [fam]})
+    line = _line(fig, "split, Shapley", ax=0)
+    np.testing.assert_allclose(line.get_ydata(), fam["shapley"]["split"])
+    assert line.get_linestyle() == ":"
+    np.testing.assert_allclose(_line(fig, "submult., Shapley", ax=0).get_ydata(), fam["shapley"]["submultiplicativity"])
