@@ -18,7 +18,7 @@
 #
 # $$\frac{\partial C}{\partial b_1} = \sigma'(z_1)\,w_2\sigma'(z_2)\,w_3\sigma'(z_3)\cdots w_L\sigma'(z_L)\,\frac{\partial C}{\partial a_L}.$$
 #
-# * **Vanishing.** $|\sigma'|\le 1/4$, so with $|w_j|<1$ (weights drawn from
+# * **Vanishing.** $|\sigma'|\le 1/4$, so with $|w_j|<4$ (weights drawn from
 #   $N(0,1)$ are almost always below 4 in magnitude) every factor
 #   $|w_j\sigma'(z_j)|<1$ and the product shrinks geometrically.
 # * **Exploding.** With every $w_j=100$ and biases making every $z_j=0$,

@@ -3,7 +3,8 @@
 ``E`` is the exact ``‖δ^l‖``; ``D`` is the data-split bound (*) and ``G`` the
 textbook bound (**) (docs/design.md §2).  :func:`hierarchy` checks one
 network at its examples, :func:`sweep` a stack of networks in one jitted call;
-:func:`decide` and :func:`redecide` settle inconclusive verdicts by proof in ball
+:func:`shapley` and :func:`coalition_values` attribute the slack to the four steps
+independently of their order; :func:`decide` and :func:`redecide` settle inconclusive verdicts by proof in ball
 arithmetic (:func:`ball_levels`); :func:`exact_levels` gives mpmath point values.
 
 References:
@@ -25,6 +26,10 @@ from gradbounds.bounds._verdicts import identities as identities
 from gradbounds.bounds._verdicts import verdict_codes as verdict_codes
 
 from gradbounds.bounds._result import Hierarchy as Hierarchy
+
+from gradbounds.bounds._attribution import PLAYERS as PLAYERS
+from gradbounds.bounds._attribution import coalition_values as coalition_values
+from gradbounds.bounds._attribution import shapley as shapley
 
 from gradbounds.bounds._api import hierarchy as hierarchy
 from gradbounds.bounds._api import log_error_norms as log_error_norms
@@ -52,6 +57,9 @@ __all__ = (
     "identities",
     "verdict_codes",
     "Hierarchy",
+    "PLAYERS",
+    "coalition_values",
+    "shapley",
     "hierarchy",
     "log_error_norms",
     "shard_networks",

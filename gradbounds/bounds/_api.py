@@ -19,6 +19,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from gradbounds import core
+from gradbounds.bounds._attribution import coalition_values
 from gradbounds.bounds._ball import redecide_mode
 from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
 from gradbounds.bounds._result import Hierarchy
@@ -70,7 +71,7 @@ def _check_levels(lv: Levels) -> None:
             )
 
 
-def _result(lv: Levels, net, widths, cost, batch: tuple) -> Hierarchy:
+def _result(lv: Levels, net, widths, cost, batch: tuple, coalitions=None) -> Hierarchy:
     """The one place a :class:`Hierarchy` is built: checks the levels, decides the verdicts."""
     _check_levels(lv)
     start = _start(net, cost)
@@ -83,6 +84,7 @@ def _result(lv: Levels, net, widths, cost, batch: tuple) -> Hierarchy:
         core.get_cost(cost).name,
         start,
         batch,
+        coalitions,
     )
 
 
@@ -103,6 +105,7 @@ def hierarchy(
     *,
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
     exact: str = "never",
+    coalitions: bool = False,
 ) -> Hierarchy:
     """The bound hierarchy for one network at one or many examples, with verdicts.
 
@@ -118,6 +121,9 @@ def hierarchy(
         (:func:`gradbounds.bounds.redecide_mode`): ``"never"`` (default: the
         float enclosures alone), ``"auto"`` (as ``gradbounds check`` does: when
         at most 16 examples need it, within a work limit) or ``"always"``.
+      coalitions: also compute the value of every set of the four slack steps
+        (:func:`gradbounds.bounds.coalition_values`; one more spectral norm per layer and
+        example), which ``slack_log10(attribution="shapley")`` needs.
 
     Returns:
       :class:`Hierarchy`.
@@ -136,7 +142,8 @@ def hierarchy(
     lv = _levels_batch(core.segments(net), x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), core.get_cost(cost))
     if single:
         lv = jax.tree_util.tree_map(lambda t: t[0], lv)
-    h = _result(lv, net, widths, cost, () if single else ("example",))
+    co = coalition_values(net, x, y, lv.E, lv.P, cost=cost) if coalitions else None
+    h = _result(lv, net, widths, cost, () if single else ("example",), co)
     return redecide_mode(h, net, x, y, cost=cost, exact=exact)
 
 
@@ -176,6 +183,7 @@ def sweep(
     *,
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
     exact: str = "never",
+    coalitions: bool = False,
 ) -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
@@ -185,7 +193,8 @@ def sweep(
     sharded over the network axis across every device of the host
     (:func:`shard_networks`): the same call runs on one CPU or on all GPUs,
     with the same numbers.  ``exact`` as in :func:`hierarchy` (over all
-    networks: ``"auto"`` re-decides when at most 16 examples in all need it).
+    networks: ``"auto"`` re-decides when at most 16 examples in all need it);
+    ``coalitions=True``: as in :func:`hierarchy` (not sharded).
     """
     if exact not in ("auto", "always", "never"):
         raise ValueError(f"exact: expected one of 'auto', 'always', 'never', got {exact!r}")
@@ -201,7 +210,10 @@ def sweep(
     segs, x, y = shard_networks((core.segments(nets, batched=True), x, y))
     lv = _levels_sweep(segs, x, y, core.get_cost(cost))
     lv = jax.tree_util.tree_map(lambda t: t[:n], lv)
-    h = _result(lv, first, widths, cost, ("network", "example"))
+    co = None
+    if coalitions:
+        co = coalition_values(nets, x[:n], y[:n], lv.E, lv.P, cost=cost, stacked=True)
+    h = _result(lv, first, widths, cost, ("network", "example"), co)
     return redecide_mode(h, nets, np.asarray(x)[:n], np.asarray(y)[:n], cost=cost, exact=exact, batched=True)
 
 

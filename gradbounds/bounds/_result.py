@@ -32,6 +32,10 @@ class Hierarchy:
       codes: verdict codes ``(*batch, L, 5)`` (see :func:`verdict_codes`).
       widths, dtype, cost, start: what was computed.
       batch: names of the leading axes, e.g. ``("example",)``.
+      coalitions: natural-log values ``v(S)`` of the 16 coalitions of the four slack steps,
+        ``(*batch, L, 16)`` (:func:`gradbounds.bounds.coalition_values`), or ``None``: computed
+        when :func:`hierarchy` or :func:`sweep` is called with ``coalitions=True``; they give
+        ``slack_log10(attribution="shapley")``.
     """
 
     levels: Levels
@@ -41,6 +45,7 @@ class Hierarchy:
     cost: str
     start: str
     batch: tuple = field(default_factory=tuple)
+    coalitions: np.ndarray | None = None
 
     def log10(self, level: str) -> np.ndarray:
         """log10 of a level (``"E"``, ..., ``"G"``, ``"lower"``), shape ``(*batch, L)``."""
@@ -72,22 +77,64 @@ class Hierarchy:
                 out[k] = np.where((lo == -np.inf) & (hi == -np.inf), 0.0, hi - lo)
         return out
 
-    def slack_log10(self) -> dict[str, np.ndarray]:
+    def slack_log10(self, *, attribution: str = "sequential") -> dict[str, np.ndarray]:
         """``log10 G − log10 E`` split into its four steps (see :data:`SLACK_PARTS`).
 
-        alignment = P − E (vector vs the product's top direction);
-        submultiplicativity = J − P; split = D − J (‖Σ'W‖ vs ‖Σ'‖‖W‖);
-        activation = G − D (γ vs the actual max σ').
+        ``attribution="sequential"`` (the default) takes the steps in the order
+        of the hierarchy: alignment = P − E (vector vs the product's top
+        direction); submultiplicativity = J − P; split = D − J (‖Σ'W‖ vs
+        ‖Σ'‖‖W‖); activation = G − D (γ vs the actual max σ').
+
+        ``attribution="shapley"`` gives each step its exact Shapley value: its
+        marginal contribution averaged over the 4! = 24 orders of the steps,
+        where the value ``v(S)`` of a set of steps is the log of the bound with
+        exactly those steps applied (docs/design.md §2.4; needs the hierarchy
+        computed with ``coalitions=True``):
+
+        .. math::
+
+           φ_i = \\sum_{S ⊆ N \\setminus \\{i\\}} \\frac{|S|!\\,(3-|S|)!}{4!}
+                 \\bigl(v(S ∪ \\{i\\}) - v(S)\\bigr),\\qquad
+           \\sum_i φ_i = \\log_{10} G - \\log_{10} E.
+
+        Both are in log10 and both sum to ``total``; a part is NaN where the
+        slack is undefined (a level exactly 0).
+
+        Raises:
+          ValueError: an unknown ``attribution``, or ``"shapley"`` without coalitions.
+
+        References:
+          L. S. Shapley, "A value for n-person games", *Contributions to the Theory
+          of Games II*, Annals of Mathematics Studies 28, Princeton, 1953, pp. 307–317.
         """
         lv = {k: self.log10(k) for k in LEVELS}
         with np.errstate(invalid="ignore"):
-            return {
-                "alignment": lv["P"] - lv["E"],
-                "submultiplicativity": lv["J"] - lv["P"],
-                "split": lv["D"] - lv["J"],
-                "activation": lv["G"] - lv["D"],
-                "total": lv["G"] - lv["E"],
-            }
+            total = lv["G"] - lv["E"]
+        if attribution == "sequential":
+            with np.errstate(invalid="ignore"):
+                return {
+                    "alignment": lv["P"] - lv["E"],
+                    "submultiplicativity": lv["J"] - lv["P"],
+                    "split": lv["D"] - lv["J"],
+                    "activation": lv["G"] - lv["D"],
+                    "total": total,
+                }
+        if attribution != "shapley":
+            raise ValueError(f"attribution: expected 'sequential' or 'shapley', got {attribution!r}")
+        if self.coalitions is None:
+            raise ValueError(
+                "attribution='shapley' needs the values of every coalition of the four steps:"
+                " compute the hierarchy with coalitions=True"
+            )
+        from gradbounds.bounds._attribution import PLAYERS, shapley
+
+        v = np.asarray(self.coalitions, np.float64)
+        ok = np.all(np.isfinite(v), axis=-1)
+        with np.errstate(invalid="ignore"):
+            phi = shapley(np.where(ok[..., None], v, 0.0)) / np.log(10)
+        out = {k: np.where(ok, phi[..., i], np.nan) for i, k in enumerate(PLAYERS)}
+        out["total"] = total
+        return out
 
     def layer_verdicts(self) -> list[str]:
         """Worst verdict per layer over the batch and the five comparisons."""
@@ -107,6 +154,7 @@ class Hierarchy:
         """
         L = len(self.widths) - 1
         slack = self.slack_log10()
+        shap = self.slack_log10(attribution="shapley") if self.coalitions is not None else None
         batched = self.codes.ndim > 2
         layers = []
         verdicts = self.layer_verdicts()
@@ -121,6 +169,8 @@ class Hierarchy:
                 encl[k] = [_num(np.min(lo[..., i])), _num(np.max(hi[..., i]))]
             entry["log10_enclosure"] = encl
             entry["slack_log10"] = {k: _median_slack(v[..., i]) for k, v in slack.items()}
+            if shap is not None:
+                entry["slack_log10_shapley"] = {k: _median_slack(v[..., i]) for k, v in shap.items()}
             if batched:
                 entry["log10_min"] = {k: _num(np.min(v)) for k, v in vals.items()}
                 entry["log10_max"] = {k: _num(np.max(v)) for k, v in vals.items()}

@@ -86,6 +86,15 @@ def add_arguments(p) -> None:
         " values), slack_alignment ... slack_total, verdict",
     )
     p.add_argument(
+        "--attribution",
+        choices=("sequential", "shapley"),
+        default="sequential",
+        help="how the slack columns split log10 G - log10 E among the four steps: sequential (default; P-E,"
+        " J-P, D-J, G-D, the steps in the hierarchy's order) or shapley (each step's exact Shapley value, its"
+        " contribution averaged over the 24 orders of the steps; docs/design.md §2.4); --json then carries"
+        " both",
+    )
+    p.add_argument(
         "--enclosures",
         action="store_true",
         help="add a table of enclosure widths per layer: log10 hi - log10 lo of each level (inf: no lower"
@@ -188,10 +197,11 @@ def compute(args):
             x, y = x0, y0
     else:
         x, y, x0, y0 = drawn["x"], drawn["y"], drawn["x0"], drawn["y0"]
+    co = getattr(args, "attribution", "sequential") == "shapley"
     if nets is None:
-        h = gb.hierarchy(net, x, y, cost=args.cost)
+        h = gb.hierarchy(net, x, y, cost=args.cost, coalitions=co)
     else:
-        h = gb.sweep(nets, x, y, cost=args.cost)
+        h = gb.sweep(nets, x, y, cost=args.cost, coalitions=co)
     h = _redecide(h, net, nets, x, y, args)
     under = gb.core.underflow_depths(net, x0, y0, cost=args.cost, dtypes=("float32", "float64"))
     return h, under
@@ -275,7 +285,10 @@ def _table(h, under, args=None) -> str:
     lines.append(f"widths {d['widths']}  cost {d['cost']}  dtype {d['dtype']}  start {d['start']}  ({summary})")
     if args is not None:
         lines.append(_said(args))
-    lines.append("log10 of each level; slack = log10 G - log10 E split into its four steps")
+    shapley = args is not None and getattr(args, "attribution", "sequential") == "shapley"
+    key = "slack_log10_shapley" if shapley else "slack_log10"
+    how = "Shapley values over the 24 orders of the steps" if shapley else "the steps in the order E, P, J, D, G"
+    lines.append(f"log10 of each level; slack = log10 G - log10 E split into its four steps ({how})")
     lines.append(head)
     lines.append("-" * len(head))
 
@@ -283,7 +296,7 @@ def _table(h, under, args=None) -> str:
         return f"{v:>{w}.3f}" if isinstance(v, float) else f"{'n/a' if v is None else str(v):>{w}}"
 
     for e in d["layers"]:
-        lv, sl = e["log10"], e["slack_log10"]
+        lv, sl = e["log10"], e[key]
         row = f"{e['layer']:>5} | {f(e['log10_lower'])} " + " ".join(f(lv[k]) for k in ("E", "P", "J", "D", "G"))
         row += " | " + " ".join(
             f(sl[k], 6) for k in ("alignment", "submultiplicativity", "split", "activation", "total")

@@ -86,6 +86,12 @@ def chain_numbers(r):
         "exp.log10first": (e["log10_abs_grad_b"][0], ".1f"),
         "exp.slack": (e["log10_bound"][0] - e["log10_abs_grad_b"][0], ".1e"),
         "exp.overflowlayers": (int(over.size), "d"),
+        # layers whose exact value itself exceeds the largest float64 (the rest of the overflow is the
+        # order of operations: BP2 forms w·δ = 100δ before the factor σ' = 1/4)
+        "exp.exactoverlayers": (
+            int(np.sum(np.asarray(e["log10_abs_grad_b"], float) > np.log10(np.finfo(np.float64).max))),
+            "d",
+        ),
         "exp.lastfinite": (int(over.max() + 2) if over.size else 1, "d"),
         "window.wbest": (r["window"]["w_best"], ".2f"),
         "window.max": (r["window"]["max_width"], ".3f"),
@@ -163,8 +169,16 @@ def underflow_tables(r):
     for dt, d in r["dtypes"].items():
         ds = [x for x in d["depths"] if x is not None]
         es = [x for x in d["log10_E_at_depths"] if x is not None]
-        rng = f"{min(ds)}--{max(ds)}" if ds else "none"
-        erng = f"{_tex(min(es), '.1f')} to {_tex(max(es), '.1f')}" if es else "--"
+        rng = (f"{min(ds)}" if min(ds) == max(ds) else f"{min(ds)}--{max(ds)}") if ds else "none"
+        erng = (
+            (
+                _tex(min(es), ".1f")
+                if _tex(min(es), ".1f") == _tex(max(es), ".1f")
+                else f"{_tex(min(es), '.1f')} to {_tex(max(es), '.1f')}"
+            )
+            if es
+            else "--"
+        )
         rows.append(
             f"\\texttt{{{dt}}} & {_tex(d['tiny_log10'], '.1f')} & {_tex(d['subnormal_log10'], '.1f')} & {rng} & {erng} \\\\"
         )

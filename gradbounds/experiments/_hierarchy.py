@@ -20,7 +20,7 @@ def ladder_compute(*, quick, seed, **_):
     _x64()
     N, n = (4, 8) if quick else (50, 20)
     nets, x, y = random_family(seed, SEED_WIDTHS, N, n, activation="sigmoid", init="nielsen")
-    d = gb.sweep(nets, x, y, cost="quadratic").to_dict()
+    d = gb.sweep(nets, x, y, cost="quadratic", coalitions=True).to_dict()  # with the Shapley split
     d.update(activation="sigmoid", init="nielsen", networks=N, examples=n)
     d.update(product_check(jax.tree_util.tree_map(lambda t: t[0], nets), x[0], y[0]))
     return d
@@ -60,6 +60,8 @@ def ladder_numbers(r):
             out[f"{k}.{l}"] = (e["log10"][k], ".2f")
         for k, v in e["slack_log10"].items():
             out[f"slack.{k}.{l}"] = (v, ".2f")
+        for k, v in e.get("slack_log10_shapley", {}).items():
+            out[f"shapley.{k}.{l}"] = (v, ".2f")
     out["ratioE"] = (10 ** (lay[-2]["log10"]["E"] - lay[0]["log10"]["E"]), ".0f")  # last hidden / first hidden
     out["ratioG"] = (10 ** (lay[-2]["log10"]["G"] - lay[0]["log10"]["G"]), ".0f")
     return out
@@ -98,8 +100,9 @@ def slack_compute(*, quick, seed, **_):
         nets, x, y = random_family(seed + 10 * i, (width,) * (L + 1), N, n, **init)
         import gradbounds as gb
 
-        h = gb.sweep(nets, x, y)
+        h = gb.sweep(nets, x, y, coalitions=True)
         s = h.slack_log10()
+        sh = h.slack_log10(attribution="shapley")
         k = np.arange(L, 0, -1)  # layers crossed at layer l = 1..L
         order = np.argsort(k)
         ok = np.isfinite(s["total"])  # E = 0 (a dead relu network) has no finite slack
@@ -110,6 +113,11 @@ def slack_compute(*, quick, seed, **_):
             "k": k[order],
             "slack": {
                 p: (np.sum(np.where(ok, v, 0.0), axis=(0, 1)) / np.sum(ok, axis=(0, 1)))[order] for p, v in s.items()
+            },
+            "shapley": {
+                p: (np.sum(np.where(ok, v, 0.0), axis=(0, 1)) / np.sum(ok, axis=(0, 1)))[order]
+                for p, v in sh.items()
+                if p != "total"
             },
             "slack_min": np.nanmin(tot, axis=(0, 1))[order],
             "slack_max": np.nanmax(tot, axis=(0, 1))[order],
@@ -129,6 +137,7 @@ def slack_draw(result, path, **_):
 
 def slack_numbers(r):
     out = {"depth": (r["depth"], "d"), "width": (r["width"], "d"), "networks": (r["networks"], "d")}
+    out["examples"] = (r["examples"], "d")
     for fam, key in zip(r["families"], ("sigmoid", "relu")):
         k = np.asarray(fam["k"], float)
         tot = np.asarray(fam["slack"]["total"], float)
@@ -137,6 +146,8 @@ def slack_numbers(r):
         out[f"{key}.total"] = (tot[-1], ".1f")
         for p in ("alignment", "submultiplicativity", "split", "activation"):
             out[f"{key}.share.{p}"] = (100 * fam["slack"][p][-1] / tot[-1], ".0f")
+            if "shapley" in fam:  # the same parts, averaged over the 24 orders of the steps
+                out[f"{key}.shapley.{p}"] = (100 * fam["shapley"][p][-1] / tot[-1], ".0f")
     return out
 
 

@@ -136,7 +136,9 @@ def slack_depth(
         {part: [...]}}`` where ``k`` counts the layers the error crosses
         (``L − l + 1``) and each part is a mean over networks and examples
         (where ``E > 0``, so the parts add up to the total);
-        optional ``"slack_min"``/``"slack_max"`` give a band for the total.
+        optional ``"slack_min"``/``"slack_max"`` give a band for the total, and
+        ``"shapley": {part: [...]}`` the Shapley values of the parts (split and
+        submultiplicativity are drawn dotted with open markers beside the sequential ones).
       ax: one matplotlib Axes per family (a sequence), drawn on and returned; default a new figure.
       column: ``"half"`` (default), ``"full"`` or a tueplots venue; not with ``ax``.
     """
@@ -158,6 +160,10 @@ def slack_depth(
         for j, part in enumerate(("total", "activation", "split", "submultiplicativity", "alignment")):
             col, ls, mk = _CYCLE[j]
             _plot(pax, k, _arr(fam["slack"][part]), dict(color=col, linestyle=ls, marker=mk), SLACK_LABELS[part])
+            if part in ("split", "submultiplicativity") and part in fam.get("shapley", {}):
+                # the two parts the order of the steps moves, as Shapley values (docs/design.md §2.4)
+                style = dict(color=col, linestyle=":", marker=mk, markerfacecolor="white")
+                _plot(pax, k, _arr(fam["shapley"][part]), style, SLACK_LABELS[part].split(" $")[0] + ", Shapley")
         if "slack_min" in fam:
             pax.fill_between(k, _arr(fam["slack_min"]), _arr(fam["slack_max"]), color="k", alpha=0.12, linewidth=0)
         pax.set_xlabel(r"layers crossed $k=L-l+1$")

@@ -2,6 +2,7 @@
 
 import json
 
+import jsonschema
 import numpy as np
 import pytest
 from helpers import key
@@ -161,3 +162,20 @@ def test_check_softmax_cross_entropy_on_logits(capsys, tmp_path):
     assert code == 0, err
     doc = json.loads(out_json.read_text())
     assert doc["cost"] == "softmax-cross-entropy" and doc["start"] == "delta"
+
+
+def test_check_attribution_shapley_table_and_json(capsys):
+    code, out, err = run(capsys, "check", "--widths", "8,6,6,4", "--attribution", "shapley", "--examples", "2")
+    assert code == 0, err
+    assert "Shapley values over the 24 orders of the steps" in out
+    code, out, _ = run(capsys, "check", "--widths", "8,6,6,4", "--attribution", "shapley", "--json", "-")
+    assert code == 0
+    d = json.loads(out)
+    jsonschema.validate(d, gb.io.load_schema("check"))
+    for e in d["layers"]:
+        sh, seq = e["slack_log10_shapley"], e["slack_log10"]
+        parts = sum(sh[k] for k in ("alignment", "submultiplicativity", "split", "activation"))
+        assert parts == pytest.approx(seq["total"], abs=1e-9)  # one example: shares sum to the total
+        assert sh["activation"] == pytest.approx(seq["activation"], abs=1e-9)
+    code, out, _ = run(capsys, "check", "--widths", "8,6,6,4", "--json", "-")
+    assert "slack_log10_shapley" not in json.loads(out)["layers"][0]

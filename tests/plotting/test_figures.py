@@ -137,6 +137,30 @@ def test_nielsen_missing_directory_is_a_clear_error(tmp_path, monkeypatch):
         training.load_published_speeds()
 
 
+def test_nielsen_experiment_never_falls_back_to_digits_silently(monkeypatch, capsys):
+    from gradbounds.experiments import _nielsen
+
+    class Trained(Exception):
+        pass
+
+    seen = []
+
+    def missing(spec):
+        raise FileNotFoundError(f"{spec}: not installed")
+
+    def train(d, *a, **k):
+        seen.append(d.name)
+        raise Trained
+
+    monkeypatch.setattr(training, "load_dataset", missing)
+    monkeypatch.setattr(training, "train", train)
+    with pytest.raises(Trained):
+        _nielsen.nielsen_compute(quick=False, seed=0)
+    assert seen == ["digits"]
+    err = capsys.readouterr().err
+    assert "warning: Fashion-MNIST was not installed, so this build fell back to digits" in err
+
+
 def test_phase_diagram_and_spectra_draw_their_data(tmp_path):
     sw2 = np.linspace(0.5, 3.0, 6)
     sb2 = np.linspace(0.0, 0.5, 4)
@@ -289,3 +313,30 @@ def test_spectra_draws_exact_zeros_without_infinite_limits():
     fig = plotting.spectra(res)
     assert np.all(np.isfinite(fig.axes[1].get_xlim()))
     np.testing.assert_allclose(_line(fig, "gaussian: measured", 1).get_ydata(), np.arange(1, 6) / 5)
+
+
+def test_underflow_table_gives_one_value_where_the_range_is_one():
+    from gradbounds.experiments._chain import underflow_tables
+
+    d = {"tiny_log10": -37.9, "subnormal_log10": -44.9}
+    r = {
+        "dtypes": {
+            "float32": dict(d, depths=[53, 53], log10_E_at_depths=[-38.71, -38.74]),
+            "float16": dict(d, depths=[10, 11], log10_E_at_depths=[-7.8, -7.4]),
+        }
+    }
+    t = next(iter(underflow_tables(r).values()))
+    assert "53--53" not in t and "& 53 & \\ensuremath{-}38.7 \\\\" in t
+    assert "10--11" in t
+
+
+def test_slack_depth_draws_the_shapley_parts_dotted():
+    rng = np.random.default_rng(1)
+    parts = ("alignment", "submultiplicativity", "split", "activation", "total")
+    fam = {"label": "t", "k": [1, 2, 3], "slack": {p: rng.uniform(0, 3, 3).tolist() for p in parts}}
+    fam["shapley"] = {p: rng.uniform(0, 3, 3).tolist() for p in parts[:4]}
+    fig = plotting.slack_depth({"families": [fam]})
+    line = _line(fig, "split, Shapley", ax=0)
+    np.testing.assert_allclose(line.get_ydata(), fam["shapley"]["split"])
+    assert line.get_linestyle() == ":"
+    np.testing.assert_allclose(_line(fig, "submult., Shapley", ax=0).get_ydata(), fam["shapley"]["submultiplicativity"])
