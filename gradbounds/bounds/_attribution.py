@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from functools import partial
 from math import factorial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -84,7 +85,7 @@ def _lognorms(mats):
     groups: dict = {}
     for i, m in enumerate(mats):
         groups.setdefault(m.shape, []).append(i)
-    out = [None] * len(mats)
+    out: list[Any] = [None] * len(mats)
     for idx in groups.values():
         v = jnp.log(jnp.linalg.norm(jnp.stack([mats[i] for i in idx]), ord=2, axis=(-2, -1)))
         for j, i in enumerate(idx):
@@ -159,7 +160,7 @@ def _offchain_sweep(nets, x, y, cost):
     return jax.vmap(lambda n, xx, yy: jax.vmap(lambda a, b: _offchain(n, a, b, cost))(xx, yy))(nets, x, y)
 
 
-def coalition_values(net, x, y, E, P, *, cost="quadratic", stacked=False) -> np.ndarray:
+def coalition_values(net, x, y, E, P, *, cost: Any = "quadratic", stacked: bool = False) -> np.ndarray:
     """Natural-log ``v(S)`` of the 16 coalitions of the four steps, shape ``(*batch, L, 16)``.
 
     ``x``, ``y`` are ``(n_0,)``/``(n_L,)`` or ``(n, n_0)``/``(n, n_L)`` (with

@@ -70,7 +70,7 @@ class Cost(NamedTuple):
         """Where the hierarchy starts: ``"delta"`` where σ' cancels (``g = δ^L``), else ``"grad_a"``."""
         return "delta" if self.cancels(activation) else "grad_a"
 
-    def value(self, z_L: jax.Array, a_L: jax.Array, y: jax.Array, activation: str) -> jax.Array:
+    def value(self, z_L: jax.Array, a_L: jax.Array, y: ArrayLike, activation: str) -> jax.Array:
         """The cost of one example: from ``z^L`` where σ' cancels (stable), else ``fn(a^L, y)``."""
         if self.cancels(activation):
             assert self.from_z is not None
