@@ -175,17 +175,22 @@ def _rcs_bounds(lo_terms, hi_terms):
     return enc.down(lo, 2), enc.up(hi, 2)
 
 
+def _log_product(a, b):
+    """``log(AB)`` from ``log A``, ``log B`` of finite reals: a proved zero (``−inf``) wins over an unbounded ``+inf``."""
+    return jnp.where((a == -jnp.inf) | (b == -jnp.inf), -jnp.inf, a + b)
+
+
 def _add_lo(*xs):
     out = xs[0]
     for x in xs[1:]:
-        out = enc.down(out + x)
+        out = enc.down(_log_product(out, x))
     return out
 
 
-def _add_hi(*xs):
+def _add_hi(*xs):  # e.g. σ_min(M_L) = 0 proved (a dead relu output) times ‖g‖ unbounded (a user cost): 0, not NaN
     out = xs[0]
     for x in xs[1:]:
-        out = enc.up(out + x)
+        out = enc.up(_log_product(out, x))
     return out
 
 
