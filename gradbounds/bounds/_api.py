@@ -20,7 +20,7 @@ from jax.typing import ArrayLike
 
 from gradbounds import core
 from gradbounds.bounds._attribution import coalition_values
-from gradbounds.bounds._ball import redecide_mode
+from gradbounds.bounds._ball import check_exact, redecide_mode
 from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
 from gradbounds.bounds._result import Hierarchy
 from gradbounds.bounds._verdicts import verdict_codes
@@ -134,8 +134,7 @@ def hierarchy(
     References:
       docs/design.md §2; Nielsen ch. 5; the data-split bound (*) and the textbook bound (**).
     """
-    if exact not in ("auto", "always", "never"):
-        raise ValueError(f"exact: expected one of 'auto', 'always', 'never', got {exact!r}")
+    check_exact(exact)
     widths, x, y = _prepare(net, x, y)
     net = tuple(net)
     single = x.ndim == 1
@@ -196,8 +195,7 @@ def sweep(
     networks: ``"auto"`` re-decides when at most 16 examples in all need it);
     ``coalitions=True``: as in :func:`hierarchy` (not sharded).
     """
-    if exact not in ("auto", "always", "never"):
-        raise ValueError(f"exact: expected one of 'auto', 'always', 'never', got {exact!r}")
+    check_exact(exact)
     nets = tuple(nets)
     first = jax.tree_util.tree_map(lambda t: t[0], nets)
     widths, _, _ = _prepare(first, x[0], y[0])

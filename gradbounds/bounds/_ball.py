@@ -530,6 +530,12 @@ AUTO_EXAMPLES = 16
 """``exact="auto"`` re-decides when at most this many examples have an inconclusive comparison."""
 
 
+def check_exact(exact: str) -> None:
+    """Raises ``ValueError`` unless ``exact`` is one of :data:`EXACT_MODES`."""
+    if exact not in EXACT_MODES:
+        raise ValueError(f"exact: expected one of {', '.join(map(repr, EXACT_MODES))}, got {exact!r}")
+
+
 def redecide_mode(
     h: Hierarchy,
     net: Sequence[core.Layer],
@@ -550,8 +556,7 @@ def redecide_mode(
     leading network axis and ``x``, ``y`` are ``(N, n, ·)`` (:func:`gradbounds.sweep`).
     A user (callable) cost has no ball form: its verdicts stay as they are.
     """
-    if exact not in EXACT_MODES:
-        raise ValueError(f"exact: expected one of {', '.join(map(repr, EXACT_MODES))}, got {exact!r}")
+    check_exact(exact)
     codes = np.array(h.codes)
     per_example = codes.reshape(-1, *codes.shape[-2:])
     n_open = int(np.sum(np.any(per_example == 1, axis=(1, 2))))

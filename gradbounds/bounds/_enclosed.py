@@ -380,7 +380,7 @@ def levels_core(segs, wstats, x, y, *, cost):
     # g and its error bound
     g = out.g
     if c.name == "softmax-cross-entropy" and out.start == "delta":
-        eg = softmax_g_error(z_L, ea, y)
+        eg = softmax_g_error(z_L, ea, y, g)
     elif out.start == "delta" or c.name == "quadratic":
         eg = enc.up(u * jnp.abs(g) + ea)
     else:

@@ -34,28 +34,20 @@ from gradbounds.linalg import enclosures as enc
 __all__ = ["softmax_g_error"]
 
 
-def _u(dtype):
-    return float(jnp.finfo(dtype).eps) / 2
-
-
-def _tiny(dtype):
-    return float(jnp.finfo(dtype).tiny)
-
-
 def _expm1_up(x):
     """An upper bound on ``e^x − 1`` for ``x ≥ 0`` (``expm1`` within ``C_FN`` ulp, then outward)."""
-    u = _u(jnp.result_type(x))
+    u = enc.unit_roundoff(jnp.result_type(x))
     return enc.up(jnp.expm1(x) * (1 + 2 * db.C_FN * u), 2)
 
 
-def softmax_g_error(z, ea, y):
+def softmax_g_error(z, ea, y, g):
     """Componentwise ``|g − ĝ|`` for softmax cross-entropy, ``g = softmax(z^L)Σy − y`` (:mod:`gradbounds.bounds._enclosed`).
 
     ``ea ≥ |z^L − ẑ^L|`` is the forward pass's error bound (a linear output
-    layer: ``a^L = z^L``); ``inf`` where the bound would not be small.
+    layer: ``a^L = z^L``); ``g`` the computed ``softmax(ẑ)Σy − y``; ``inf`` where the bound would not be small.
     """
     dtype = z.dtype
-    u, tiny, n = _u(dtype), _tiny(dtype), z.shape[-1]
+    u, tiny, n = enc.unit_roundoff(dtype), float(jnp.finfo(dtype).tiny), z.shape[-1]
     s = core.softmax(z)
     t = z - jnp.max(z)
     eta = _expm1_up(enc.up(jnp.max(jnp.abs(t)) * u * (1 + 2 * u) + db.C_FN * u))  # each exp, relative
@@ -71,6 +63,5 @@ def softmax_g_error(z, ea, y):
     sy = jnp.sum(y)
     gy = enc.up(enc.gamma(n + 1, u) * jnp.sum(jnp.abs(y)), 2)  # |fl(Σy) − Σy|
     s_mag = enc.up(s + 2 * delta)
-    g = s * sy - y
     eg = enc.up(err_s * (jnp.abs(sy) + gy) + s_mag * gy + 2 * u * s_mag * jnp.abs(sy) + 2 * u * jnp.abs(g), 4)
     return jnp.where(ok & jnp.all(jnp.isfinite(ea)), eg + tiny, jnp.inf)
