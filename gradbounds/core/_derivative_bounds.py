@@ -361,16 +361,16 @@ def deriv_enclosure(name: str, z, r, *, gamma: float | None = None):
     if name == "relu":
         s_lo = jnp.where(z_lo > 0, one, zero)
         s_hi = jnp.where(z_hi > 0, one, zero)
-        return s_lo, jnp.where(s_lo > 0, 0.0, -jnp.inf), s_hi, jnp.where(s_hi > 0, 0.0, -jnp.inf)
+        return s_lo, jnp.where(s_lo > 0, zero, ninf), s_hi, jnp.where(s_hi > 0, zero, ninf)
     if name == "leaky_relu":
         lk_lo, lk_hi = c["log_leaky"]
-        return _pos(jnp.where(z_lo >= 0, 0.0, lk_lo), jnp.where(z_hi >= 0, 0.0, lk_hi))
+        return _pos(jnp.where(z_lo >= 0, zero, lk_lo), jnp.where(z_hi >= 0, zero, lk_hi))
     if name == "hard_tanh":
         inside_all = (z_lo >= -1) & (z_hi <= 1)
         meets = (z_hi >= -1) & (z_lo <= 1)
         s_lo = jnp.where(inside_all, one, zero)
         s_hi = jnp.where(meets, one, zero)
-        return s_lo, jnp.where(s_lo > 0, 0.0, -jnp.inf), s_hi, jnp.where(s_hi > 0, 0.0, -jnp.inf)
+        return s_lo, jnp.where(s_lo > 0, zero, ninf), s_hi, jnp.where(s_hi > 0, zero, ninf)
     if name == "linear":
         return one, zero, one, zero
     if name == "gelu":

@@ -67,6 +67,17 @@ def test_enclosure_contains_exact_derivative(name, dtype):
 
 
 @pytest.mark.parametrize("name", db.KNOWN)
+@pytest.mark.parametrize("dtype", (jnp.float64, jnp.float32))
+def test_enclosure_keeps_the_input_dtype(name, dtype):
+    """All four parts are strongly typed arrays of z's dtype: a weak float64 from Python constants (relu,
+    hard_tanh, leaky_relu once returned ``jnp.where(c, 0.0, -inf)``) breaks float32 sweeps under strict
+    promotion."""
+    z = jnp.asarray(np.array([-3.0, -0.5, 0.0, 0.5, 3.0]), dtype)
+    for part in db.deriv_enclosure(name, z, jnp.full_like(z, 1e-3)):
+        assert part.dtype == dtype and not part.weak_type, (name, part.dtype, part.weak_type)
+
+
+@pytest.mark.parametrize("name", db.KNOWN)
 def test_tight_for_exact_inputs(name):
     """With r = 0 the enclosure is a few hundred ulp wide in log space (where σ' > 0)."""
     z = jnp.asarray(np.linspace(-30, 30, 601))
