@@ -347,6 +347,9 @@ def sigma_max_bounds(A, *, lam_hat=None):
     certificate's own factor; this path is taken for every ``k`` when an
     estimate ``lam_hat`` is given (enclosures about ``10^3 k u`` wide, where
     the squarings leave ``(1 + Σ_{i≥2}(λ_i/λ_1)^{2^{J+1}})^{2^{-J-1}}``).
+    The feed-forward levels always pass ``lam_hat`` (their point value); the
+    squarings serve the recurrent levels (:mod:`gradbounds.rnn` calls this
+    without an estimate for ``‖W_hh‖`` and ``‖B_t‖``) and are tested on their own.
 
     References:
       Higham 2002, §3.5 (matrix products), Theorem 10.3; Golub & Van Loan 2013,
