@@ -139,7 +139,7 @@ def point_sweep(nets, x, y):
     return jax.tree_util.tree_map(np.asarray, out)
 
 
-def run(n_networks: int = 1000, repeats: int = 7) -> dict:
+def measure(n_networks: int = 1000, repeats: int = 7) -> dict:
     """CPU seconds of the enclosed sweep and the point-only sweep (first call, warm minimum) and their ratios.
 
     The two are timed alternately (``repeats`` rounds), so a load that comes and goes on a
@@ -171,9 +171,45 @@ def run(n_networks: int = 1000, repeats: int = 7) -> dict:
     )
 
 
+GOAL = 1.5  # issue 10: enclosures and verdicts may cost at most 1.5x the sweep before them
+
+
+def run(*, quick: bool = False, log=print) -> dict:
+    """``make bench`` (e): the enclosed sweep against the point-only sweep, warm and compiling."""
+    r = measure(100 if quick else 1000, 3 if quick else 7)
+    log(
+        f"point-only {r['point_warm_s']:.3f} s, enclosed {r['enclosed_warm_s']:.3f} s (CPU, warm); "
+        f"first calls {r['point_first_s']:.1f} s and {r['enclosed_first_s']:.1f} s"
+    )
+    N = r["networks"]
+    return dict(
+        setup=f"{N} random [784, 30, 30, 30, 30, 10] sigmoid networks (Nielsen's init), one example each, "
+        "quadratic cost, float64. Process CPU time (the machine may be shared), the two timed alternately; "
+        "warm = minimum over the repeats, compile = first call minus warm.",
+        rows=[
+            ("point-only sweep (levels as before the enclosures), warm", r["point_warm_s"], "CPU time"),
+            ("gradbounds.sweep (levels, enclosures, verdicts), warm", r["enclosed_warm_s"], "CPU time"),
+            ("point-only sweep, first call (compilation)", r["point_first_s"], "CPU time"),
+            ("gradbounds.sweep, first call (compilation)", r["enclosed_first_s"], "CPU time"),
+        ],
+        checks="the point levels E, P, J, D of both agree to 1e-12 relative"
+        if r["same_points"]
+        else "**the point levels differ**",
+        goals=[
+            dict(
+                what="enclosed / point-only, warm",
+                ratio=r["warm_ratio"],
+                goal=f"<= {GOAL}x",
+                met=r["warm_ratio"] <= GOAL,
+            ),
+            dict(what="enclosed / point-only, compile time", ratio=r["compile_ratio"], goal="(reported)", met=True),
+        ],
+    )
+
+
 if __name__ == "__main__":
     import sys
 
     jax.config.update("jax_enable_x64", True)
-    r = run(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)
+    r = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
