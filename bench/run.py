@@ -1,6 +1,6 @@
 """``make bench``: every benchmark in one run, ratios against the baselines, bench/RESULTS.md.
 
-    python -m bench.run [--quick] [--only a,b,c,d,s] [--no-write]
+    python -m bench.run [--quick] [--only a,b,c,d,s,e] [--no-write]
 
 (a) the bound hierarchy for N seed networks (CLI, API) against a per-network
 jacrev + numpy.linalg.svd loop and a vectorised PyTorch version; (b) log-norms
@@ -10,7 +10,9 @@ optimiser step against a per-example numpy backprop loop; (d) mean-field
 quantities on a 200 x 200 (sigma_w^2, sigma_b^2) grid against
 scipy.integrate.quad at equal accuracy; (s) a first ``gradbounds check`` of the
 seed network in a fresh process with an empty compilation cache, and a second
-one, against ``gradbounds --help``.  Every baseline is first checked to
+one, against ``gradbounds --help``; (e) the enclosed sweep (rigorous enclosures
+and verdicts) against the point-only levels it replaced, on the same networks
+(process CPU time, warm and compiling).  Every baseline is first checked to
 give the same numbers; times are medians over repeats after a warm-up run.
 ``--quick`` shrinks the problems (for a smoke test; its ratios are not the
 issue's).  Results go to bench/RESULTS.md (``--quick`` writes
@@ -36,6 +38,7 @@ BENCHES = {
     "c": ("bench.training", "(c) Nielsen ch. 5 training, per optimiser step"),
     "d": ("bench.theory", "(d) mean field on a 200 x 200 grid"),
     "s": ("bench.startup", "(s) start-up: a first and a second gradbounds check against gradbounds --help"),
+    "e": ("bench.enclosures", "(e) rigorous enclosures and verdicts: the sweep against its point-only levels"),
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -126,7 +129,7 @@ def _markdown(info: dict, results: dict, quick: bool, wall: float, kept=None) ->
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small problems, one repeat (a smoke test)")
-    p.add_argument("--only", default="a,b,c,d,s", help="comma-separated subset of a,b,c,d,s")
+    p.add_argument("--only", default="a,b,c,d,s,e", help="comma-separated subset of a,b,c,d,s,e")
     p.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
     p.add_argument("--full", action="store_true", help="(b): run the QR sweeps to convergence (several minutes)")
     args = p.parse_args(argv)

@@ -319,8 +319,10 @@ def _forward_factory(act, dtype):
         n = W.shape[-1]
         z = W @ a + b
         g1 = enc.gamma(n + 2, u)
-        local = jnp.abs(W) @ (g1 * jnp.abs(a)) + g1 * jnp.abs(b)
-        r = jnp.abs(W) @ ea + local
+        # |W||â| and |W|e in one product, |W| never stored for the whole batch (linalg.abs_matmul)
+        t = linalg.abs_matmul(W, jnp.stack([g1 * jnp.abs(a), ea], axis=-1))
+        local = t[:, 0] + g1 * jnp.abs(b)
+        r = t[:, 1] + local
         r = enc.up(r * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny)
         # normwise alternative: ‖δz‖ ≤ ‖W‖‖e‖ + ‖local‖ (each |δz_i| ≤ ‖δz‖); the smaller bound wins
         _, nloc = enc.norm2_bounds(enc.up(local * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny))

@@ -11,6 +11,7 @@ References:
 
 from gradbounds.linalg import _enclosures as enclosures  # rigorous norm enclosures (issue 10)
 from gradbounds.linalg._norms import UNROLL_MAX as UNROLL_MAX
+from gradbounds.linalg._norms import abs_matmul as abs_matmul
 from gradbounds.linalg._norms import lam_max_tridiagonal as lam_max_tridiagonal
 from gradbounds.linalg._norms import log_norm as log_norm
 from gradbounds.linalg._norms import log_norm_scaled as log_norm_scaled
@@ -22,6 +23,7 @@ from gradbounds.linalg._norms import tridiagonal as tridiagonal
 
 __all__ = (
     "UNROLL_MAX",
+    "abs_matmul",
     "lam_max_tridiagonal",
     "log_norm",
     "log_norm_scaled",

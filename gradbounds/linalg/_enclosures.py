@@ -56,11 +56,17 @@ from gradbounds.linalg._norms import one_at_a_time, pow2_scale
 C_LOG_FN = 8.0  # assumed accuracy of XLA's log (4 ulp) times a safety factor 2
 
 _eigh = one_at_a_time(lambda S: jnp.linalg.eigh(S))
-_chol = one_at_a_time(lambda C: jnp.linalg.cholesky(C))
+# Every mapped LAPACK call returns only the few numbers its caller needs (a certificate's ``(ok, τ)``,
+# not the factor): a stacked k × k output per matrix is a large buffer, written once and read once.
+_chol_cert = one_at_a_time(lambda C: _certificate(C, jnp.linalg.cholesky(C)))
 
 
 def _chol_inverse_iteration(C, x):
-    """Cholesky factor ``L`` of ``C`` (lower) and ``x`` after two steps of inverse iteration ``x ← C^{-1}x``.
+    """The certificate ``(ok, τ)`` of ``C`` (:func:`_certificate`) and ``x`` after one step of inverse iteration ``x ← C^{-1}x``.
+
+    One step suffices: with the shift ``μ = λ̂(1 + δ)`` the error of the direction
+    shrinks by ``δλ_1/(λ_1 − λ_2)`` (about ``10^{-11}/gap``) and the Rayleigh
+    quotient's error is its square.
 
     One matrix per LAPACK call (see :func:`one_at_a_time`: batched triangular
     solves hang XLA's pool on 2 cores like the other LAPACK kernels).
@@ -69,14 +75,31 @@ def _chol_inverse_iteration(C, x):
     ok = jnp.all(jnp.isfinite(L)) & jnp.all(jnp.diagonal(L) > 0)
     Ls = jnp.where(ok, L, jnp.eye(C.shape[0], dtype=C.dtype))
     tiny = float(jnp.finfo(C.dtype).tiny)
-    for _ in range(2):
-        y = jax.scipy.linalg.solve_triangular(Ls, x, lower=True)
-        y = jax.scipy.linalg.solve_triangular(Ls, y, trans="T", lower=True)
-        x = y / jnp.maximum(jnp.max(jnp.abs(y)), tiny)
-    return L, x
+    y = jax.scipy.linalg.solve_triangular(Ls, x, lower=True)
+    y = jax.scipy.linalg.solve_triangular(Ls, y, trans="T", lower=True)
+    return _certificate(C, L), y / jnp.maximum(jnp.max(jnp.abs(y)), tiny)
 
 
 _chol_ii = one_at_a_time(_chol_inverse_iteration)
+
+
+def _certificate(C, R):
+    """Whether the Cholesky factor ``R`` of ``C = fl(·)`` certifies ``C ⪰ −τ I``, and ``τ``.
+
+    Higham 2002, Theorem 10.3: if floating-point Cholesky of ``C`` (``k × k``)
+    runs to completion, ``R̂ᵀR̂ = C + ΔC`` with ``|ΔC| ≤ γ_{k+1}|R̂ᵀ||R̂|``, so
+    ``C ⪰ −γ_{k+1}‖R̂‖_F² I``.  The returned ``τ`` adds ``u max|c_ii|`` (the
+    rounding of ``C``'s diagonal) and an underflow term; the caller adds
+    ``‖Ŝ − S‖₂``.  Returns ``(ok, τ)``.
+    """
+    k = C.shape[0]
+    u = unit_roundoff(C.dtype)
+    eta = float(jnp.finfo(C.dtype).tiny)
+    ok = jnp.all(jnp.isfinite(R)) & jnp.all(jnp.diagonal(R) > 0)
+    r2 = jnp.sum(jnp.where(jnp.isfinite(R), R * R, 0.0))
+    r2_hi = up(r2 * (1 + 2 * gamma(k * k + 1, u)), 2)
+    tau = up(gamma(k + 2, u) * r2_hi + u * jnp.max(jnp.abs(jnp.diagonal(C))) + (k + 1) * eta * 4, 2)
+    return ok, tau
 
 
 def unit_roundoff(dtype) -> float:
@@ -221,25 +244,16 @@ def gram_bounds(A, *, want_min: bool = False, delta: float | None = None, estima
     eye = jnp.eye(k, dtype=dtype)
     mu = up(jnp.maximum(lam_hat, 0.0) * (1 + delta) + (k + 1) * eta * 16, 2)
     C = mu * eye - S
-    R = _chol(C)
-    ok = jnp.all(jnp.isfinite(R)) & jnp.all(jnp.diagonal(R) > 0)
-    r2 = jnp.sum(jnp.where(jnp.isfinite(R), R * R, 0.0))
-    r2_hi = up(r2 * (1 + 2 * gamma(k * k + 1, u)), 2)
-    cdiag = jnp.max(jnp.abs(jnp.diagonal(C)))
-    extra = up(gamma(k + 2, u) * r2_hi + u * cdiag + s_err + (k + 1) * eta * 4, 3)
-    lam_hi_chol = up(mu + extra)
+    ok, tau = _chol_cert(C)
+    lam_hi_chol = up(mu + up(tau + s_err))
     lam_hi = jnp.where(ok, jnp.minimum(lam_hi_chol, fro2_hi), fro2_hi)
     lam_lo = jnp.minimum(lam_lo, lam_hi)
     if want_min and tall:
         mu2 = down(w[0] - delta * jnp.maximum(lam_hat, 0.0), 2)
         C2 = S - mu2 * eye
-        R2 = _chol(C2)
-        ok2 = jnp.all(jnp.isfinite(R2)) & jnp.all(jnp.diagonal(R2) > 0) & (mu2 > 0)
-        r22 = jnp.sum(jnp.where(jnp.isfinite(R2), R2 * R2, 0.0))
-        r22_hi = up(r22 * (1 + 2 * gamma(k * k + 1, u)), 2)
-        extra2 = up(gamma(k + 2, u) * r22_hi + u * jnp.max(jnp.abs(jnp.diagonal(C2))) + s_err + (k + 1) * eta * 4, 3)
-        lmin = down(mu2 - extra2)
-        lam_min_lo = jnp.where(ok2 & (lmin > 0), lmin, 0.0)
+        ok2, tau2 = _chol_cert(C2)
+        lmin = down(mu2 - up(tau2 + s_err))
+        lam_min_lo = jnp.where(ok2 & (mu2 > 0) & (lmin > 0), lmin, 0.0)
         # upper bound on σ_min: ‖Ax‖/‖x‖ for the computed bottom eigenvector x
         x = V[:, 0]
         y2 = A @ x
@@ -333,6 +347,9 @@ def sigma_max_bounds(A, *, lam_hat=None):
     certificate's own factor; this path is taken for every ``k`` when an
     estimate ``lam_hat`` is given (enclosures about ``10^3 k u`` wide, where
     the squarings leave ``(1 + Σ_{i≥2}(λ_i/λ_1)^{2^{J+1}})^{2^{-J-1}}``).
+    The feed-forward levels always pass ``lam_hat`` (their point value); the
+    squarings serve the recurrent levels (:mod:`gradbounds.rnn` calls this
+    without an estimate for ``‖W_hh‖`` and ``‖B_t‖``) and are tested on their own.
 
     References:
       Higham 2002, §3.5 (matrix products), Theorem 10.3; Golub & Van Loan 2013,
@@ -395,28 +412,51 @@ def _rayleigh_lower(A, x, tall, k, u):
     return jnp.where(jnp.isfinite(slo) & (slo > 0) & (xlo > 0), slo, 0.0)
 
 
+def _shift_above(lam_hat, k, dtype):
+    """``μ = λ̂(1 + δ)`` (rounded up), ``δ = 1024(k + 1)u``: just above ``λ_max`` when ``λ̂`` is accurate."""
+    u = unit_roundoff(dtype)
+    eta = float(jnp.finfo(dtype).tiny)
+    return up(jnp.maximum(lam_hat, 0.0) * (1 + 1024.0 * (k + 1) * u) + (k + 1) * eta * 16, 2)
+
+
+def _gram_error(fro2_hi, k, p, dtype):
+    """``‖fl(Ŝ) − S‖₂ ≤ γ_{p+1}‖A‖_F² + (kp + 1)η`` for the Gram matrix of an ``m × n`` ``A``."""
+    u = unit_roundoff(dtype)
+    eta = float(jnp.finfo(dtype).tiny)
+    return up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)
+
+
 def _chol_upper(A, S, lam_hat, fro2_hi, k, p):
     """``(λ_lo, λ_hi)`` for ``λ_max(S)`` from a given estimate: Cholesky certificate and inverse iteration."""
     dtype = A.dtype
     u = unit_roundoff(dtype)
-    eta = float(jnp.finfo(dtype).tiny)
-    delta = 1024.0 * (k + 1) * u
-    s_err = up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)
-    mu = up(jnp.maximum(lam_hat, 0.0) * (1 + delta) + (k + 1) * eta * 16, 2)
+    mu = _shift_above(lam_hat, k, dtype)
     C = mu * jnp.eye(k, dtype=dtype) - S
-    R, x = _chol_ii(C, jnp.sum(jnp.abs(S), axis=0) + 1.0)
-    ok = jnp.all(jnp.isfinite(R)) & jnp.all(jnp.diagonal(R) > 0)
-    r2 = jnp.sum(jnp.where(jnp.isfinite(R), R * R, 0.0))
-    r2_hi = up(r2 * (1 + 2 * gamma(k * k + 1, u)), 2)
-    extra = up(gamma(k + 2, u) * r2_hi + u * jnp.max(jnp.abs(jnp.diagonal(C))) + s_err + (k + 1) * eta * 4, 3)
-    lam_hi = jnp.where(ok, jnp.minimum(up(mu + extra), fro2_hi), fro2_hi)
-    # x: two steps of inverse iteration with the shift μ just above λ_max, through the certificate's own
-    # factor; each step multiplies the error of the direction by (μ − λ_1)/(μ − λ_2) ≈ δλ_1/gap.
+    (ok, tau), x = _chol_ii(C, jnp.sum(jnp.abs(S), axis=0) + 1.0)
+    lam_hi = jnp.where(ok, jnp.minimum(up(mu + up(tau + _gram_error(fro2_hi, k, p, dtype))), fro2_hi), fro2_hi)
+    # x: inverse iteration with the shift μ just above λ_max, through the certificate's own factor; each
+    # step multiplies the error of the direction by (μ − λ_1)/(μ − λ_2) ≈ δλ_1/gap.
     # Any vector gives a valid (Rayleigh) lower bound.
     x = jnp.where(jnp.all(jnp.isfinite(x)), x, jnp.ones_like(x))
     tall = A.shape[0] >= A.shape[1]
     slo = _rayleigh_lower(A, x, tall, k, u)
     return jnp.minimum(down(slo * slo), lam_hi), lam_hi
+
+
+def _lam_max_upper(A, lam_hat):
+    """An upper bound on ``λ_max(AᵀA) = σ_max(A)²`` from an estimate ``λ̂``: the Cholesky certificate alone."""
+    m, n = A.shape
+    dtype = A.dtype
+    u = unit_roundoff(dtype)
+    eta = float(jnp.finfo(dtype).tiny)
+    tall = m >= n
+    k, p = (n, m) if tall else (m, n)
+    fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
+    S = A.T @ A if tall else A @ A.T
+    mu = _shift_above(lam_hat, k, dtype)
+    C = mu * jnp.eye(k, dtype=dtype) - S
+    ok, tau = _chol_cert(C)
+    return jnp.where(ok, jnp.minimum(up(mu + up(tau + _gram_error(fro2_hi, k, p, dtype))), fro2_hi), fro2_hi)
 
 
 def sigma_min_lower(A, smin_hat, smax_hat):
@@ -432,22 +472,23 @@ def sigma_min_lower(A, smin_hat, smax_hat):
     eta = float(jnp.finfo(dtype).tiny)
     k, p = n, m
     delta = 1024.0 * (k + 1) * u
-    fro2 = jnp.sum(A * A)
-    fro2_hi = up(fro2 * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
-    s_err = up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)
+    fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
     S = A.T @ A
     mu2 = down(smin_hat * smin_hat - delta * smax_hat * smax_hat, 2)
     C2 = S - mu2 * jnp.eye(k, dtype=dtype)
-    R2 = _chol(C2)
-    ok2 = jnp.all(jnp.isfinite(R2)) & jnp.all(jnp.diagonal(R2) > 0) & (mu2 > 0)
-    r22 = jnp.sum(jnp.where(jnp.isfinite(R2), R2 * R2, 0.0))
-    r22_hi = up(r22 * (1 + 2 * gamma(k * k + 1, u)), 2)
-    extra2 = up(gamma(k + 2, u) * r22_hi + u * jnp.max(jnp.abs(jnp.diagonal(C2))) + s_err + (k + 1) * eta * 4, 3)
-    lmin = down(mu2 - extra2)
-    return jnp.where(ok2 & (lmin > 0), jnp.maximum(down(jnp.sqrt(jnp.where(lmin > 0, lmin, 0.0))), 0.0), 0.0)
+    ok2, tau2 = _chol_cert(C2)
+    lmin = down(mu2 - up(tau2 + _gram_error(fro2_hi, k, p, dtype)))
+    return jnp.where(
+        ok2 & (mu2 > 0) & (lmin > 0), jnp.maximum(down(jnp.sqrt(jnp.where(lmin > 0, lmin, 0.0))), 0.0), 0.0
+    )
 
 
-_svd = one_at_a_time(lambda A: jnp.linalg.svd(A, full_matrices=False))
+def _svd_s_ends(A):
+    _, s, Vt = jnp.linalg.svd(A, full_matrices=False)
+    return s, Vt[0], Vt[-1]
+
+
+_svd = one_at_a_time(_svd_s_ends)  # singular values and the first and last right singular vectors
 
 
 def svd_bounds(A, *, want_min: bool):
@@ -460,16 +501,15 @@ def svd_bounds(A, *, want_min: bool):
     """
     m, n = A.shape
     u = unit_roundoff(A.dtype)
-    Uu, s, Vt = _svd(A)
+    s, v1, vn = _svd(A)
     tall = m >= n
     k = min(m, n)
     zero = exactly_zero(A)
-    v1 = Vt[0]
     smax_lo = _rayleigh_lower(A, v1, True, k, u)
-    _, smax_hi = sigma_max_bounds(A, lam_hat=s[0] * s[0])
+    # the SVD's v_1 gives the lower bound; the certificate alone the upper one (no inverse iteration)
+    smax_hi = jnp.where(zero, 0.0, up(jnp.sqrt(_lam_max_upper(A, s[0] * s[0]))))
     smax_lo = jnp.minimum(smax_lo, smax_hi)
     if want_min and tall:
-        vn = Vt[-1]
         y = A @ vn
         _, yhi = norm2_bounds(y)
         xlo, xhi = norm2_bounds(vn)

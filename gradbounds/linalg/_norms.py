@@ -80,6 +80,42 @@ def one_at_a_time(fn: Callable) -> Callable:
     return f
 
 
+def _abs_matmul_plain(W, V):
+    return jnp.abs(W) @ V
+
+
+def abs_matmul(W: jax.Array, V: jax.Array) -> jax.Array:
+    """``|W| V`` for a matrix ``W`` (``m × n``) and ``V`` (``n × k``), without storing ``|W|`` for a whole batch.
+
+    Under ``vmap`` XLA computes ``|W|`` for every matrix of the batch into one
+    temporary buffer before the product; for a stack of first layers (1000 of
+    ``30 × 784``, 188 MB) writing that fresh buffer cost more than the rest of
+    the forward pass.  Here, on CPU, a batch of matrices is mapped one matrix at
+    a time (``lax.map``: ``|W_i|`` stays in cache), and a batch of ``V`` against
+    one ``W`` (examples of one network) is one product ``|W| [V_1 ⋯ V_b]``.
+    Other backends keep the batched computation.  Not differentiable.
+    """
+    from jax.custom_batching import custom_vmap
+
+    @custom_vmap
+    def f(W, V):
+        return _abs_matmul_plain(W, V)
+
+    @f.def_vmap
+    def _rule(axis_size, in_batched, W, V):
+        wb, vb = in_batched
+        if jax.default_backend() != "cpu":
+            return jax.vmap(_abs_matmul_plain, in_axes=(0 if wb else None, 0 if vb else None))(W, V), True
+        if not wb:  # one W, a batch of V: one product with the columns side by side
+            b, n, k = V.shape
+            out = f(W, jnp.moveaxis(V, 0, 1).reshape(n, b * k))
+            return jnp.moveaxis(out.reshape(-1, b, k), 1, 0), True
+        V = V if vb else jnp.broadcast_to(V, (axis_size, *V.shape))
+        return jax.lax.map(lambda t: f(*t), (W, V)), True
+
+    return f(W, V)
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Runs the block with the BLAS libraries (OpenBLAS behind jaxlib's LAPACK) on one thread.
