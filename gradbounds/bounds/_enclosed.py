@@ -66,51 +66,18 @@ import math
 
 import jax
 import jax.numpy as jnp
-import mpmath
 import numpy as np
 
 from gradbounds import core, linalg
 from gradbounds.bounds._softmax import softmax_g_error
 from gradbounds.core import enclosures as db
 from gradbounds.linalg import enclosures as enc
+from gradbounds.linalg import logspace as ls
 
 LOG2 = math.log(2.0)
 SAFETY = 4.0  # the factor of the first-order estimates err_X (point 'lower' as before)
 ENCLOSED = ("lower", "E", "P", "J", "D", "G")
 GAPS = ("PJ", "JD", "DG")
-
-
-def _u(dtype):
-    return float(jnp.finfo(dtype).eps) / 2
-
-
-def _tiny(dtype):
-    return float(jnp.finfo(dtype).tiny)
-
-
-def gamma_log_bounds(act, dtype) -> tuple[float, float]:
-    """Bounds ``(lo, hi)`` on ``log γ`` of an activation, rounded outward in ``dtype``."""
-    if act.name in db.KNOWN:
-        g = db.gamma_mp(act.name)
-    else:
-        g = mpmath.mpf(act.gamma)
-    with mpmath.workdps(40):
-        lg = mpmath.log(g) if g > 0 else mpmath.mpf("-inf")
-        if lg == mpmath.mpf("-inf"):
-            return -math.inf, -math.inf
-        lo, hi = db.mp_round_down(lg), db.mp_round_up(lg)
-    return db.cast_out(lo, dtype, up=False), db.cast_out(hi, dtype, up=True)
-
-
-def _gamma_hi(act, dtype):
-    if act.name in db.KNOWN:
-        return db.gamma_bounds(act.name, dtype)[1]
-    return db.cast_out(act.gamma, dtype, up=True)
-
-
-def _denc(act, z, r):
-    name = act.name if act.name in db.KNOWN else "__other__"
-    return db.deriv_enclosure(name, z, r, gamma=act.gamma)
 
 
 def weight_stats(W):
@@ -120,7 +87,7 @@ def weight_stats(W):
     ``cn_hi`` upper bounds on the column norms of ``Ws``, ``[lw_lo, lw_hi] ∋ log‖W‖``.
     """
     dtype = W.dtype
-    u = _u(dtype)
+    u = enc.unit_roundoff(dtype)
     s1, s2, f = linalg.pow2_scale(jnp.max(jnp.abs(W)))
     Ws = W * s1 * s2
     log_w, err_w = linalg.log_norm(W, u)  # the point value and its first-order error, as before
@@ -136,7 +103,7 @@ def weight_stats(W):
 def _scaled_deriv(act, z, en, *, M_one=False):
     """σ' of one layer scaled by ``2^{-e}``: point ``dt``, ``ρ ≥ |2^{-e}σ'_exact − dt|``, log bounds of max|σ'|."""
     dtype = z.dtype
-    tiny = _tiny(dtype)
+    tiny = ls.smallest_normal(dtype)
     s_lo, l_lo, s_hi, l_hi = en
     mig, mag = db.mig_mag(*en)
     Lmax = jnp.max(mag)
@@ -159,54 +126,9 @@ def _scaled_deriv(act, z, en, *, M_one=False):
     return dict(dt=dt, rho=rho, e=e, logS=logS, S_lo=S_lo, S_hi=S_hi, Smin_lo=S_min_lo, Smin_hi=S_min_hi, amax=amax)
 
 
-def _rcs(x):
-    return jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1)
-
-
-def _rcs_bounds(lo_terms, hi_terms):
-    """Rigorous bounds on the reverse cumulative sums of exact reals in ``[lo_terms, hi_terms]``."""
-    N = lo_terms.shape[-1]
-    u = _u(lo_terms.dtype)
-    g = enc.gamma(N + 1, u)
-    a_lo = jnp.where(jnp.isfinite(lo_terms), jnp.abs(lo_terms), 0.0)
-    a_hi = jnp.where(jnp.isfinite(hi_terms), jnp.abs(hi_terms), 0.0)
-    lo = _rcs(lo_terms) - g * _rcs(a_lo)
-    hi = _rcs(hi_terms) + g * _rcs(a_hi)
-    return enc.down(lo, 2), enc.up(hi, 2)
-
-
-def _log_product(a, b):
-    """``log(AB)`` from ``log A``, ``log B`` of finite reals: a proved zero (``−inf``) wins over an unbounded ``+inf``."""
-    return jnp.where((a == -jnp.inf) | (b == -jnp.inf), -jnp.inf, a + b)
-
-
-def _add_lo(*xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = enc.down(_log_product(out, x))
-    return out
-
-
-def _add_hi(*xs):  # e.g. σ_min(M_L) = 0 proved (a dead relu output) times ‖g‖ unbounded (a user cost): 0, not NaN
-    out = xs[0]
-    for x in xs[1:]:
-        out = enc.up(_log_product(out, x))
-    return out
-
-
-def _sub_lo(a, b):  # lower bound of a − b (a, b bounds: a lower, b upper); −inf − (−inf) → −inf... handled
-    d = a - b
-    return enc.down(jnp.where(jnp.isnan(d), -jnp.inf, d))
-
-
-def _sub_hi(a, b):
-    d = a - b
-    return enc.up(jnp.where(jnp.isnan(d), jnp.inf, d))
-
-
 def _step_factory(n_L: int, dtype, act):
-    u = _u(dtype)
-    tiny = _tiny(dtype)
+    u = enc.unit_roundoff(dtype)
+    tiny = ls.smallest_normal(dtype)
 
     def step(carry, item):
         v, eta, Q, psi, qhi = carry
@@ -229,8 +151,8 @@ def _step_factory(n_L: int, dtype, act):
         log_b, err_b = linalg.log_norm_scaled(B, u)  # the point value and its first-order error, as before
         fro2 = jnp.sum(B * B)
         b_lo, b_hi = enc.sigma_max_bounds(B, lam_hat=jnp.exp(2 * log_b))
-        J_lo = _add_lo(enc.log_down(jnp.maximum(enc.down(b_lo - beta), 0.0)), sh_lo)
-        J_hi = _add_hi(enc.log_up(enc.up(b_hi + beta)), sh_hi)
+        J_lo = ls.add_down(enc.log_down(jnp.maximum(enc.down(b_lo - beta), 0.0)), sh_lo)
+        J_hi = ls.add_up(enc.log_up(enc.up(b_hi + beta)), sh_hi)
         # E: rescaled backprop with its error recursion
         w = B @ v
         nw = jnp.linalg.norm(w)
@@ -241,8 +163,8 @@ def _step_factory(n_L: int, dtype, act):
         num = enc.up(enc.matvec_error(B, v) + beta * v_hi + (b_hi + beta) * eta, 3)
         eta_new = enc.up(num / nwp + 2 * u * w_hi / nwp, 3)
         err_e = jnp.where(nw > 0, (n_next + 2) * u * jnp.sqrt(fro2) / nwp, 0.0) + 2 * u
-        inc_E_lo = _add_lo(enc.log_down(nwp), sh_lo)
-        inc_E_hi = _add_hi(enc.log_up(nwp), sh_hi)
+        inc_E_lo = ls.add_down(enc.log_down(nwp), sh_lo)
+        inc_E_hi = ls.add_up(enc.log_up(nwp), sh_hi)
         # P: rescaled product and its error recursion
         R = B @ Q
         tall = n_l >= n_L
@@ -279,8 +201,8 @@ def _step_factory(n_L: int, dtype, act):
             # enclosure data
             incE_lo=inc_E_lo,
             incE_hi=inc_E_hi,
-            incP_lo=_add_lo(enc.log_down(sp), sh_lo),
-            incP_hi=_add_hi(enc.log_up(sp), sh_hi),
+            incP_lo=ls.add_down(enc.log_down(sp), sh_lo),
+            incP_hi=ls.add_up(enc.log_up(sp), sh_hi),
             eta=eta_new,
             vnorm=enc.norm2_bounds(v_new),
             pn_lo=pn_lo,
@@ -309,9 +231,9 @@ def all_weight_stats(segs):
 
 
 def _forward_factory(act, dtype):
-    u = _u(dtype)
-    tiny = _tiny(dtype)
-    gam_hi = _gamma_hi(act, dtype)
+    u = enc.unit_roundoff(dtype)
+    tiny = ls.smallest_normal(dtype)
+    gam_hi = db.gamma_hi(act, dtype)
 
     def fstep(carry, wb):
         a, ea, en2 = carry
@@ -330,7 +252,7 @@ def _forward_factory(act, dtype):
         nz = jnp.where(en2 > 0, enc.up(w_hi * en2 + nloc, 2), nloc)
         nz = jnp.minimum(nz, nr)
         r = jnp.minimum(r, nz)
-        en = _denc(act, z, r)
+        en = db.activation_enclosure(act, z, r)
         a_new = act.fn(z)
         _, mag = db.mig_mag(*en)
         lip = enc.up(jnp.exp(mag) * (1 + db.C_LOG * u) + tiny)
@@ -353,8 +275,8 @@ def levels_core(segs, wstats, x, y, *, cost):
     ``log Y − log X`` with the common terms (``‖g‖``, ``‖M_L‖``, ``∏‖W‖``) cancelled exactly.
     """
     dtype = segs[0].W.dtype
-    u = _u(dtype)
-    tiny = _tiny(dtype)
+    u = enc.unit_roundoff(dtype)
+    tiny = ls.smallest_normal(dtype)
     acts = [core.get_activation(seg.activation) for seg in segs]
     L = sum(seg.length for seg in segs)
 
@@ -393,8 +315,8 @@ def levels_core(segs, wstats, x, y, *, cost):
     gn_lo, gn_hi = enc.norm2_bounds(gt)
     _, eg_hi = enc.norm2_bounds(egt)
     sg_lo, sg_hi = enc.shift_log(e_g, dtype)
-    g_lo = _add_lo(enc.log_down(jnp.maximum(enc.down(gn_lo - eg_hi), 0.0)), sg_lo)
-    g_hi = _add_hi(enc.log_up(enc.up(gn_hi + eg_hi)), sg_hi)
+    g_lo = ls.add_down(enc.log_down(jnp.maximum(enc.down(gn_lo - eg_hi), 0.0)), sg_lo)
+    g_hi = ls.add_up(enc.log_up(enc.up(gn_hi + eg_hi)), sg_hi)
     ng = jnp.linalg.norm(gt)
     log_g = jnp.where(ng > 0, jnp.log(jnp.where(ng > 0, ng, 1.0)) + e_g.astype(dtype) * LOG2, -jnp.inf)
 
@@ -420,18 +342,18 @@ def levels_core(segs, wstats, x, y, *, cost):
     eta = enc.up(errL_hi / ndp, 2)
     eM = e_M + e_g
     sL_lo, sL_hi = enc.shift_log(eM, dtype)
-    sE_lo = _add_lo(enc.log_down(ndp), sL_lo)
-    sE_hi = _add_hi(enc.log_up(ndp), sL_hi)
+    sE_lo = ls.add_down(enc.log_down(ndp), sL_lo)
+    sE_hi = ls.add_up(enc.log_up(ndp), sL_hi)
     E_L = jnp.where(ndL > 0, jnp.log(ndp) + eM.astype(dtype) * LOG2, -jnp.inf)
     mx = jnp.max(jnp.abs(mt))
     mxp = jnp.where(mx > 0, mx, 1.0)
     Q = jnp.diag(mt) / mxp
     psi = enc.up(jnp.max(rho_m) / mxp + 2 * u, 2)
     qhi = enc.up(1.0 + 2 * u)
-    cL_lo = _add_lo(enc.log_down(mxp), enc.shift_log(e_M, dtype)[0])
-    cL_hi = _add_hi(enc.log_up(mxp), enc.shift_log(e_M, dtype)[1])
+    cL_lo = ls.add_down(enc.log_down(mxp), enc.shift_log(e_M, dtype)[0])
+    cL_hi = ls.add_up(enc.log_up(mxp), enc.shift_log(e_M, dtype)[1])
     gamma_L = act_L.gamma if grad_a else 1.0
-    glog_L = gamma_log_bounds(act_L, dtype) if grad_a else (0.0, 0.0)
+    glog_L = db.gamma_log_bounds(act_L, dtype) if grad_a else (0.0, 0.0)
 
     # backward pass
     carry = (v, eta, Q, psi, qhi)
@@ -465,31 +387,31 @@ def levels_core(segs, wstats, x, y, *, cost):
     # ---- point levels (as before)
     gammas = [act.gamma for seg, act in zip(segs, acts) for _ in range(seg.length)][:-1]
     log_gamma = jnp.asarray(np.log(gammas), dtype).reshape(-1)
-    logQ = _rcs(tail(P_("inc_P"), log_M))
-    E = _rcs(tail(P_("inc_E"), E_L))
+    logQ = ls.rev_cumsum(tail(P_("inc_P"), log_M))
+    E = ls.rev_cumsum(tail(P_("inc_E"), E_L))
     P = logQ + log_g
-    sumW = _rcs(tail(P_("log_W"), 0.0))
-    J = _rcs(tail(P_("log_B"), log_M)) + log_g
-    D = _rcs(tail(P_("log_S"), log_M)) + sumW + log_g
-    G = _rcs(tail(log_gamma, np.log(gamma_L))) + sumW + log_g
+    sumW = ls.rev_cumsum(tail(P_("log_W"), 0.0))
+    J = ls.rev_cumsum(tail(P_("log_B"), log_M)) + log_g
+    D = ls.rev_cumsum(tail(P_("log_S"), log_M)) + sumW + log_g
+    G = ls.rev_cumsum(tail(log_gamma, np.log(gamma_L))) + sumW + log_g
     n_terms = jnp.arange(L, 0, -1, dtype=dtype) + 2
     err0 = (n_L + 2) * u
 
     def logsum_err(*terms):
-        mag = sum(_rcs(jnp.abs(jnp.where(jnp.isfinite(t), t, 0.0))) for t in terms)
+        mag = sum(ls.rev_cumsum(jnp.abs(jnp.where(jnp.isfinite(t), t, 0.0))) for t in terms)
         return u * n_terms * (mag + jnp.abs(jnp.where(jnp.isfinite(log_g), log_g, 0.0)))
 
-    err_E = _rcs(tail(P_("err_E"), err0)) + logsum_err(tail(P_("inc_E"), E_L))
-    err_P = _rcs(tail(P_("err_P"), err0)) + logsum_err(tail(P_("inc_P"), log_M))
-    err_W = _rcs(tail(P_("err_W"), 0.0))
-    err_J = _rcs(tail(P_("err_B"), err0)) + logsum_err(tail(P_("log_B"), log_M))
+    err_E = ls.rev_cumsum(tail(P_("err_E"), err0)) + logsum_err(tail(P_("inc_E"), E_L))
+    err_P = ls.rev_cumsum(tail(P_("err_P"), err0)) + logsum_err(tail(P_("inc_P"), log_M))
+    err_W = ls.rev_cumsum(tail(P_("err_W"), 0.0))
+    err_J = ls.rev_cumsum(tail(P_("err_B"), err0)) + logsum_err(tail(P_("log_B"), log_M))
     err_D = err_W + err0 + logsum_err(tail(P_("log_S"), log_M), tail(P_("log_W"), 0.0))
     err_G = err_W + err0 + logsum_err(tail(log_gamma, np.log(gamma_L)), tail(P_("log_W"), 0.0))
     err_lower = tail(None if per is None else err_P[:-1], 2 * err0)
 
     # ---- enclosures
     def rcs2(lo_last, hi_last, klo, khi):
-        return _rcs_bounds(tail(P_(klo), lo_last), tail(P_(khi), hi_last))
+        return ls.rev_cumsum_bounds(tail(P_(klo), lo_last), tail(P_(khi), hi_last))
 
     # E: s_l + log(‖v_l‖ ± η_l)
     sE = rcs2(sE_lo, sE_hi, "incE_lo", "incE_hi")
@@ -497,8 +419,8 @@ def levels_core(segs, wstats, x, y, *, cost):
     vl_lo = tail(None if per is None else per["vnorm"][0], vn_lo)
     vl_hi = tail(None if per is None else per["vnorm"][1], vn_hi)
     etas = tail(P_("eta"), eta)
-    lo_E = _add_lo(sE[0], enc.log_down(jnp.maximum(enc.down(vl_lo - etas), 0.0)))
-    hi_E = _add_hi(sE[1], enc.log_up(enc.up(vl_hi + etas)))
+    lo_E = ls.add_down(sE[0], enc.log_down(jnp.maximum(enc.down(vl_lo - etas), 0.0)))
+    hi_E = ls.add_up(sE[1], enc.log_up(enc.up(vl_hi + etas)))
     # a proved zero δ^L (g = 0 exactly, or M = 0 exactly) keeps every δ^l = 0
     zero_L = (ndL == 0) & (errL_hi == 0)
     lo_E = jnp.where(zero_L, -jnp.inf, lo_E)
@@ -507,47 +429,47 @@ def levels_core(segs, wstats, x, y, *, cost):
     sP = rcs2(cL_lo, cL_hi, "incP_lo", "incP_hi")
     pn_lo = tail(P_("pn_lo"), 1.0)
     pn_hi = tail(P_("pn_hi"), 1.0)
-    Pg_lo = _add_lo(sP[0], enc.log_down(pn_lo))
-    Pg_hi = _add_hi(sP[1], enc.log_up(pn_hi))
+    Pg_lo = ls.add_down(sP[0], enc.log_down(pn_lo))
+    Pg_hi = ls.add_up(sP[1], enc.log_up(pn_hi))
     Pg_lo = Pg_lo.at[-1].set(M_lo)
     Pg_hi = Pg_hi.at[-1].set(M_hi)
-    lo_P, hi_P = _add_lo(Pg_lo, g_lo), _add_hi(Pg_hi, g_hi)
+    lo_P, hi_P = ls.add_down(Pg_lo, g_lo), ls.add_up(Pg_hi, g_hi)
     # lower: σ_min(Π_l)‖g‖ where n_l ≥ n_L, 0 by definition elsewhere
     smin_lo = tail(P_("smin_lo"), 1.0)
     smin_hi = tail(P_("smin_hi"), 1.0)
-    low_lo = _add_lo(sP[0], enc.log_down(smin_lo), g_lo)
-    low_hi = _add_hi(sP[1], enc.log_up(smin_hi), g_hi)
-    low_lo = low_lo.at[-1].set(_add_lo(Mmin_lo, g_lo))
-    low_hi = low_hi.at[-1].set(_add_hi(Mmin_hi, g_hi))
+    low_lo = ls.add_down(sP[0], enc.log_down(smin_lo), g_lo)
+    low_hi = ls.add_up(sP[1], enc.log_up(smin_hi), g_hi)
+    low_lo = low_lo.at[-1].set(ls.add_down(Mmin_lo, g_lo))
+    low_hi = low_hi.at[-1].set(ls.add_up(Mmin_hi, g_hi))
     widths_l = [seg.W.shape[-2] for seg in segs for _ in range(seg.length)]
     tall = jnp.asarray([n >= n_L for n in widths_l])
     low_lo = jnp.where(tall, low_lo, -jnp.inf)
     low_hi = jnp.where(tall, low_hi, -jnp.inf)
     # J: Σ log‖B^r‖ + log‖M_L‖ + log‖g‖
     Jg = rcs2(M_lo, M_hi, "J_lo", "J_hi")
-    lo_J, hi_J = _add_lo(Jg[0], g_lo), _add_hi(Jg[1], g_hi)
+    lo_J, hi_J = ls.add_down(Jg[0], g_lo), ls.add_up(Jg[1], g_hi)
     # D: Σ log max|σ'_r| + log‖M‖ + Σ log‖W^{r+1}‖ + log‖g‖
     Sg = rcs2(M_lo, M_hi, "S_lo", "S_hi")
     Wg = rcs2(0.0, 0.0, "W_lo", "W_hi")
-    lo_D, hi_D = _add_lo(Sg[0], Wg[0], g_lo), _add_hi(Sg[1], Wg[1], g_hi)
+    lo_D, hi_D = ls.add_down(Sg[0], Wg[0], g_lo), ls.add_up(Sg[1], Wg[1], g_hi)
     # G: Σ log γ_r (+ log γ_L) + Σ log‖W‖ + log‖g‖
-    gl = [gamma_log_bounds(act, dtype) for seg, act in zip(segs, acts) for _ in range(seg.length)][:-1]
+    gl = [db.gamma_log_bounds(act, dtype) for seg, act in zip(segs, acts) for _ in range(seg.length)][:-1]
     gam_lo = jnp.asarray([t[0] for t in gl] + [glog_L[0]], dtype)
     gam_hi = jnp.asarray([t[1] for t in gl] + [glog_L[1]], dtype)
-    Gg = _rcs_bounds(gam_lo, gam_hi)
-    lo_G, hi_G = _add_lo(Gg[0], Wg[0], g_lo), _add_hi(Gg[1], Wg[1], g_hi)
+    Gg = ls.rev_cumsum_bounds(gam_lo, gam_hi)
+    lo_G, hi_G = ls.add_down(Gg[0], Wg[0], g_lo), ls.add_up(Gg[1], Wg[1], g_hi)
     # gaps with the common terms cancelled
-    gap_PJ = (_sub_lo(Jg[0], Pg_hi), _sub_hi(Jg[1], Pg_lo))
-    dJD_lo = tail(None if per is None else _sub_lo(_add_lo(per["S_lo"], per["W_lo"]), per["J_hi"]), 0.0)
-    dJD_hi = tail(None if per is None else _sub_hi(_add_hi(per["S_hi"], per["W_hi"]), per["J_lo"]), 0.0)
-    gap_JD = _rcs_bounds(dJD_lo, dJD_hi)
-    dDG_lo = _sub_lo(gam_lo, tail(P_("S_hi"), M_hi))
-    dDG_hi = _sub_hi(gam_hi, tail(P_("S_lo"), M_lo))
-    gap_DG = _rcs_bounds(dDG_lo, dDG_hi)
+    gap_PJ = (ls.sub_down(Jg[0], Pg_hi), ls.sub_up(Jg[1], Pg_lo))
+    dJD_lo = tail(None if per is None else ls.sub_down(ls.add_down(per["S_lo"], per["W_lo"]), per["J_hi"]), 0.0)
+    dJD_hi = tail(None if per is None else ls.sub_up(ls.add_up(per["S_hi"], per["W_hi"]), per["J_lo"]), 0.0)
+    gap_JD = ls.rev_cumsum_bounds(dJD_lo, dJD_hi)
+    dDG_lo = ls.sub_down(gam_lo, tail(P_("S_hi"), M_hi))
+    dDG_hi = ls.sub_up(gam_hi, tail(P_("S_lo"), M_lo))
+    gap_DG = ls.rev_cumsum_bounds(dDG_lo, dDG_hi)
 
     # the point 'lower' as before: σ_min(Π_l)/‖Π_l‖ (SVD) minus SAFETY times its first-order error
     if per is None:
-        lower = jnp.reshape(_add_lo(Mmin_lo, g_lo) if grad_a else log_g, (1,)).astype(dtype)
+        lower = jnp.reshape(ls.add_down(Mmin_lo, g_lo) if grad_a else log_g, (1,)).astype(dtype)
     else:
         ratio = per["smin_rel"] - SAFETY * err_P[:-1]
         lower_L = (jnp.log(jnp.min(jnp.abs(m_pt))) if grad_a else jnp.zeros((), dtype)) + log_g
@@ -563,7 +485,7 @@ def levels_core(segs, wstats, x, y, *, cost):
             (jnp.max(jnp.abs(m_pt)) == gamma_L)[None],
         ]
     )
-    tight_DG = _rcs((~sat).astype(jnp.int32)) == 0
+    tight_DG = ls.rev_cumsum((~sat).astype(jnp.int32)) == 0
     return dict(
         lower=lower,
         E=E,

@@ -435,3 +435,27 @@ def fn_error(z, a, gamma_hi: float):
     u = float(jnp.finfo(dtype).eps) / 2
     tiny = float(jnp.finfo(dtype).tiny)
     return C_FN * u * (jnp.abs(a) + gamma_hi * jnp.abs(z)) + 4 * tiny
+
+
+def activation_enclosure(act, z, r):
+    """:func:`deriv_enclosure` of an :class:`~gradbounds.core.Activation` (``[−γ, γ]`` outside :data:`KNOWN`)."""
+    name = act.name if act.name in KNOWN else "__other__"
+    return deriv_enclosure(name, z, r, gamma=act.gamma)
+
+
+def gamma_hi(act, dtype) -> float:
+    """A float of ``dtype`` at or above the activation's ``γ = sup|σ'|`` (proved for :data:`KNOWN`)."""
+    if act.name in KNOWN:
+        return gamma_bounds(act.name, dtype)[1]
+    return cast_out(act.gamma, dtype, up=True)
+
+
+def gamma_log_bounds(act, dtype) -> tuple[float, float]:
+    """Bounds ``(lo, hi)`` on ``log γ`` of an activation, from its 60-digit value rounded outward in ``dtype``."""
+    g = gamma_mp(act.name) if act.name in KNOWN else mpmath.mpf(act.gamma)
+    with mpmath.workdps(40):
+        if g <= 0:
+            return -math.inf, -math.inf
+        lg = mpmath.log(g)
+        lo, hi = mp_round_down(lg), mp_round_up(lg)
+    return cast_out(lo, dtype, up=False), cast_out(hi, dtype, up=True)

@@ -10,6 +10,7 @@ References:
 # ruff: noqa: I001  (one name a line, as optax does)
 
 from gradbounds.linalg import _enclosures as enclosures  # rigorous norm enclosures (issue 10)
+from gradbounds.linalg import _logspace as logspace  # rigorous sums and differences of logs
 from gradbounds.linalg._norms import UNROLL_MAX as UNROLL_MAX
 from gradbounds.linalg._norms import abs_matmul as abs_matmul
 from gradbounds.linalg._norms import lam_max_tridiagonal as lam_max_tridiagonal
@@ -33,4 +34,5 @@ __all__ = (
     "svdvals",
     "tridiagonal",
     "enclosures",
+    "logspace",
 )

@@ -60,78 +60,16 @@ import jax.numpy as jnp
 from gradbounds import core, linalg
 from gradbounds.core import enclosures as db
 from gradbounds.linalg import enclosures as enc
+from gradbounds.linalg import logspace as ls
 from gradbounds.rnn import _cells
 
 LOG2 = math.log(2.0)
 
 
-def _u(dtype):
-    return float(jnp.finfo(dtype).eps) / 2
-
-
-def _tiny(dtype):
-    return float(jnp.finfo(dtype).tiny)
-
-
-def _add_lo(*xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = enc.down(out + x)
-    return out
-
-
-def _add_hi(*xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = enc.up(out + x)
-    return out
-
-
-def _sub_lo(a, b):
-    d = a - b
-    return enc.down(jnp.where(jnp.isnan(d), -jnp.inf, d))
-
-
-def _sub_hi(a, b):
-    d = a - b
-    return enc.up(jnp.where(jnp.isnan(d), jnp.inf, d))
-
-
-def _rcs(x):
-    return jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1)
-
-
-def rcs_bounds(lo_terms, hi_terms):
-    """Bounds on the reverse cumulative sums of exact reals in ``[lo_terms, hi_terms]`` (recursive-sum error)."""
-    N = lo_terms.shape[-1]
-    u = _u(lo_terms.dtype)
-    g = enc.gamma(N + 1, u)
-    a_lo = jnp.where(jnp.isfinite(lo_terms), jnp.abs(lo_terms), 0.0)
-    a_hi = jnp.where(jnp.isfinite(hi_terms), jnp.abs(hi_terms), 0.0)
-    return enc.down(_rcs(lo_terms) - g * _rcs(a_lo), 2), enc.up(_rcs(hi_terms) + g * _rcs(a_hi), 2)
-
-
-def _denc(act, z, r):
-    name = act.name if act.name in db.KNOWN else "__other__"
-    return db.deriv_enclosure(name, z, r, gamma=act.gamma)
-
-
-def gamma_log_bounds(act, dtype) -> tuple[float, float]:
-    """Bounds on ``log γ`` from the proved float bounds of γ (outward)."""
-    if act.name in db.KNOWN:
-        g_lo, g_hi = db.gamma_bounds(act.name, dtype)  # pyright: ignore[reportArgumentType]
-    else:
-        g_lo = g_hi = float(act.gamma)
-    with jax.ensure_compile_time_eval():  # constants, also when called under jit
-        lo = float(enc.log_down(jnp.asarray(g_lo, dtype))) if g_lo > 0 else -math.inf
-        hi = float(enc.log_up(jnp.asarray(g_hi, dtype))) if g_hi > 0 else -math.inf
-    return lo, hi
-
-
 def _forward(cell: _cells.Cell, xs, act):
     dtype = cell.dtype
-    u = _u(dtype)
-    tiny = _tiny(dtype)
+    u = enc.unit_roundoff(dtype)
+    tiny = ls.smallest_normal(dtype)
     H, n_in = cell.hidden, cell.weight_ih.shape[1]
     g1 = enc.gamma(n_in + H + 4, u)
     if act.name in db.KNOWN:
@@ -162,7 +100,7 @@ def _forward(cell: _cells.Cell, xs, act):
         nz_new = jnp.minimum(jnp.where(jnp.isnan(nz_new), jnp.inf, nz_new), nr)
         r = jnp.minimum(r, nz_new)
         r = jnp.where(jnp.isnan(r), jnp.inf, r)
-        en = _denc(act, z, r)
+        en = db.activation_enclosure(act, z, r)
         h2 = act.fn(z)
         _, mag = db.mig_mag(*en)
         lip2 = enc.up(jnp.exp(mag) * (1 + db.C_LOG * u) + tiny)
@@ -187,7 +125,7 @@ def _scaled_deriv(act, z, en):
     dlo = db.scaled_value(s_lo, l_lo, e, up=False)
     dhi = db.scaled_value(s_hi, l_hi, e, up=True)
     dhat = act.deriv(z)
-    big = _tiny(dtype) * 2.0 ** (jnp.finfo(dtype).nmant + 2)
+    big = ls.smallest_normal(dtype) * 2.0 ** (jnp.finfo(dtype).nmant + 2)
     dt = jnp.where(jnp.abs(dhat) >= big, jnp.ldexp(dhat, -e), 0.5 * dlo + 0.5 * dhi)
     rho = jnp.maximum(enc.up(jnp.maximum(dhi - dt, dt - dlo), 1), 0.0)
     return dt, rho, e
@@ -196,7 +134,7 @@ def _scaled_deriv(act, z, en):
 def _g_setup(g, e_g):
     """The start of the backward recursions from ``g`` and a componentwise bound ``e_g ≥ |g_exact − g|``."""
     dtype = g.dtype
-    u, tiny = _u(dtype), _tiny(dtype)
+    u, tiny = enc.unit_roundoff(dtype), ls.smallest_normal(dtype)
     s1, s2, eg = linalg.pow2_scale(jnp.max(jnp.abs(g)))
     gt = g * s1 * s2
     egt = enc.up(e_g * s1 * s2 + tiny)
@@ -211,10 +149,10 @@ def _g_setup(g, e_g):
     return dict(
         v=v,
         eta0=enc.up((eg_hi + 2 * u * vh * ngp) / ngp, 2),
-        g_lo=_add_lo(enc.log_down(jnp.maximum(enc.down(gn_lo - eg_hi), 0.0)), sg_lo),
-        g_hi=_add_hi(enc.log_up(enc.up(gn_hi + eg_hi)), sg_hi),
-        sT_lo=_add_lo(enc.log_down(ngp), sg_lo),
-        sT_hi=_add_hi(enc.log_up(ngp), sg_hi),
+        g_lo=ls.add_down(enc.log_down(jnp.maximum(enc.down(gn_lo - eg_hi), 0.0)), sg_lo),
+        g_hi=ls.add_up(enc.log_up(enc.up(gn_hi + eg_hi)), sg_hi),
+        sT_lo=ls.add_down(enc.log_down(ngp), sg_lo),
+        sT_hi=ls.add_up(enc.log_up(ngp), sg_hi),
         zero=(ng == 0) & (eg_hi == 0),
     )
 
@@ -226,11 +164,11 @@ def back_step(carry, B, beta, ef):
     """
     v, eta, Q, psi, qhi = carry
     dtype = B.dtype
-    u = _u(dtype)
+    u = enc.unit_roundoff(dtype)
     sh_lo, sh_hi = enc.shift_log(ef, dtype)
     b_lo, b_hi = enc.sigma_max_bounds(B)
-    J_lo = _add_lo(enc.log_down(jnp.maximum(enc.down(b_lo - beta), 0.0)), sh_lo)
-    J_hi = _add_hi(enc.log_up(enc.up(b_hi + beta)), sh_hi)
+    J_lo = ls.add_down(enc.log_down(jnp.maximum(enc.down(b_lo - beta), 0.0)), sh_lo)
+    J_hi = ls.add_up(enc.log_up(enc.up(b_hi + beta)), sh_hi)
     # E
     w = B @ v
     nw = jnp.linalg.norm(w)
@@ -250,10 +188,10 @@ def back_step(carry, B, beta, ef):
     _, fR_hi = enc.norm2_bounds(R.reshape(-1))
     qerr = enc.up(2 * u * fR_hi / sp, 2)
     out = dict(
-        incE_lo=_add_lo(enc.log_down(nwp), sh_lo),
-        incE_hi=_add_hi(enc.log_up(nwp), sh_hi),
-        incP_lo=_add_lo(enc.log_down(sp), sh_lo),
-        incP_hi=_add_hi(enc.log_up(sp), sh_hi),
+        incE_lo=ls.add_down(enc.log_down(nwp), sh_lo),
+        incE_hi=ls.add_up(enc.log_up(nwp), sh_hi),
+        incP_lo=ls.add_down(enc.log_down(sp), sh_lo),
+        incP_hi=ls.add_up(enc.log_up(sp), sh_hi),
         pn_lo=jnp.maximum(enc.down(r_lo / sp - phi, 2), 0.0),
         pn_hi=enc.up(r_hi / sp + phi, 2),
         eta=eta_new,
@@ -275,7 +213,7 @@ def _finish(per, st, G=None) -> dict:
     z1 = jnp.zeros((1,), dtype)
 
     def sums(klo, khi):  # bounds on Σ_{t>k} (k = 0..T), 0 at k = T
-        return rcs_bounds(jnp.concatenate([per[klo], z1]), jnp.concatenate([per[khi], z1]))
+        return ls.rev_cumsum_bounds(jnp.concatenate([per[klo], z1]), jnp.concatenate([per[khi], z1]))
 
     eta0 = st["eta0"]
     vn0_lo, vn0_hi = enc.norm2_bounds(st["v"])
@@ -287,21 +225,21 @@ def _finish(per, st, G=None) -> dict:
     vk_hi = jnp.concatenate([per["vn_hi"], vn0_hi[None]])
     lv_lo = enc.log_down(jnp.maximum(enc.down(vk_lo - eta), 0.0))
     lv_hi = enc.log_up(enc.up(vk_hi + eta))
-    rE_lo = _sub_lo(_add_lo(sE[0], lv_lo), vT_hi)
-    rE_hi = _sub_hi(_add_hi(sE[1], lv_hi), vT_lo)
+    rE_lo = ls.sub_down(ls.add_down(sE[0], lv_lo), vT_hi)
+    rE_hi = ls.sub_up(ls.add_up(sE[1], lv_hi), vT_lo)
     sP = sums("incP_lo", "incP_hi")
     one = jnp.ones((1,), dtype)
-    rP_lo = _add_lo(sP[0], enc.log_down(jnp.concatenate([per["pn_lo"], one])))
-    rP_hi = _add_hi(sP[1], enc.log_up(jnp.concatenate([per["pn_hi"], one])))
+    rP_lo = ls.add_down(sP[0], enc.log_down(jnp.concatenate([per["pn_lo"], one])))
+    rP_hi = ls.add_up(sP[1], enc.log_up(jnp.concatenate([per["pn_hi"], one])))
     rJ_lo, rJ_hi = sums("J_lo", "J_hi")
     levels = [("E", rE_lo, rE_hi), ("P", rP_lo, rP_hi), ("J", rJ_lo, rJ_hi)] + ([("G", *G)] if G is not None else [])
     out = {}
     for X, lo, hi in levels:
         out[f"ratio_lo_{X}"], out[f"ratio_hi_{X}"] = lo, hi
-        out[f"lo_{X}"], out[f"hi_{X}"] = _add_lo(lo, st["g_lo"]), _add_hi(hi, st["g_hi"])
+        out[f"lo_{X}"], out[f"hi_{X}"] = ls.add_down(lo, st["g_lo"]), ls.add_up(hi, st["g_hi"])
     # E uses its own scale: E_k = e^{s_k}‖v_k + ε_k‖ with s_T = log‖g̃‖ + e_g log 2
-    out["lo_E"] = _add_lo(sE[0], lv_lo, st["sT_lo"])
-    out["hi_E"] = _add_hi(sE[1], lv_hi, st["sT_hi"])
+    out["lo_E"] = ls.add_down(sE[0], lv_lo, st["sT_lo"])
+    out["hi_E"] = ls.add_up(sE[1], lv_hi, st["sT_hi"])
     for X, _, _ in levels:  # a proved zero g keeps every level 0
         out[f"lo_{X}"] = jnp.where(st["zero"], -jnp.inf, out[f"lo_{X}"])
         out[f"hi_{X}"] = jnp.where(st["zero"], -jnp.inf, out[f"hi_{X}"])
@@ -328,8 +266,8 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
     if cell.kind != "rnn":
         raise ValueError(f"cell: enclosures are implemented for the plain cell, got {cell.kind!r}")
     dtype = cell.dtype
-    u = _u(dtype)
-    tiny = _tiny(dtype)
+    u = enc.unit_roundoff(dtype)
+    tiny = ls.smallest_normal(dtype)
     act = core.get_activation(cell.activation)
     H = cell.hidden
     T = xs.shape[0]
@@ -366,8 +304,8 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
         return back_step(carry, B, beta, e + f.astype(jnp.int32))
 
     _, per = jax.lax.scan(back, _carry0(st, H, dtype), (zs, ens), reverse=True)
-    lg_lo, lg_hi = gamma_log_bounds(act, dtype)
-    pas_lo, pas_hi = _add_lo(jnp.asarray(lg_lo, dtype), lw_lo), _add_hi(jnp.asarray(lg_hi, dtype), lw_hi)
+    lg_lo, lg_hi = db.gamma_log_bounds(act, dtype)
+    pas_lo, pas_hi = ls.add_down(jnp.asarray(lg_lo, dtype), lw_lo), ls.add_up(jnp.asarray(lg_hi, dtype), lw_hi)
     steps = jnp.arange(T, -1, -1, dtype=dtype)
     rG_lo = jnp.where(steps > 0, enc.down(steps * pas_lo, 2), 0.0)
     rG_hi = jnp.where(steps > 0, enc.up(steps * pas_hi, 2), 0.0)

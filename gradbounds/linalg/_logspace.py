@@ -1,0 +1,79 @@
+"""Rigorous arithmetic on natural logarithms of non-negative reals: products, quotients, running products.
+
+A level of the hierarchy is a product over depth, kept as a sum of logs.  Each
+function takes bounds (``lo`` or ``hi``) on logs of exact reals and returns a
+bound on the log of their product (sum), quotient (difference) or reverse
+running product (reverse cumulative sum), rounded outward with
+:func:`~gradbounds.linalg.enclosures.up`/``down``.  ``−inf`` is the log of a
+*proved* zero and wins over an unbounded ``+inf`` factor (``0 · ∞ = 0`` for
+finite reals known only to be finite: a dead relu output times ‖g‖ of a user
+cost); an undefined ``(−inf) − (−inf)`` becomes the vacuous bound.
+
+.. math:: \\Bigl|\\mathrm{fl}\\Bigl(\\sum_{i ≥ l} t_i\\Bigr) − \\sum_{i ≥ l} t_i\\Bigr| ≤ γ_{N+1} \\sum_{i ≥ l} |t_i|
+
+References:
+  Higham 2002, *Accuracy and Stability of Numerical Algorithms*, §4.2
+  (recursive summation, the bound above).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from gradbounds.linalg._enclosures import down, gamma, unit_roundoff, up
+
+
+def smallest_normal(dtype) -> float:
+    """The smallest positive normal number of a float dtype (XLA on CPU flushes below it)."""
+    return float(jnp.finfo(dtype).tiny)
+
+
+def log_product(a, b):
+    """``log(AB)`` from ``log A`` and ``log B``: a proved zero (``−inf``) wins over an unbounded ``+inf``."""
+    return jnp.where((a == -jnp.inf) | (b == -jnp.inf), -jnp.inf, a + b)
+
+
+def add_down(*xs):
+    """A lower bound on ``Σ xs`` (the log of a product), each addition rounded down."""
+    out = xs[0]
+    for x in xs[1:]:
+        out = down(log_product(out, x))
+    return out
+
+
+def add_up(*xs):
+    """An upper bound on ``Σ xs`` (the log of a product), each addition rounded up."""
+    out = xs[0]
+    for x in xs[1:]:
+        out = up(log_product(out, x))
+    return out
+
+
+def sub_down(a, b):
+    """A lower bound on ``a − b`` from a lower bound ``a`` and an upper bound ``b`` (``−inf`` where undefined)."""
+    d = a - b
+    return down(jnp.where(jnp.isnan(d), -jnp.inf, d))
+
+
+def sub_up(a, b):
+    """An upper bound on ``a − b`` from an upper bound ``a`` and a lower bound ``b`` (``+inf`` where undefined)."""
+    d = a - b
+    return up(jnp.where(jnp.isnan(d), jnp.inf, d))
+
+
+def rev_cumsum(x):
+    """``y_l = Σ_{i ≥ l} x_i`` along the last axis (the point value, no error bound)."""
+    return jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1)
+
+
+def rev_cumsum_bounds(lo_terms, hi_terms):
+    """Bounds on the reverse cumulative sums of exact reals in ``[lo_terms, hi_terms]`` (last axis).
+
+    Recursive summation of ``N`` terms errs by at most ``γ_{N+1} Σ|t_i|``
+    (Higham 2002, §4.2); infinite terms carry no rounding error.
+    """
+    N = lo_terms.shape[-1]
+    g = gamma(N + 1, unit_roundoff(lo_terms.dtype))
+    a_lo = jnp.where(jnp.isfinite(lo_terms), jnp.abs(lo_terms), 0.0)
+    a_hi = jnp.where(jnp.isfinite(hi_terms), jnp.abs(hi_terms), 0.0)
+    return down(rev_cumsum(lo_terms) - g * rev_cumsum(a_lo), 2), up(rev_cumsum(hi_terms) + g * rev_cumsum(a_hi), 2)
