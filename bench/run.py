@@ -69,10 +69,10 @@ def _kept(path: str, results: dict) -> dict[str, tuple[str, list[str], str]]:
         older = re.match(r"\*Kept from an earlier run \(commit (\S+)\); not rerun\.\*\s*", section)
         if older:  # kept twice: the commit it was measured at
             commit, section = older.group(1), section[older.end() :]
+        # the prefix is cut by its length, not at the first ': ' (titles such as (e)'s contain one)
+        prefixes = (f"| {title}: ", f"| {title} (kept): ")
         rows = [
-            "| " + title + " (kept): " + line.split(": ", 1)[1]
-            for line in text.splitlines()
-            if line.startswith((f"| {title}: ", f"| {title} (kept): "))
+            f"| {title} (kept): " + line[len(p) :] for line in text.splitlines() for p in prefixes if line.startswith(p)
         ]
         kept[key] = (commit, rows, section)
     return kept
