@@ -25,8 +25,8 @@ plain output layer; after a residual output block ``g = ∇_{h^K} C`` and
    J_k &= \\textstyle∏_{r=k}^{K-1}\\|A_r\\|\\,\\|M\\|\\,\\|g\\| \\\\
    D_k &= \\textstyle∏_{r=k}^{K-1}\\|S_r\\|\\,∏_{r=k+1}^{K} d_r\\,\\|M\\|\\,\\|g\\|,\\quad
       d_r = \\|W^r\\| \\text{ or } 1 + ∏_{i=1}^{m_r}\\|Σ'(z_{r,i})\\|\\,\\|W_{r,i}\\| \\\\
-   G_k &= \\textstyle∏_{r=k}^{K-1}γ(S_r)\\,γ_K^{[M = Σ']}∏_{r=k+1}^{K} c_r\\,\\|g\\|,\\quad
-      c_r = \\|W^r\\| \\text{ or } 1 + ∏_{i=1}^{m_r}γ_{r,i}\\|W_{r,i}\\|
+   G_k &= \\textstyle∏_{r=k}^{K-1}γ(S_r)\\,γ_K^{[M = Σ']}∏_{r=k+1}^{K} \\hat c_r\\,\\|g\\|,\\quad
+      \\hat c_r = \\|W^r\\| \\text{ or } 1 + c_r,\\quad c_r = ∏_{i=1}^{m_r}γ_{r,i}\\|W_{r,i}\\|
 
 with ``γ(S_r) = γ_r`` (plain) or 1 (residual), and the floor's factor
 ``s_r = min|σ_r'(z^r)| σ_min((W^{r+1})^T)`` (plain ``k+1``; 0 unless ``n_r ≥ n_{r+1}``)
@@ -191,13 +191,14 @@ class ResidualHierarchy:
     def slack_log10(self) -> dict[str, np.ndarray]:
         """``log10 G − log10 E`` per block (``total``) and its four steps, as in docs/design.md §2.3."""
         lv = {X: self.log10(X) for X in ("E", "P", "J", "D", "G")}
-        return {
-            "total": lv["G"] - lv["E"],
-            "alignment": lv["P"] - lv["E"],
-            "submultiplicativity": lv["J"] - lv["P"],
-            "split": lv["D"] - lv["J"],
-            "activation": lv["G"] - lv["D"],
-        }
+        with np.errstate(invalid="ignore"):  # E = 0 exactly (a dead relu layer): inf − inf is nan, no slack to split
+            return {
+                "total": lv["G"] - lv["E"],
+                "alignment": lv["P"] - lv["E"],
+                "submultiplicativity": lv["J"] - lv["P"],
+                "split": lv["D"] - lv["J"],
+                "activation": lv["G"] - lv["D"],
+            }
 
     @property
     def ratio_log10(self) -> float:

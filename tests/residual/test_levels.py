@@ -119,10 +119,10 @@ def test_the_residual_bounds_in_closed_form():
 
 
 @pytest.mark.slow  # one compile per drawn block structure
-@settings(max_examples=10)
+@settings(max_examples=8)
 @given(
     seed=st.integers(0, 2**16),
-    width=st.sampled_from((3, 4)),
+    width=st.just(3),
     kinds=st.lists(st.sampled_from(("layer", "residual")), min_size=1, max_size=4),
     acts=st.lists(st.sampled_from(ACTS), min_size=3, max_size=3),
     depth=st.integers(1, 3),
@@ -148,7 +148,8 @@ def test_the_chain_of_inequalities_holds_on_generated_networks(seed, width, kind
     np.testing.assert_allclose(np.exp(h.levels["E"]), [np.linalg.norm(e) for e in auto], rtol=1e-10, atol=1e-300)
     sl = h.slack_log10()
     parts = sl["alignment"] + sl["submultiplicativity"] + sl["split"] + sl["activation"]
-    np.testing.assert_allclose(parts, sl["total"], atol=1e-12)
+    fin = np.isfinite(h.levels["E"])  # a dead relu unit can make E exactly 0: no slack to split there
+    np.testing.assert_allclose(parts[fin], sl["total"][fin], atol=1e-12)
 
 
 def test_depth_in_log_space_and_residual_does_not_vanish():
