@@ -207,14 +207,25 @@ class ResidualHierarchy:
         return float(E[0] - E[-1])
 
     def pair_holds(self) -> dict[str, np.ndarray]:
-        """Per pair ``"X<=Y"`` of :data:`PAIRS`: ``X ≤ Y`` within the rounding tolerance, per block (point values)."""
+        """Per pair ``"X<=Y"`` of :data:`PAIRS`: ``X ≤ Y`` within the rounding tolerance, per block (point values).
+
+        The tolerance is relative, ``64(K − k + 2) n u (1 + |log Y|)`` on the logs; the comparisons with
+        ``lower`` also allow the absolute error of a computed ``σ_min``, ``e^{J_k}`` times the same factor.
+        """
         K = len(self.kinds)
         u = _u(self.dtype)
         tol_n = 64 * (np.arange(K, 0, -1) + 2) * max(self.widths) * u
+        # σ_min of the computed product is within ‖ΔΠ‖ ≲ steps·n·u·∏‖A_r‖ of the exact one (Weyl): an absolute
+        # error e^{J}·tol_n, which the comparisons with `lower` (floor ≤ lower ≤ E) allow on top of the relative one
+        lv = self.levels
+        with np.errstate(invalid="ignore"):
+            abs_lower = np.where(np.isfinite(lv["J"]), lv["J"] + np.log(tol_n), -np.inf)
         out = {}
         for X, Y in PAIRS:
-            x, y = self.levels[X], self.levels[Y]
+            x, y = lv[X], lv[Y]
             tol = tol_n * (1 + np.abs(np.where(np.isfinite(y), y, 0)))
+            if "lower" in (X, Y):
+                y = np.logaddexp(y, abs_lower)
             out[f"{X}<={Y}"] = (x <= y + tol) | np.isneginf(x)
         return out
 

@@ -178,3 +178,13 @@ def test_bad_input_names_the_block():
         residual.residual_hierarchy((net[0], net[1], big, *net[2:]), x, y)
     with pytest.raises(ValueError, match=r"level: expected one of floor"):
         residual.residual_hierarchy(net, x, y).log10("Q")
+
+
+def test_a_float32_network_is_computed_in_float32():
+    net64, x64, y64 = _mixed()
+    net, x, y = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), (net64, x64, y64))
+    h = residual.residual_hierarchy(net, x, y)
+    assert h.dtype == "float32" and h.verdict == "holds"
+    auto = residual.block_errors_autodiff(net, x, y)
+    np.testing.assert_allclose(np.exp(h.levels["E"]), [np.linalg.norm(e) for e in auto], rtol=1e-5)
+    np.testing.assert_allclose(h.levels["E"], residual.residual_hierarchy(net64, x64, y64).levels["E"], atol=1e-5)
