@@ -213,6 +213,7 @@ def block_forward(block: Block, h: ArrayLike) -> jax.Array:
     References:
       He et al. 2016, CVPR, eq. (1).
     """
+    h = jnp.asarray(h)
     if isinstance(block, Residual):
         return h + _branch(block, h)[1]
     return block.act.fn(block.W @ h + block.b)
@@ -231,13 +232,13 @@ def block_jacobian(block: Block, h: ArrayLike) -> jax.Array:
     if not isinstance(block, Residual):
         z = block.W @ h + block.b
         return block.act.deriv(z)[:, None] * block.W
-    a, jf = h, None
-    for layer in block.layers:
+    eye = jnp.eye(block.width, dtype=block.layers[0].W.dtype)
+    a, jf = h, eye
+    for i, layer in enumerate(block.layers):
         z = layer.W @ a + layer.b
-        jf = layer.W if jf is None else layer.W @ jf
-        jf = layer.act.deriv(z)[:, None] * jf
+        jf = layer.act.deriv(z)[:, None] * (layer.W if i == 0 else layer.W @ jf)
         a = layer.act.fn(z)
-    return jnp.eye(block.width, dtype=jf.dtype) + jf
+    return eye + jf
 
 
 def forward_blocks(net: Sequence[Block], x: ArrayLike) -> tuple[jax.Array, ...]:
@@ -299,6 +300,7 @@ def block_errors_autodiff(
         last = net[-1]
         if isinstance(last, Residual):
             return c.fn(h, y)
+        assert z is not None
         return c.value(z, h, y, last.activation)
 
     widths = block_widths(net)[1:]

@@ -299,22 +299,22 @@ def residual_hierarchy(
         st.append(s)
         h = s["h"]
     last = net[-1]
+    log_gam_m = 0.0  # log γ_K where M = Σ'(z^K), else no factor
     if isinstance(last, Residual):
         g = jax.grad(c.fn)(h, y)
         m_diag, start = np.ones_like(np.asarray(g)), "stream"
     else:
-        out = core.output_error(c, last.act, st[-1]["z"], h, y)
+        out = core.output_error(c, last.act, st[-1]["z"], jnp.asarray(h), y)
         g, start = out.g, out.start
         m_diag = st[-1]["d"] if start == "grad_a" else np.ones_like(np.asarray(g))
+        if start == "grad_a":
+            log_gam_m = math.log(last.act.gamma) if last.act.gamma > 0 else -math.inf
     core.check_finite(f"block {K}: the output gradient g", g)
     g = np.asarray(g)
     am = np.abs(np.asarray(m_diag))
     with np.errstate(divide="ignore"):
         log_m, log_mmin = float(np.log(am.max())), float(np.log(am.min()))
         lg, nmg = _logs(*_svals(g[:, None]), 0), float(np.linalg.norm(m_diag * g))
-    log_gam_m = math.log(last.act.gamma) if (start == "grad_a" and last.act.gamma > 0) else 0.0
-    if start == "grad_a" and last.act.gamma == 0:
-        log_gam_m = -math.inf
     lv = {X: np.empty(K) for X in LEVELS}
     E = float(np.log(nmg)) if nmg > 0 else -math.inf
     lv["E"][-1] = E
@@ -326,7 +326,7 @@ def residual_hierarchy(
     for r in range(K - 1, 0, -1):  # block r = 1..K-1 (0-based index r - 1); the next block is r + 1
         blk, nxt, s, sn = net[r - 1], net[r], st[r - 1], st[r]
         T = sn["T"] if isinstance(nxt, Residual) else np.asarray(nxt.W)
-        plain = not isinstance(blk, Residual)
+        plain = isinstance(blk, core.Layer)
         A = s["d"][:, None] * T.T if plain else T.T
         v, Q, inc_E, inc_P, log_A, rel = _step(A, v, Q)
         k = r - 1
@@ -334,9 +334,10 @@ def residual_hierarchy(
         lv["P"][k] = lv["P"][k + 1] + float(inc_P)
         lv["J"][k] = lv["J"][k + 1] + float(log_A)
         lv["lower"][k] = lv["P"][k] + float(rel)
-        log_s = float(s["log_smax"]) if plain else 0.0
-        log_gs = (math.log(blk.act.gamma) if blk.act.gamma > 0 else -math.inf) if plain else 0.0
-        log_smin = float(s["log_smin"]) if plain else 0.0
+        log_s = log_gs = log_smin = 0.0  # a residual block: S_r = I
+        if isinstance(blk, core.Layer):
+            log_s, log_smin = float(s["log_smax"]), float(s["log_smin"])
+            log_gs = math.log(blk.act.gamma) if blk.act.gamma > 0 else -math.inf
         if isinstance(nxt, Residual):
             bd, bg = float(sn["log_branch_D"]), float(sn["log_branch_G"])
             d_next, c_next = float(np.logaddexp(0.0, bd)), float(np.logaddexp(0.0, bg))
