@@ -52,11 +52,11 @@ depth, n_in, n_out = 50, 16, 4
 #
 # Both start with a tanh layer from 16 inputs and end with a linear read-out
 # (quadratic cost).  Between them: 50 plain tanh layers $h\mapsto\tanh(Wh+b)$,
-# or 50 residual blocks $h\mapsto h+\tanh(Wh+b)$ whose branch is drawn the same
-# way and scaled by $1/\sqrt{50}$ (and, for comparison, not scaled).
+# or 50 residual blocks $h\mapsto h+\tanh(Wh+b)$ with the same 50 layers (the same
+# key) as branches, scaled by $1/\sqrt{50}$ (and, for comparison, not scaled).
 
 # %%
-k = jax.random.split(jax.random.key(0), 5)
+k = jax.random.split(jax.random.key(0), 4)
 inp = gb.init_network(k[0], (n_in, n), activation="tanh", init="glorot")
 out = gb.init_network(k[1], (n, n_out), activation="linear", init="glorot")
 x = jax.random.normal(k[2], (n_in,), jnp.float64)
@@ -68,7 +68,7 @@ plain = (*inp, *trunk, *out)
 
 def resnet(scale):
     blocks = residual.init_residual(
-        k[4], n, depth, block_layers=1, activation="tanh", init="gaussian", sw2=1.0, sb2=0.05, branch_scale=scale
+        k[3], n, depth, block_layers=1, activation="tanh", init="gaussian", sw2=1.0, sb2=0.05, branch_scale=scale
     )
     return (*inp, *blocks, *out)
 
@@ -101,6 +101,8 @@ assert hr.slack_log10()["total"][0] < hp.slack_log10()["total"][0] - 5
 # every branch here has $\|\Sigma'\|\|W\|<1$, so the floor is positive at every block.
 
 # %%
+# the branches are the plain network's layers, scaled
+assert all(np.array_equal(b.layers[0].W, q.W) for b, q in zip(unscaled[1:-1], trunk))
 blocks = [b for b in scaled if isinstance(b, gb.Residual)]
 c = np.array([np.linalg.norm(np.asarray(b.layers[0].W), 2) for b in blocks])
 log_w_out = math.log(np.linalg.norm(np.asarray(out[0].W), 2))

@@ -188,3 +188,21 @@ def test_a_float32_network_is_computed_in_float32():
     auto = residual.block_errors_autodiff(net, x, y)
     np.testing.assert_allclose(np.exp(h.levels["E"]), [np.linalg.norm(e) for e in auto], rtol=1e-5)
     np.testing.assert_allclose(h.levels["E"], residual.residual_hierarchy(net64, x64, y64).levels["E"], atol=1e-5)
+
+
+def test_P_is_the_norm_of_the_jacrev_product_on_a_residual_stack():
+    net, x, y = _mixed(out=None, blocks=3)
+    stack = net[1:]  # three residual blocks, the output after a residual block: M = I, g = h^K - y
+    h0 = residual.forward_blocks(net[:1], x)[-1]
+    h = residual.residual_hierarchy(stack, h0, y)
+    hs = residual.forward_blocks(stack, h0)
+    lg = math.log(np.linalg.norm(hs[-1] - y))
+
+    def tail(k, v):
+        for blk in stack[k:]:
+            v = residual.block_forward(blk, v)
+        return v
+
+    for k in range(1, len(stack) + 1):  # P_k = ‖∂h^K/∂h^k‖ ‖g‖, the Jacobian of the rest of the stack by jacrev
+        jac = jax.jacrev(lambda v, k=k: tail(k, v))(hs[k])
+        assert h.levels["P"][k - 1] == pytest.approx(math.log(np.linalg.norm(jac, 2)) + lg, abs=1e-12)
