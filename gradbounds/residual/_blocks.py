@@ -148,6 +148,9 @@ def validate_blocks(net: Sequence[Block]) -> tuple[int, ...]:
       TypeError: a block that is neither a Layer nor a Residual, or mixed dtypes (``block k: expected …, got …``).
       ValueError: an empty network or branch, a branch that does not return to its input width, a width
         mismatch between blocks, NaN or inf (``block k: expected …, got …``).
+
+    References:
+      docs/design.md §3.6 (errors, never verdicts); He et al. 2016, CVPR, eq. (1) (``F`` keeps the width).
     """
     net = tuple(net)
     if not net:
@@ -186,7 +189,13 @@ def validate_blocks(net: Sequence[Block]) -> tuple[int, ...]:
 
 
 def block_widths(net: Sequence[Block]) -> tuple[int, ...]:
-    """``(n_0, …, n_K)``: the width of the stream before the first block and after each block (no checks)."""
+    """``(n_0, …, n_K)``: the width of the stream before the first block and after each block (no checks).
+
+    .. math:: n_k = n_{k-1} \\text{ (residual block)},\\qquad n_k = \\text{rows of } W^k \\text{ (plain layer)}.
+
+    References:
+      He et al. 2016, CVPR, eq. (1).
+    """
     net = tuple(net)
     first = net[0].layers[0] if isinstance(net[0], Residual) else net[0]
     out = [int(first.W.shape[-1])]

@@ -29,7 +29,7 @@ plain output layer; after a residual output block ``g = ∇_{h^K} C`` and
       \\hat c_r = \\|W^r\\| \\text{ or } 1 + c_r,\\quad c_r = ∏_{i=1}^{m_r}γ_{r,i}\\|W_{r,i}\\|
 
 with ``γ(S_r) = γ_r`` (plain) or 1 (residual), and the floor's factor
-``s_r = min|σ_r'(z^r)| σ_min((W^{r+1})^T)`` (plain ``k+1``; 0 unless ``n_r ≥ n_{r+1}``)
+``s_r = min|σ_r'(z^r)| σ_min((W^{r+1})^T)`` (plain ``r+1``; 0 unless ``n_r ≥ n_{r+1}``)
 or ``min|σ_r'| (1 − ∏_i‖Σ'(z_{r+1,i})‖‖W_{r+1,i}‖)_+`` (residual ``r+1``), using
 ``σ_min(I + J_F) ≥ 1 − ‖J_F‖``: where every branch has ``‖J_F‖ < 1`` the gradient
 cannot vanish, ``E_k ≥ ∏(1 − ‖J_{F_r}‖)‖g‖``; and it cannot explode faster than
@@ -68,7 +68,6 @@ __all__ = ["LEVELS", "PAIRS", "ResidualHierarchy", "residual_hierarchy"]
 
 LEVELS = ("floor", "lower", "E", "P", "J", "D", "G")
 PAIRS = tuple(zip(LEVELS[:-1], LEVELS[1:]))
-SLACK_PARTS = ("alignment", "submultiplicativity", "split", "activation")
 LOG10E = 1.0 / math.log(10.0)
 
 
@@ -165,6 +164,8 @@ def _step(A: np.ndarray, v: np.ndarray, Q: np.ndarray):
 class ResidualHierarchy:
     """The hierarchy over the blocks of one network and one example (numpy arrays, natural logs).
 
+    .. math:: \\mathrm{floor}_k ≤ \\mathrm{lower}_k ≤ E_k ≤ P_k ≤ J_k ≤ D_k ≤ G_k,\\quad k = 1..K.
+
     Attributes:
       kinds: ``"layer"`` or ``"residual"`` per block ``k = 1..K``.
       widths: the stream widths ``(n_0, …, n_K)``.
@@ -173,6 +174,9 @@ class ResidualHierarchy:
       dtype: the dtype of the arithmetic.
       log_branch: per block, ``log ∏_i ‖Σ'(z_i)‖‖W_i‖`` of its branch (``nan`` for a plain layer): the
         data-split bound on ``log ‖J_F‖``.
+
+    References:
+      docs/design.md §2.3 (slack) and §2.5; He et al. 2016b, ECCV.
     """
 
     kinds: tuple[str, ...]
