@@ -6,6 +6,7 @@ subpackages (docs/design.md §6 gives the map):
 * :mod:`gradbounds.core`: activations, networks, costs, the layer scan, backpropagation, Jacobians, the chain;
 * :mod:`gradbounds.bounds`: the bound hierarchy lower ≤ E ≤ P ≤ J ≤ D ≤ G, verdicts, re-decisions;
 * :mod:`gradbounds.rnn`: backpropagation through time in plain, LSTM and GRU cells: E ≤ P ≤ J ≤ G per step;
+* :mod:`gradbounds.residual`: residual blocks ``h + F(h)`` (:class:`Residual`) and the hierarchy over blocks;
 * :mod:`gradbounds.spectra`: singular values of layer Jacobians and their products at any depth;
 * :mod:`gradbounds.theory`: mean field, free probability, typical against worst case;
 * :mod:`gradbounds.training`: Nielsen's chapter-5 experiment, per-layer speeds, the monitor, datasets;
@@ -30,6 +31,7 @@ from gradbounds._version import __version__ as __version__
 from gradbounds import core as core
 from gradbounds import bounds as bounds
 from gradbounds import rnn as rnn
+from gradbounds import residual as residual
 from gradbounds import io as io
 from gradbounds import adapters as adapters
 from gradbounds import linalg as linalg
@@ -67,6 +69,9 @@ from gradbounds.bounds import hierarchy as hierarchy
 from gradbounds.bounds import log_error_norms as log_error_norms
 from gradbounds.bounds import sweep as sweep
 
+from gradbounds.residual import Residual as Residual
+from gradbounds.residual import residual_hierarchy as residual_hierarchy
+
 from gradbounds.spectra import input_output_spectrum as input_output_spectrum
 from gradbounds.spectra import product_spectrum as product_spectrum
 
@@ -93,6 +98,7 @@ __all__ = (
     "__version__",
     "core",
     "bounds",
+    "residual",
     "io",
     "adapters",
     "linalg",
@@ -125,6 +131,8 @@ __all__ = (
     "hierarchy",
     "log_error_norms",
     "sweep",
+    "Residual",
+    "residual_hierarchy",
     "input_output_spectrum",
     "product_spectrum",
     "jacobian_spectrum",

@@ -29,6 +29,7 @@ LAYERS = (
     "adapters",
     "bounds",
     "rnn",
+    "residual",
     "spectra",
     "theory",
     "training",

@@ -28,6 +28,8 @@ from gradbounds.plotting._nielsen import nielsen_speeds as nielsen_speeds
 
 from gradbounds.plotting._rnn import bptt_cells as bptt_cells
 
+from gradbounds.plotting._residual import residual_depth as residual_depth
+
 from gradbounds.plotting._theory import phase_diagram as phase_diagram
 from gradbounds.plotting._theory import spectra as spectra
 from gradbounds.plotting._theory import typical_worst as typical_worst
@@ -46,6 +48,7 @@ __all__ = (
     "underflow",
     "nielsen_speeds",
     "bptt_cells",
+    "residual_depth",
     "phase_diagram",
     "spectra",
     "typical_worst",

@@ -90,6 +90,13 @@ def _bptt():
     return {"T": 20, "cells": cells, "adding": {"T": 20, "runs": runs}}
 
 
+def _residual():
+    k = np.arange(1.0, 53.0)
+    plain = {"log10_E": -0.3 * (52 - k), "log10_G": 0.3 * (52 - k), "log10_floor": None}
+    res = {"log10_E": -0.01 * (52 - k), "log10_G": 0.05 * (52 - k), "log10_floor": -0.1 * (52 - k)}
+    return {"plain tanh": plain, "residual": res}
+
+
 # name -> (call with keyword options, number of panels)
 FIGURES = {
     "bound_ladder": (lambda **kw: plotting.bound_ladder(_hierarchy(), **kw), 1),
@@ -106,6 +113,7 @@ FIGURES = {
     "spectra": (lambda **kw: plotting.spectra(_spectra(), **kw), 2),
     "typical_worst": (lambda **kw: plotting.typical_worst(_typical(), **kw), 2),
     "bptt_cells": (lambda **kw: plotting.bptt_cells(_bptt(), **kw), 2),
+    "residual_depth": (lambda **kw: plotting.residual_depth(_residual(), **kw), 2),
 }
 
 
