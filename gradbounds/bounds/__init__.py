@@ -42,6 +42,7 @@ from gradbounds.bounds._ball import Unresolved as Unresolved
 from gradbounds.bounds._ball import ball_levels as ball_levels
 from gradbounds.bounds._ball import decide as decide
 from gradbounds.bounds._ball import decided as decided
+from gradbounds.bounds._ball import open_examples as open_examples
 from gradbounds.bounds._ball import redecide as redecide
 from gradbounds.bounds._ball import redecide_mode as redecide_mode
 
@@ -69,6 +70,7 @@ __all__ = (
     "ball_levels",
     "decide",
     "decided",
+    "open_examples",
     "redecide",
     "redecide_mode",
 )

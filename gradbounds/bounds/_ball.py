@@ -481,10 +481,16 @@ def decide(
     References:
       docs/design.md §3 (verdicts); Johansson 2017 (Arb).
     """
+    return _decide_with_balls(net, x, y, cost=cost, max_work=max_work)[0]
+
+
+def _decide_with_balls(net, x, y, *, cost, max_work):
+    """:func:`decide`'s codes and the :func:`ball_levels` they came from (``None`` if unresolved)."""
     net = tuple(net)
     L = len(net)
     widths = (int(np.shape(net[0].W)[1]),) + tuple(int(np.shape(layer.W)[0]) for layer in net)
     codes = np.ones((L, len(COMPARISONS)), dtype=np.int64)
+    ref = None
     if isinstance(cost, str):
         try:
             ref = ball_levels(net, x, y, cost=cost, max_work=max_work)
@@ -497,7 +503,60 @@ def decide(
     acts = [core.get_activation(layer.activation) for layer in net]
     c = core.get_cost(cost)
     start = c.start(acts[-1].name)
-    return np.where(identities(widths, start), 0, codes)
+    return np.where(identities(widths, start), 0, codes), ref
+
+
+def _ln_outward(log10_bound: np.ndarray, dtype, *, up: bool) -> np.ndarray:
+    """A natural-log bound of ``dtype`` from a log10 bound: ``× ln 10`` rounded outward, then cast outward."""
+    v = np.asarray(log10_bound, np.float64) * math.log(10.0)
+    toward = np.inf if up else -np.inf
+    for _ in range(2):  # the rounding of ln 10 and of the product, each under half an ulp
+        v = np.nextafter(v, toward)
+    out = v.astype(dtype)
+    moved = (out < v) if up else (out > v)
+    return np.where(moved, np.nextafter(out, np.asarray(toward, dtype)), out)
+
+
+def _tightened(lv, i: int, ref: dict[str, Any], where: str):
+    """``lv`` with example ``i`` (flat over the batch axes) of every enclosure cut to its intersection with ``ref``.
+
+    Both are rigorous, so the intersection is; an empty one means one of them is wrong, and is an error.
+    """
+    L = np.shape(lv.E)[-1]
+    fields = {}
+    for k in ENCLOSED:
+        lo = np.array(getattr(lv, "lo_" + k)).reshape(-1, L)
+        hi = np.array(getattr(lv, "hi_" + k)).reshape(-1, L)
+        b_lo = _ln_outward(ref[k][0], lo.dtype, up=False)
+        b_hi = _ln_outward(ref[k][1], hi.dtype, up=True)
+        new_lo, new_hi = np.maximum(lo[i], b_lo), np.minimum(hi[i], b_hi)
+        if (new_lo > new_hi).any():
+            l = int(np.flatnonzero(new_lo > new_hi)[0]) + 1
+            raise RuntimeError(
+                f"{where}: layer {l}: the float enclosure of {k} [{lo[i][l - 1]!r}, {hi[i][l - 1]!r}] (ln) and the "
+                f"ball enclosure [{b_lo[l - 1]!r}, {b_hi[l - 1]!r}] are disjoint: a soundness bug, please report it"
+            )
+        lo[i], hi[i] = new_lo, new_hi
+        shape = np.shape(getattr(lv, "lo_" + k))
+        fields["lo_" + k], fields["hi_" + k] = lo.reshape(shape), hi.reshape(shape)
+    return lv._replace(**fields)
+
+
+def open_examples(h: Hierarchy) -> np.ndarray:
+    """Per example (flat over the batch axes): an inconclusive verdict, or an enclosure with an infinite end.
+
+    An infinite end is vacuous unless it is the ``-inf`` of a proved zero, so a
+    lower end of ``-inf`` counts only where the point level is finite.
+    """
+    codes = np.asarray(h.codes)
+    L = codes.shape[-2]
+    out = np.any(codes.reshape(-1, L, codes.shape[-1]) == 1, axis=(1, 2))
+    for k in ENCLOSED:
+        lo = np.asarray(getattr(h.levels, "lo_" + k)).reshape(-1, L)
+        hi = np.asarray(getattr(h.levels, "hi_" + k)).reshape(-1, L)
+        pt = np.asarray(getattr(h.levels, k)).reshape(-1, L)
+        out |= np.any((hi == np.inf) | ((lo == -np.inf) & (pt > -np.inf)), axis=1)
+    return out
 
 
 def redecide(
@@ -508,26 +567,43 @@ def redecide(
     *,
     cost: str | Callable = "quadratic",
     max_work: int = 10**7,
+    batched: bool = False,
 ) -> Hierarchy:
-    """Replaces the inconclusive verdicts of a single-network :class:`~gradbounds.Hierarchy` by :func:`decide`.
+    """Settles a :class:`~gradbounds.Hierarchy`'s open examples in ball arithmetic (:func:`ball_levels`).
 
-    ``x``, ``y`` are those ``h`` was computed at (one example or a batch);
-    only examples with an inconclusive comparison are recomputed, and only
-    their inconclusive codes change.  Returns a new Hierarchy.
+    ``x``, ``y`` are those ``h`` was computed at (one example or a batch;
+    ``batched``: ``net`` has a leading network axis and ``x``, ``y`` are
+    ``(N, n, ·)``, as for :func:`gradbounds.sweep`).  Only the examples of
+    :func:`open_examples` are recomputed: their inconclusive codes take
+    :func:`decide`'s, and every enclosure becomes its intersection with the
+    ball enclosure (both rigorous), so that a deep network whose float
+    enclosures are vacuous gets finite ones.  Returns a new Hierarchy.
     """
+    import jax
+
     codes = np.array(h.codes)
+    L = codes.shape[-2]
+    flat = codes.reshape(-1, L, codes.shape[-1])
     xs, ys = np.asarray(x), np.asarray(y)
     xs2, ys2 = xs.reshape(-1, xs.shape[-1]), ys.reshape(-1, ys.shape[-1])
-    flat = codes.reshape(-1, *codes.shape[-2:])
-    for i in range(flat.shape[0]):
-        if (flat[i] == 1).any():
-            flat[i] = np.where(flat[i] == 1, decide(net, xs2[i], ys2[i], cost=cost, max_work=max_work), flat[i])
-    return dataclasses.replace(h, codes=flat.reshape(codes.shape))
+    per_net = flat.shape[0] // codes.shape[0] if batched else flat.shape[0]
+    lv = h.levels
+    for i in np.flatnonzero(open_examples(h)):
+        net_i, where = tuple(net), f"example {i}"
+        if batched:
+            k = int(i) // per_net
+            net_i = jax.tree_util.tree_map(lambda t, k=k: t[k], tuple(net))
+            where = f"network {k}, example {int(i) % per_net}"
+        new, ref = _decide_with_balls(net_i, xs2[i], ys2[i], cost=cost, max_work=max_work)
+        flat[i] = np.where(flat[i] == 1, new, flat[i])
+        if ref is not None:
+            lv = _tightened(lv, int(i), ref, where)
+    return dataclasses.replace(h, codes=flat.reshape(codes.shape), levels=lv)
 
 
 EXACT_MODES = ("auto", "always", "never")
 AUTO_EXAMPLES = 16
-"""``exact="auto"`` re-decides when at most this many examples have an inconclusive comparison."""
+"""``exact="auto"`` re-decides when at most this many examples are open (:func:`open_examples`)."""
 
 
 def check_exact(exact: str) -> None:
@@ -550,27 +626,17 @@ def redecide_mode(
     """:func:`redecide` as ``exact`` asks: ``"never"``, ``"always"``, or ``"auto"`` (the CLI's default).
 
     ``"auto"`` re-decides when at most :data:`AUTO_EXAMPLES` examples (over
-    every network of a sweep) have an inconclusive comparison; each network is
+    every network of a sweep) are open (:func:`open_examples`: an inconclusive
+    comparison or a vacuous enclosure), ``"always"`` whatever their number; each network is
     then re-decided only within ``max_work`` ball operations (about
     ``Σ n_l³``; Nielsen's network about 0.5 s).  ``batched``: ``net`` has a
     leading network axis and ``x``, ``y`` are ``(N, n, ·)`` (:func:`gradbounds.sweep`).
     A user (callable) cost has no ball form: its verdicts stay as they are.
     """
     check_exact(exact)
-    codes = np.array(h.codes)
-    per_example = codes.reshape(-1, *codes.shape[-2:])
-    n_open = int(np.sum(np.any(per_example == 1, axis=(1, 2))))
+    n_open = int(np.sum(open_examples(h)))
     if exact == "never" or not isinstance(cost, str) or n_open == 0:
         return h
     if exact == "auto" and n_open > AUTO_EXAMPLES:
         return h
-    if not batched:
-        return redecide(h, net, x, y, cost=cost, max_work=max_work)
-    import jax
-
-    for i in range(codes.shape[0]):
-        if (codes[i] == 1).any():
-            net_i = jax.tree_util.tree_map(lambda t, i=i: t[i], tuple(net))
-            sub = dataclasses.replace(h, codes=codes[i])
-            codes[i] = redecide(sub, net_i, np.asarray(x)[i], np.asarray(y)[i], cost=cost, max_work=max_work).codes
-    return dataclasses.replace(h, codes=codes)
+    return redecide(h, net, x, y, cost=cost, max_work=max_work, batched=batched)

@@ -374,10 +374,20 @@ def test_exact_auto_decides_from_python_what_floats_leave_open():
     y = jnp.broadcast_to(jnp.asarray([0.0, 1.0, 0.0]), (2, 1, 3))
     h = gb.hierarchy(net, x[0, 0], y[0, 0], cost="softmax-cross-entropy")
     assert (h.codes == 1).sum() > 50  # left open by the float enclosures
+    assert gb.bounds.open_examples(h).all()
     h2 = gb.hierarchy(net, x[0, 0], y[0, 0], cost="softmax-cross-entropy", exact="auto")
     assert (h2.codes == 0).all() and h2.verdict == "holds"
     s = gb.sweep(nets, x, y, cost="softmax-cross-entropy", exact="auto")
     assert (s.codes == 0).all()
+    # the enclosures are the intersection with the ball ones: finite, and as tight as the balls (1e-13 in log10)
+    for r in (h2, s):
+        assert not gb.bounds.open_examples(r).any()
+        for k in LEVELS:
+            lo, hi = r.enclosure(k)
+            assert np.all(hi - lo < 1e-13), (k, np.max(hi - lo))
+    for k in LEVELS:  # the intersection is never wider than the float enclosure (network 0 alone)
+        (lo0, hi0), (lo2, hi2) = h.enclosure(k), h2.enclosure(k)
+        assert np.all(lo2 >= lo0) and np.all(hi2 <= hi0), k
     assert (gb.sweep(nets, x, y, cost="softmax-cross-entropy").codes == 1).any()
     with pytest.raises(ValueError, match="exact: expected one of"):
         gb.hierarchy(net, x[0, 0], y[0, 0], exact="sometimes")
