@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from gradbounds.cli._main import UsageError, seed_arg
-from gradbounds.io import to_json
+from gradbounds.io import json_header, to_json
 
 HELP = "the one-neuron chain dC/db_1 = s'(z_1) w_2 s'(z_2) ... w_L s'(z_L) dC/da_L"
 DESCRIPTION = """\
@@ -92,6 +92,7 @@ def run(args) -> int:
     w, b = chain_weights(jax.random.key(args.seed), args.depth, exploding=args.exploding, x=args.x, dtype=dtype)
     r = chain_gradients_arrays(w, b, args.x, args.y, activation="sigmoid", cost=args.cost)
     out = {
+        **json_header(),
         "depth": args.depth,
         "case": "exploding" if args.exploding else "vanishing",
         "dtype": args.dtype,

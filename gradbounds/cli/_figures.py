@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from gradbounds.experiments import run_experiments
-    from gradbounds.io import write_json
+    from gradbounds.io import json_header, write_json
 
     names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     report = run_experiments(
@@ -64,7 +64,7 @@ def run(args) -> int:
     )
     status = report.pop("status")
     if args.json:
-        write_json(report, args.json)
+        write_json({**json_header(), **report}, args.json)
     if args.json != "-":
         for name, s in report["figures"].items():
             print(f"{name:10s} {s['pdf']}  ({s['seconds']:.1f} s)")

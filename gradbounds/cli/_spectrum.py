@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from gradbounds.cli._main import UsageError, seed_arg
-from gradbounds.io import write_json
+from gradbounds.io import json_header, write_json
 
 HELP = "squared singular values of da^L/dx: free-probability prediction vs a random network"
 DESCRIPTION = """\
@@ -67,6 +67,7 @@ def run(args) -> int:
         act, args.init, args.sw2, args.sb2, args.depth, args.width, seed=args.seed, bins=args.bins
     )
     out = {
+        **json_header(),
         "activation": act,
         "init": args.init,
         "sw2": args.sw2,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from gradbounds.cli._main import UsageError
-from gradbounds.io import write_json
+from gradbounds.io import json_header, write_json
 
 HELP = "mean-field theory at (sw2, sb2): q*, chi1, c*, depth scales, phase; or the critical sw2"
 DESCRIPTION = """\
@@ -62,6 +62,7 @@ def run(args) -> int:
         sw2c, qc = theory.critical_sw2(act, sb2)
         mf = theory.mean_field(act, sw2c, sb2, correlation=False)
         out = {
+            **json_header(),
             "activation": act,
             "sb2": sb2,
             "sw2_critical": sw2c,
@@ -81,7 +82,7 @@ def run(args) -> int:
         raise UsageError("--sw2 is required (or pass --critical to find it)")
     sw2 = _variance(args.sw2, "--sw2")
     mf = theory.mean_field(act, sw2, sb2)
-    out = {"activation": act, "sw2": sw2, "sb2": sb2, **{k: getattr(mf, k) for k in _KEYS}}
+    out = {**json_header(), "activation": act, "sw2": sw2, "sb2": sb2, **{k: getattr(mf, k) for k in _KEYS}}
     out["note"] = "sw2, sb2 are variances; xi_grad < 0 means gradients explode with depth scale |xi_grad|"
     if args.json:
         write_json(out, args.json)

@@ -89,6 +89,56 @@ def test_csv_to_stdout_and_only_one_stream_to_stdout(capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "stdout" in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chain", "--depth", "3"],
+        ["theory", "--activation", "tanh", "--sw2", "1.5", "--sb2", "0.05"],
+        ["theory", "--activation", "tanh", "--sb2", "0.05", "--critical"],
+        ["spectrum", "--activation", "tanh", "--sw2", "1", "--depth", "2", "--width", "8", "--bins", "3"],
+    ],
+    ids=["chain", "theory", "theory-critical", "spectrum"],
+)
+def test_every_command_json_starts_with_the_header(capsys, argv):
+    """Not only check, rnn and train: every JSON a command writes starts with the versions and the inf encoding."""
+    code, out, _ = run(capsys, *argv, "--json", "-")
+    assert code == 0
+    doc = json.loads(out)
+    assert list(doc)[:3] == ["schema_version", "gradbounds_version", "nonfinite"]
+    assert doc["gradbounds_version"] == gb.__version__ and doc["nonfinite"] == {
+        "+inf": "inf",
+        "-inf": "-inf",
+        "nan": None,
+    }
+
+
+def test_a_violation_is_named_in_the_json(capsys, monkeypatch):
+    """The sweep JSON's ``violating`` list names the (network, example) and its layers."""
+    from gradbounds.cli import _check as chk
+
+    real = chk.compute
+
+    def broken(args):
+        h, under = real(args)
+        h.codes[..., 0, 4] = 2  # pretend D <= G failed at layer 1 of every example
+        return h, under
+
+    monkeypatch.setattr(chk, "compute", broken)
+    code, out, _ = run(capsys, "check", "--widths", "4,3,2", "--json", "-")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["violating"] and doc["violating"][0]["layers"] == [1]
+    assert {"network", "example"} <= set(doc["violating"][0])
+
+
+def test_tensorboard_without_tensorboardx_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    argv = ["train", "--preset", "nielsen-ch5", "--hidden", "2", "--dataset", "digits", "--steps", "1"]
+    code, _, err = run(capsys, *argv, "--tensorboard", str(tmp_path / "tb"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "tensorboardX" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("module", ["optax", "sklearn", "tqdm"])
 def test_train_without_the_train_extra_is_one_line_exit_2(capsys, monkeypatch, module):
     monkeypatch.setitem(sys.modules, module, None)
