@@ -77,16 +77,31 @@ __all__ = ["LEVELS", "PAIRS", "ResidualHierarchy", "residual_hierarchy"]
 LEVELS = ("floor", "lower", "E", "P", "J", "D", "G")
 PAIRS = tuple(zip(LEVELS[:-1], LEVELS[1:]))
 LOG10E = 1.0 / math.log(10.0)
+LOG2 = math.log(2.0)
 
 
 def _u(dtype) -> float:
     return float(jnp.finfo(dtype).eps) / 2
 
 
+def _pow2(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """``a / 2^e`` with ``max|a_ij|`` in ``[1/2, 1)`` (exact: a power of two) and ``e``; a zero ``a`` as is.
+
+    Every norm and SVD below is taken of such a scaled array, so that squares neither overflow (float32
+    past ``‖a‖ ≈ 1.8e19``) nor underflow, and its log is shifted back by ``e log 2`` (docs/design.md §3.2);
+    the exponents are added as integers, so ``log‖M g‖`` is exactly ``log‖g‖`` where ``M = I``.
+    """
+    m = float(np.max(np.abs(a))) if a.size else 0.0
+    if m == 0.0 or not math.isfinite(m):
+        return a, 0
+    e = math.frexp(m)[1]
+    return np.ldexp(a, -e).astype(a.dtype, copy=False), e
+
+
 def _svals(A: np.ndarray) -> tuple[np.ndarray, float]:
     """Singular values of ``A / 2^e`` (``max|a_ij|`` in ``[1/2, 1)``) and ``e log 2``: no over- or underflow."""
-    As, shift = _pow2(A)
-    return np.linalg.svd(As, compute_uv=False), shift
+    As, e = _pow2(A)
+    return np.linalg.svd(As, compute_uv=False), e * LOG2
 
 
 def _logs(sv: np.ndarray, shift: float, i: int) -> float:
@@ -146,19 +161,6 @@ def _residual_stats(block: Residual, h):
     return dict(h=out, T=T, log_branch_D=log_d, log_branch_G=log_g, ok=_finite(out, T, *ds))
 
 
-def _pow2(a: np.ndarray) -> tuple[np.ndarray, float]:
-    """``a / 2^e`` with ``max|a_ij|`` in ``[1/2, 1)`` (exact: a power of two) and ``e log 2``; a zero ``a`` as is.
-
-    Every norm and SVD below is taken of such a scaled array, so that squares neither overflow (float32
-    past ``‖a‖ ≈ 1.8e19``) nor underflow, and its log is shifted back by ``e log 2`` (docs/design.md §3.2).
-    """
-    m = float(np.max(np.abs(a))) if a.size else 0.0
-    if m == 0.0 or not math.isfinite(m):
-        return a, 0.0
-    e = math.frexp(m)[1]
-    return np.ldexp(a, -e).astype(a.dtype, copy=False), e * math.log(2.0)
-
-
 def _step(A: np.ndarray, v: np.ndarray, Q: np.ndarray):
     """One step back: ``A v`` and ``A Q`` renormalised, with the logs of the scales, ``log‖A‖`` and ``σ_min/σ_max``.
 
@@ -166,18 +168,18 @@ def _step(A: np.ndarray, v: np.ndarray, Q: np.ndarray):
     numpy in the network's dtype (LAPACK's SVD): no compile per shape, which a Python loop over blocks of
     changing widths would otherwise pay at every new shape.
     """
-    As, a_shift = _pow2(A)
-    ws, w_shift = _pow2(As @ v)
+    As, ea = _pow2(A)
+    ws, ew = _pow2(As @ v)
     nw = float(np.linalg.norm(ws))
-    Rs, r_shift = _pow2(As @ Q)
+    Rs, er = _pow2(As @ Q)
     sv = np.linalg.svd(Rs, compute_uv=False)
     asv = np.linalg.svd(As, compute_uv=False)
-    log_A = _logs(asv, a_shift, 0)
-    top = _logs(sv, a_shift + r_shift, 0)
+    log_A = _logs(asv, ea * LOG2, 0)
+    top = _logs(sv, (ea + er) * LOG2, 0)
     rel = _logs(sv, 0.0, -1) - _logs(sv, 0.0, 0) if (Rs.shape[0] >= Rs.shape[1] and np.isfinite(top)) else -math.inf
     v2 = ws / (nw if nw > 0 else 1.0)
     Q2 = Rs / (sv[0] if sv[0] > 0 else 1.0)
-    return v2, Q2, (math.log(nw) + a_shift + w_shift if nw > 0 else -math.inf), top, log_A, rel
+    return v2, Q2, (math.log(nw) + (ea + ew) * LOG2 if nw > 0 else -math.inf), top, log_A, rel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,13 +342,13 @@ def residual_hierarchy(
     am = np.abs(np.asarray(m_diag))
     with np.errstate(divide="ignore"):
         log_m, log_mmin = float(np.log(am.max())), float(np.log(am.min()))
-    lg = _logs(*_svals(g[:, None]), 0)
-    # ‖M g‖ of the power-of-two-scaled factors: unscaled, its square overflows float32 past ‖Mg‖ ≈ 1.8e19
-    (ms, m_shift), (gs, g_shift) = _pow2(np.asarray(m_diag)), _pow2(g)
-    mg, mg_shift = _pow2(ms * gs)
-    nmg = float(np.linalg.norm(mg))
+    # ‖g‖ and ‖M g‖ of the power-of-two-scaled factors: unscaled, a square overflows float32 past 1.8e19
+    (ms, em), (gs, eg) = _pow2(np.asarray(m_diag)), _pow2(g)
+    mg, emg = _pow2(ms * gs)
+    ng, nmg = float(np.linalg.norm(gs)), float(np.linalg.norm(mg))
+    lg = math.log(ng) + eg * LOG2 if ng > 0 else -math.inf
     lv = {X: np.empty(K) for X in LEVELS}  # float64 logs whatever the dtype (ResidualHierarchy.levels)
-    lv["E"][-1] = math.log(nmg) + m_shift + g_shift + mg_shift if nmg > 0 else -math.inf
+    lv["E"][-1] = math.log(nmg) + (em + eg + emg) * LOG2 if nmg > 0 else -math.inf
     lv["P"][-1] = lv["J"][-1] = lv["D"][-1] = log_m + lg
     lv["G"][-1] = log_gam_m + lg
     lv["lower"][-1] = lv["floor"][-1] = log_mmin + lg
@@ -357,10 +359,10 @@ def residual_hierarchy(
         T = sn["T"] if isinstance(nxt, Residual) else np.asarray(nxt.W)
         plain = isinstance(blk, core.Layer)
         # A_r = S_r T^T of the power-of-two-scaled factors (σ' times W can overflow where neither does), and the shift
-        (Ts, t_shift), (ds, d_shift) = _pow2(T), (_pow2(s["d"]) if plain else (None, 0.0))
+        (Ts, et), (ds, ed) = _pow2(T), (_pow2(s["d"]) if plain else (None, 0))
         A = ds[:, None] * Ts.T if plain else Ts.T
         v, Q, inc_E, inc_P, log_A, rel = _step(A, v, Q)
-        k, shift = r - 1, t_shift + d_shift
+        k, shift = r - 1, (et + ed) * LOG2
         lv["E"][k] = lv["E"][k + 1] + float(inc_E) + shift
         lv["P"][k] = lv["P"][k + 1] + float(inc_P) + shift
         lv["J"][k] = lv["J"][k + 1] + float(log_A) + shift
