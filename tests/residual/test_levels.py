@@ -232,6 +232,12 @@ def test_depth_in_log_space_and_residual_does_not_vanish():
     assert hp.ratio_log10 < -30  # plain sigmoid at depth 200: vanishing
     assert abs(hr.ratio_log10) < 3 and np.isfinite(hr.levels["floor"][0])
     assert hr.verdict == "holds" and hp.verdict == "holds"
+    # 1/√K keeps E but not Σc: G and the floor drift apart (23.5 and 31 nats here); 1/K keeps them (2.6, 2.7)
+    hk = residual.residual_hierarchy(residual.init_residual(k[0], n, blocks, branch_scale=1 / blocks), x, y)
+    for h, lo, hi in ((hr, 15, math.inf), (hk, 0, 4)):
+        G, floor = h.levels["G"], h.levels["floor"]
+        assert lo < G[0] - G[-1] < hi and lo < floor[-1] - floor[0] < hi
+    assert abs(hk.ratio_log10) < 1 and hk.verdict == "holds"
 
 
 def test_bad_input_names_the_block():
