@@ -359,7 +359,8 @@ def residual_hierarchy(
         T = sn["T"] if isinstance(nxt, Residual) else np.asarray(nxt.W)
         plain = isinstance(blk, core.Layer)
         # A_r = S_r T^T of the power-of-two-scaled factors (σ' times W can overflow where neither does), and the shift
-        (Ts, et), (ds, ed) = _pow2(T), (_pow2(s["d"]) if plain else (None, 0))
+        Ts, et = _pow2(T)
+        ds, ed = _pow2(s["d"]) if plain else (np.ones(1, Ts.dtype), 0)
         A = ds[:, None] * Ts.T if plain else Ts.T
         v, Q, inc_E, inc_P, log_A, rel = _step(A, v, Q)
         k, shift = r - 1, (et + ed) * LOG2
