@@ -34,11 +34,12 @@ def residual_depth(
 ) -> Figure | Sequence[Axes]:
     """Left: ``log10 E_k`` per block with the bound ``G_k`` (and the floor, where positive); right: the slack.
 
-    .. math:: E_k = \\|e^k\\|,\\quad G_k = ∏γ(S_r)\\,∏_{r>k}c_r\\,\\|g\\|,\\quad
+    .. math:: E_k = \\|e^k\\|,\\quad G_k = ∏_{r=k}^{K-1}γ(S_r)\\,γ_K^{[M=Σ']}∏_{r>k}\\hat c_r\\,\\|g\\|,\\quad
        \\text{slack}_k = \\log_{10}G_k - \\log_{10}E_k,
 
-    with ``c_r = ‖W^r‖`` for a plain layer and ``1 + γ^{m}∏‖W_{r,i}‖`` for a residual block
-    (docs/design.md §2.5).  The legend gives each network's ``E_1/E_K``, the first
+    with ``ĉ_r = ‖W^r‖`` for a plain layer and ``ĉ_r = 1 + c_r``, ``c_r = ∏_i γ_{r,i}‖W_{r,i}‖``, for a
+    residual block; ``γ(S_r)`` is ``γ_r`` for a plain layer, 1 for a residual block, and ``γ_K`` enters
+    where ``M = Σ'(z^K)`` (docs/design.md §2.5).  The legend gives each network's ``E_1/E_K``, the first
     block's gradient against the last's.
 
     Args:
@@ -80,7 +81,7 @@ def residual_depth(
             fin = np.isfinite(floor)
             _plot(left, k[fin], floor[fin], dict(color=col, linestyle=":", marker=None), f"{label}: floor")
             floors.append(float(floor[fin].min()))
-        _plot(right, k, G - E, dict(color=col, linestyle=ls, marker=mk), f"{label}: E")
+        _plot(right, k, G - E, dict(color=col, linestyle=ls, marker=mk), f"{label}: slack G/E")
     if np.isfinite(span_lo):  # a floor far below E (a plain network's) is cut off rather than squash the curves
         width = max(span_hi - span_lo, 1.0)
         lo = min([span_lo] + [f for f in floors if f >= span_lo - width])

@@ -6,15 +6,16 @@
 * :func:`block_jacobian`: ``∂h^k/∂h^{k-1} = I + J_F`` in closed form;
 * :func:`block_errors_autodiff`: ``∂C/∂b^k`` (plain layer) and ``∂C/∂h^k`` (residual block) by ``jax.grad``;
 * :func:`residual_hierarchy`: floor ≤ lower ≤ E ≤ P ≤ J ≤ D ≤ G per block (point values), the residual
-  analogue of the textbook bound, ``G_k = ∏(1 + γ^{m}∏‖W‖)‖g‖``, and its mirror image below E,
-  ``∏(1 − ‖Σ'‖^{m}∏‖W‖)_+‖g‖`` (docs/design.md §2.5).
+  analogue of the textbook bound, ``G_k = ∏_r(1 + ∏_iγ_{r,i}‖W_{r,i}‖)‖g‖``, and its mirror image below E,
+  ``∏_r(1 − ∏_i‖Σ'(z_{r,i})‖‖W_{r,i}‖)_+‖g‖`` (docs/design.md §2.5; over a stack of residual blocks).
 
 .. math:: h^k = h^{k-1} + F_k(h^{k-1}),\\qquad \\frac{∂h^k}{∂h^{k-1}} = I + J_{F_k}.
 
 References:
   He, Zhang, Ren & Sun 2016, "Deep residual learning for image recognition", CVPR;
   He, Zhang, Ren & Sun 2016b, "Identity mappings in deep residual networks", ECCV;
-  Hardt & Ma 2017, "Identity matters in deep learning", ICLR; Balduzzi et al. 2017,
+  Hardt & Ma 2017, "Identity matters in deep learning", ICLR; Zhang, Dauphin & Ma 2019,
+  "Fixup initialization: residual learning without normalization", ICLR; Balduzzi et al. 2017,
   "The shattered gradients problem: if resnets are the answer, then what is the question?", ICML.
 """
 

@@ -106,9 +106,14 @@ def init_residual(
     Each branch is drawn by :func:`gradbounds.init_network` (``init``, ``sw2``,
     ``sb2``, ``activation``: one name, or one per branch layer) and its last
     layer's ``W`` and ``b`` are multiplied by ``branch_scale`` (``0`` is the
-    identity network; ``1/√blocks`` keeps ``Σ_k ‖J_F‖`` bounded in depth, the
-    scaling behind Hardt & Ma 2017 and Zhang et al. 2019).  Prepend and append
-    plain layers (``gradbounds.init_network``) for an input and a read-out.
+    identity network).  With branch norms ``c_k ≈ ‖J_{F_k}‖``: ``1/blocks``
+    keeps ``Σ_k c_k`` bounded in depth, and with it the bound ``G ≤ e^{Σc}‖g‖``
+    and the floor (Hardt & Ma 2017 use ``‖A_i‖ = O(1/L)``); ``1/√blocks``
+    keeps only ``Σ_k c_k²`` bounded (the Fixup choice, Zhang et al. 2019): the
+    gradient itself typically stays O(1), but ``Σ_k c_k = O(√blocks)``, so the
+    bound and the floor drift apart like ``exp(±c√blocks)`` (docs/design.md §2.5).
+    Prepend and append plain layers (``gradbounds.init_network``) for an input
+    and a read-out.
 
     .. math:: h^k = h^{k-1} + F_k(h^{k-1}),\\quad k = 1..\\text{blocks}.
 
@@ -265,13 +270,25 @@ def forward_blocks(net: Sequence[Block], x: ArrayLike) -> tuple[jax.Array, ...]:
 
 
 def _check_cost(net, cost) -> core.Cost:
+    """The cost, refused (``block K: …``) where it is not defined for the last block's output.
+
+    After a residual block a cost that needs a particular output activation is refused (``h + F(h)`` is
+    unbounded); after a plain layer :func:`gradbounds.core.check_cost_defined` decides (cross-entropy after a
+    tanh output would give NaN gradients, silently, in :func:`block_errors_autodiff`).
+    """
     c = core.get_cost(cost)
-    last = net[-1]
-    if isinstance(last, Residual) and c.outputs is not None and "linear" not in c.outputs:
-        raise ValueError(
-            f"block {len(net)}: cost {c.name} needs {c.domain}; expected a last plain layer with activation "
-            f"{' or '.join(c.outputs)}, got a residual block (its output h + F(h) is unbounded)"
-        )
+    last, K = net[-1], len(net)
+    if isinstance(last, Residual):
+        if c.outputs is not None and "linear" not in c.outputs:
+            raise ValueError(
+                f"block {K}: cost {c.name} needs {c.domain}; expected a last plain layer with activation "
+                f"{' or '.join(c.outputs)}, got a residual block (its output h + F(h) is unbounded)"
+            )
+        return c
+    try:
+        core.check_cost_defined(c, last.act)
+    except ValueError as e:
+        raise ValueError(f"block {K}: {e}") from None
     return c
 
 

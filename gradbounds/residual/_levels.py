@@ -32,21 +32,29 @@ with ``γ(S_r) = γ_r`` (plain) or 1 (residual), and the floor's factor
 ``s_r = min|σ_r'(z^r)| σ_min((W^{r+1})^T)`` (plain ``r+1``; 0 unless ``n_r ≥ n_{r+1}``)
 or ``min|σ_r'| (1 − ∏_i‖Σ'(z_{r+1,i})‖‖W_{r+1,i}‖)_+`` (residual ``r+1``), using
 ``σ_min(I + J_F) ≥ 1 − ‖J_F‖``: where every branch has ``‖J_F‖ < 1`` the gradient
-cannot vanish, ``E_k ≥ ∏(1 − ‖J_{F_r}‖)‖g‖``; and it cannot explode faster than
-``G_k ≤ exp(Σ_r γ^{m_r}∏‖W_{r,i}‖)‖g‖``, since ``1 + c ≤ e^c``.
+cannot vanish below ``E_k ≥ ∏_r(1 − ‖J_{F_r}‖)‖g‖``; and it cannot explode faster than
+``G_k ≤ exp(Σ_r c_r)‖g‖``, since ``1 + c ≤ e^c``.  Both bounds are bounded in depth
+only while ``Σ_r c_r`` is: branches scaled by ``1/K`` keep it O(1), branches scaled by
+``1/√K`` (Fixup) make it O(√K), and G and the floor drift apart like ``exp(±c√K)``
+though the gradient itself typically stays O(1) (docs/design.md §2.5).
 
 Numerics: natural logs, products over depth as sums of logs (``log(1 + e^c)``
 by ``logaddexp``), ``E`` by a rescaled backpropagated vector and ``P`` and
 ``lower`` by a rescaled product (docs/design.md §3.2–3.3), in the network's
-dtype.  These are *point values*, not rigorous enclosures: the verdicts compare
+dtype, every norm and SVD of an array scaled by a power of two (``‖Mg‖`` too: unscaled,
+its square overflows float32 past ``1.8e19``); a level that is NaN or ``+inf`` all the
+same is a ``ValueError`` naming the block, never a verdict.  The levels are returned as
+float64 logs whatever the network's dtype (the arithmetic that produced them is the
+network's).  These are *point values*, not rigorous enclosures: the verdicts compare
 them with a rounding tolerance (``64(K − k + 2) n u (1 + |log Y|)``, ``n`` the
 largest width), and are meant for float64.
 
 References:
   He, Zhang, Ren & Sun 2016, CVPR; He, Zhang, Ren & Sun 2016b, ECCV, eq. (4)–(5);
-  Hardt & Ma 2017, "Identity matters in deep learning", ICLR (``‖J_F‖`` small keeps
-  ``I + J_F`` well conditioned); Balduzzi et al. 2017, "The shattered gradients
-  problem", ICML (gradients of residual networks); Nielsen, ch. 5 (the textbook bound);
+  Hardt & Ma 2017, "Identity matters in deep learning", ICLR (``‖J_F‖ = O(1/K)`` keeps
+  ``I + J_F`` well conditioned); Zhang, Dauphin & Ma 2019, "Fixup initialization", ICLR
+  (the ``1/√K`` scaling); Balduzzi et al. 2017, "The shattered gradients problem", ICML
+  (resnet gradients shatter too, sublinearly in depth); Nielsen, ch. 5 (the textbook bound);
   Horn & Johnson 2013, *Matrix Analysis*, §7.3 (σ_min(I + X) ≥ 1 − ‖X‖, Weyl).
 """
 
@@ -69,19 +77,31 @@ __all__ = ["LEVELS", "PAIRS", "ResidualHierarchy", "residual_hierarchy"]
 LEVELS = ("floor", "lower", "E", "P", "J", "D", "G")
 PAIRS = tuple(zip(LEVELS[:-1], LEVELS[1:]))
 LOG10E = 1.0 / math.log(10.0)
+LOG2 = math.log(2.0)
 
 
 def _u(dtype) -> float:
     return float(jnp.finfo(dtype).eps) / 2
 
 
+def _pow2(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """``a / 2^e`` with ``max|a_ij|`` in ``[1/2, 1)`` (exact: a power of two) and ``e``; a zero ``a`` as is.
+
+    Every norm and SVD below is taken of such a scaled array, so that squares neither overflow (float32
+    past ``‖a‖ ≈ 1.8e19``) nor underflow, and its log is shifted back by ``e log 2`` (docs/design.md §3.2);
+    the exponents are added as integers, so ``log‖M g‖`` is exactly ``log‖g‖`` where ``M = I``.
+    """
+    m = float(np.max(np.abs(a))) if a.size else 0.0
+    if m == 0.0 or not math.isfinite(m):
+        return a, 0
+    e = math.frexp(m)[1]
+    return np.ldexp(a, -e).astype(a.dtype, copy=False), e
+
+
 def _svals(A: np.ndarray) -> tuple[np.ndarray, float]:
     """Singular values of ``A / 2^e`` (``max|a_ij|`` in ``[1/2, 1)``) and ``e log 2``: no over- or underflow."""
-    m = float(np.max(np.abs(A))) if A.size else 0.0
-    if m == 0.0:
-        return np.zeros(min(A.shape), A.dtype), 0.0
-    e = math.frexp(m)[1]
-    return np.linalg.svd(np.ldexp(A, -e), compute_uv=False), e * math.log(2.0)
+    As, e = _pow2(A)
+    return np.linalg.svd(As, compute_uv=False), e * LOG2
 
 
 def _logs(sv: np.ndarray, shift: float, i: int) -> float:
@@ -144,20 +164,22 @@ def _residual_stats(block: Residual, h):
 def _step(A: np.ndarray, v: np.ndarray, Q: np.ndarray):
     """One step back: ``A v`` and ``A Q`` renormalised, with the logs of the scales, ``log‖A‖`` and ``σ_min/σ_max``.
 
+    ``A``, ``A v`` and ``A Q`` are scaled by powers of two before their norms and SVDs (:func:`_pow2`).
     numpy in the network's dtype (LAPACK's SVD): no compile per shape, which a Python loop over blocks of
     changing widths would otherwise pay at every new shape.
     """
-    w = A @ v
-    nw = float(np.linalg.norm(w))
-    R = A @ Q
-    sv = np.linalg.svd(R, compute_uv=False)
-    asv, shift = _svals(A)
-    log_A = _logs(asv, shift, 0)
-    top = _logs(sv, 0.0, 0)
-    rel = _logs(sv, 0.0, -1) - top if (R.shape[0] >= R.shape[1] and np.isfinite(top)) else -math.inf
-    v2 = w / (nw if nw > 0 else 1.0)
-    Q2 = R / (sv[0] if sv[0] > 0 else 1.0)
-    return v2, Q2, (math.log(nw) if nw > 0 else -math.inf), top, log_A, rel
+    As, ea = _pow2(A)
+    ws, ew = _pow2(As @ v)
+    nw = float(np.linalg.norm(ws))
+    Rs, er = _pow2(As @ Q)
+    sv = np.linalg.svd(Rs, compute_uv=False)
+    asv = np.linalg.svd(As, compute_uv=False)
+    log_A = _logs(asv, ea * LOG2, 0)
+    top = _logs(sv, (ea + er) * LOG2, 0)
+    rel = _logs(sv, 0.0, -1) - _logs(sv, 0.0, 0) if (Rs.shape[0] >= Rs.shape[1] and np.isfinite(top)) else -math.inf
+    v2 = ws / (nw if nw > 0 else 1.0)
+    Q2 = Rs / (sv[0] if sv[0] > 0 else 1.0)
+    return v2, Q2, (math.log(nw) + (ea + ew) * LOG2 if nw > 0 else -math.inf), top, log_A, rel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +191,8 @@ class ResidualHierarchy:
     Attributes:
       kinds: ``"layer"`` or ``"residual"`` per block ``k = 1..K``.
       widths: the stream widths ``(n_0, …, n_K)``.
-      levels: :data:`LEVELS` → ``(K,)`` natural logs (entry ``k − 1`` for block ``k``).
+      levels: :data:`LEVELS` → ``(K,)`` float64 natural logs (entry ``k − 1`` for block ``k``), float64
+        whatever ``dtype``: the logs of the computed quantities, not rounded again to a float32.
       start: ``"grad_a"`` (``M = Σ'(z^K)``), ``"delta"`` (σ' cancelled) or ``"stream"`` (residual output, ``M = I``).
       dtype: the dtype of the arithmetic.
       log_branch: per block, ``log ∏_i ‖Σ'(z_i)‖‖W_i‖`` of its branch (``nan`` for a plain layer): the
@@ -280,7 +303,8 @@ def residual_hierarchy(
 
     Raises:
       TypeError, ValueError: a bad block, width, dtype or example (``block k: expected …, got …``);
-        NaN or inf in the forward pass (naming the block).
+        a cost not defined for the last block's output (``block K: …``); NaN or inf in the forward
+        pass, in a backward factor or in a level (naming the block).
 
     References:
       He et al. 2016, CVPR; He et al. 2016b, ECCV, eq. (5); Hardt & Ma 2017, ICLR; Balduzzi et al. 2017, ICML;
@@ -318,25 +342,31 @@ def residual_hierarchy(
     am = np.abs(np.asarray(m_diag))
     with np.errstate(divide="ignore"):
         log_m, log_mmin = float(np.log(am.max())), float(np.log(am.min()))
-        lg, nmg = _logs(*_svals(g[:, None]), 0), float(np.linalg.norm(m_diag * g))
-    lv = {X: np.empty(K) for X in LEVELS}
-    E = float(np.log(nmg)) if nmg > 0 else -math.inf
-    lv["E"][-1] = E
+    # ‖g‖ and ‖M g‖ of the power-of-two-scaled factors: unscaled, a square overflows float32 past 1.8e19
+    (ms, em), (gs, eg) = _pow2(np.asarray(m_diag)), _pow2(g)
+    mg, emg = _pow2(ms * gs)
+    ng, nmg = float(np.linalg.norm(gs)), float(np.linalg.norm(mg))
+    lg = math.log(ng) + eg * LOG2 if ng > 0 else -math.inf
+    lv = {X: np.empty(K) for X in LEVELS}  # float64 logs whatever the dtype (ResidualHierarchy.levels)
+    lv["E"][-1] = math.log(nmg) + (em + eg + emg) * LOG2 if nmg > 0 else -math.inf
     lv["P"][-1] = lv["J"][-1] = lv["D"][-1] = log_m + lg
     lv["G"][-1] = log_gam_m + lg
     lv["lower"][-1] = lv["floor"][-1] = log_mmin + lg
-    v = m_diag * g / (nmg if nmg > 0 else 1.0)
+    v = mg / (nmg if nmg > 0 else 1.0)
     Q = np.diag(m_diag / (am.max() if am.max() > 0 else 1.0))
     for r in range(K - 1, 0, -1):  # block r = 1..K-1 (0-based index r - 1); the next block is r + 1
         blk, nxt, s, sn = net[r - 1], net[r], st[r - 1], st[r]
         T = sn["T"] if isinstance(nxt, Residual) else np.asarray(nxt.W)
         plain = isinstance(blk, core.Layer)
-        A = s["d"][:, None] * T.T if plain else T.T
+        # A_r = S_r T^T of the power-of-two-scaled factors (σ' times W can overflow where neither does), and the shift
+        Ts, et = _pow2(T)
+        ds, ed = _pow2(s["d"]) if plain else (np.ones(1, Ts.dtype), 0)
+        A = ds[:, None] * Ts.T if plain else Ts.T
         v, Q, inc_E, inc_P, log_A, rel = _step(A, v, Q)
-        k = r - 1
-        lv["E"][k] = lv["E"][k + 1] + float(inc_E)
-        lv["P"][k] = lv["P"][k + 1] + float(inc_P)
-        lv["J"][k] = lv["J"][k + 1] + float(log_A)
+        k, shift = r - 1, (et + ed) * LOG2
+        lv["E"][k] = lv["E"][k + 1] + float(inc_E) + shift
+        lv["P"][k] = lv["P"][k + 1] + float(inc_P) + shift
+        lv["J"][k] = lv["J"][k + 1] + float(log_A) + shift
         lv["lower"][k] = lv["P"][k] + float(rel)
         log_s = log_gs = log_smin = 0.0  # a residual block: S_r = I
         if isinstance(blk, core.Layer):
@@ -352,6 +382,14 @@ def residual_hierarchy(
         lv["D"][k] = lv["D"][k + 1] + log_s + d_next
         lv["G"][k] = lv["G"][k + 1] + log_gs + c_next
         lv["floor"][k] = lv["floor"][k + 1] + log_smin + f_next
+    for k in range(K, 0, -1):  # the first block, going back, where a level is NaN or +inf: an error, not a verdict
+        bad = [X for X in LEVELS if math.isnan(lv[X][k - 1]) or lv[X][k - 1] == math.inf]
+        if bad:
+            raise ValueError(
+                f"block {k}: {'levels' if len(bad) > 1 else 'level'} {', '.join(bad)} "
+                f"{'are' if len(bad) > 1 else 'is'} not finite "
+                f"({', '.join(str(lv[X][k - 1]) for X in bad)}); expected finite logs or −inf (an exact 0)"
+            )
     branch = np.array([float(s["log_branch_D"]) if isinstance(b, Residual) else np.nan for b, s in zip(net, st)])
     kinds = tuple("residual" if isinstance(b, Residual) else "layer" for b in net)
     return ResidualHierarchy(kinds, widths, lv, start, jnp.dtype(dtype).name, branch)

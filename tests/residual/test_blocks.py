@@ -101,6 +101,15 @@ def test_bad_blocks_say_which_block_and_what_was_expected():
         residual.block_errors_autodiff(net[:3], x, jnp.zeros(6), cost="cross-entropy")
 
 
+@pytest.mark.parametrize("fn", [residual.block_errors_autodiff, residual.residual_hierarchy])
+def test_a_cost_undefined_for_the_plain_output_layer_names_the_last_block(fn):
+    # cross-entropy after a tanh read-out: autodiff would give NaN gradients silently
+    net, x, y = _net()
+    tanh_out = gb.Layer(net[-1].W, net[-1].b, "tanh")
+    with pytest.raises(ValueError, match=r"^block 4: cost cross-entropy: not defined for output activation tanh"):
+        fn((*net[:-1], tanh_out), x, y, cost="cross-entropy")
+
+
 def test_init_residual_scales_the_branch():
     (zero,) = residual.init_residual(key(9), 4, 1, branch_scale=0.0)
     h = jnp.arange(4.0)
