@@ -214,7 +214,7 @@ def spectra(
     pax.set_xlim(left=left)
     if lo < left:  # finite values below what a direct SVD resolves: the curve starts at their fraction, marked
         first = True
-        for init, col, ls, ll, frac, pred in curves:
+        for _init, col, _ls, ll, _frac, _pred in curves:
             below = np.count_nonzero(ll < left) / ll.size
             if below > 0:
                 pax.plot(
