@@ -457,3 +457,21 @@ def test_underflow_markers_at_one_depth_all_stay_visible():
     assert alone > 0 and _colour_pixels(together, bf16) >= 0.8 * alone
     m16, m32 = _line(together, "bfloat16: zero from $k$=3"), _line(together, "float32: zero from $k$=3")
     assert m32.get_markersize() > m16.get_markersize() and m32.get_zorder() < m16.get_zorder()
+
+
+def test_nielsen_numbers_give_the_ratio_over_draws():
+    from gradbounds.experiments._nielsen import nielsen_numbers
+
+    rng = np.random.default_rng(5)
+    draws = {k: (10.0 ** rng.normal(k - 2, 0.1, 100)).tolist() for k in (2, 3, 4)}
+    runs = {k: {"initial": np.arange(1.0, k + 1), "final": np.arange(1.0, k + 1)} for k in (2, 3, 4)}
+    pub = {k: np.tile(np.geomspace(1.0, 10.0 ** (k - 2), k), (3, 1)) for k in (2, 3, 4)}
+    r = {"dataset": "digits", "steps": 3, "verdict": "holds", "runs": runs, "published": pub, "draws": draws}
+    out = nielsen_numbers(r)
+    assert out["draws"][0] == 100
+    for k in (2, 3, 4):
+        v = np.asarray(draws[k])
+        assert out[f"draws.{k}.median"][0] == pytest.approx(np.median(v))
+        assert out[f"draws.{k}.p10"][0] == pytest.approx(np.percentile(v, 10))
+        assert out[f"draws.{k}.p90"][0] == pytest.approx(np.percentile(v, 90))
+        assert out[f"draws.{k}.pubpct"][0] == pytest.approx(100 * np.mean(v < 10.0 ** (k - 2)))
