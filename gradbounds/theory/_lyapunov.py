@@ -32,8 +32,8 @@ References:
   Furstenberg & Kesten 1960, "Products of random matrices"; Cohen & Newman
   1984, "The stability of large random matrices and their products";
   Newman 1986, "The distribution of Lyapunov exponents: exact results for
-  random matrices", Commun. Math. Phys. 103; Bai & Yin 1993 (the largest
-  singular value); Hanin & Nica 2019, "Products of many large random
+  random matrices", Commun. Math. Phys. 103; Yin, Bai & Krishnaiah 1988 (the
+  largest singular value); Hanin & Nica 2019, "Products of many large random
   matrices and gradients in deep neural networks" (finite width and depth).
 """
 
@@ -117,7 +117,7 @@ def product_rate(n: int, sw2: float = 1.0, *, active: float = 1.0) -> ProductRat
       active: ``p``, the fraction of units a mask keeps (½ for relu at ``σ_b² = 0``).
 
     References:
-      Furstenberg & Kesten 1960; Newman 1986; Bai & Yin 1993; Hanin & Nica 2019.
+      Furstenberg & Kesten 1960; Newman 1986; Yin, Bai & Krishnaiah 1988; Hanin & Nica 2019.
     """
     lam = top_lyapunov(n, sw2, active=active)
     log_norm = 0.5 * math.log(sw2) + math.log1p(math.sqrt(active))
