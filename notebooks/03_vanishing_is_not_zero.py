@@ -106,7 +106,7 @@ assert float(jnp.max(jnp.abs(gW1))) > 0
 # entry above it).  The window is $\log_{10}\sqrt n$ plus one layer's
 # shrinkage wide, about 1.5 decades, where the previous version allowed 17.
 # Over 8 seeds (`python notebooks/tolerances.py underflow --seeds 8`) the exact
-# values sat 0.43–1.5 decades below the upper end and 0.12–0.85 above the
+# values sat 0.25–1.23 decades below the upper end and 0.12–1.16 above the
 # lower.  It fails if the depth were taken at the wrong threshold (the
 # smallest subnormal where subnormals are flushed: 7 decades off in float32,
 # 16 in float64); it does not resolve a shift of the depth by one layer (a
