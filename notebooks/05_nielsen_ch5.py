@@ -28,6 +28,7 @@
 # hierarchy example by example) at every recorded step.
 
 # %%
+import math
 import os
 
 import jax
@@ -99,15 +100,56 @@ for k in (2, 3, 4):
 # ## The claim: early layers learn slower, more so with depth
 # On our data and on the author's: at initialisation every hidden layer is
 # faster than the one before it, and the spread (last/first) grows with the
-# number of hidden layers.  Our spread is within a factor 3 of his for every
-# depth (one draw of the network each, on different data).
+# number of hidden layers.
+#
+# *How close to his.*  The spread is a random quantity: it depends on the
+# draw of the network, and one draw says little.  Over 200 draws on digits
+# (first 1000 images, step 0; `python notebooks/tolerances.py nielsen`)
+# $\log_{10}$ of last/first has median 0.701, 1.389 and 2.083 with 2, 3 and
+# 4 hidden layers (spreads 5.0, 24 and 121), standard deviation 0.064, 0.095
+# and 0.115, and 0.5–99.5 % range [0.559, 0.851], [1.208, 1.619] and
+# [1.794, 2.339].  Two checks against these:
+#
+# * Nielsen's published spread (4.7, 24 and 96: one draw each, on MNIST,
+#   another implementation: the independent value) lies in the 0.5–99.5 %
+#   range of ours.
+# * The median over 40 further draws made here agrees with the 200-draw
+#   median to 4 standard errors of the difference of two sample medians,
+#   $4\times1.2533\,\mathrm{sd}\sqrt{1/40+1/200}$ = 0.055, 0.082 and 0.100.
+#
+# Both fail if the weights were drawn from the book's older $N(0,1)$
+# initialiser instead of $N(0,1/n_\text{in})$: over 200 draws its medians
+# are 0.274, 0.476 and 0.646, 0.4 to 1.4 decades lower, below every range.
+# The single network trained here is one draw and is not checked against a
+# range: with four hidden layers its spread (56) is below all 200 draws (an
+# event of probability about 1/200), a reminder of why one draw per depth,
+# as in the book, is thin evidence.  The ranges are for digits; on another
+# data set (the full run, Fashion-MNIST) only the factor-3 agreement with his
+# is checked.
 
 # %%
+from gradbounds.experiments._nielsen import initial_ratio_draws  # noqa: E402
+
+MEDIAN_200 = {2: 0.701, 3: 1.389, 4: 2.083}  # log10 last/first over 200 draws on digits
+SD_200 = {2: 0.0635, 3: 0.0948, 4: 0.115}
+RANGE_200 = {2: (0.559, 0.851), 3: (1.208, 1.619), 4: (1.794, 2.339)}  # 0.5-99.5 %
 ours = {k: runs[k].hidden_speeds[0] for k in runs}
+draws = initial_ratio_draws(ds, 40, 0) if ds.name == "digits" else None
 for k in (2, 3, 4):
     assert np.all(np.diff(ours[k]) > 0), k
     r_ours, r_pub = ours[k][-1] / ours[k][0], pub[k][0][-1] / pub[k][0][0]
-    assert 1 / 3 < r_ours / r_pub < 3, (k, r_ours, r_pub)
+    if draws is not None:
+        lo, hi = RANGE_200[k]
+        assert lo <= np.log10(r_pub) <= hi, (k, r_pub, 10**lo, 10**hi)
+        med = float(np.median(np.log10(draws[k])))
+        tol = 4 * 1.2533 * SD_200[k] * math.sqrt(1 / 40 + 1 / 200)
+        assert abs(med - MEDIAN_200[k]) <= tol, (k, med, MEDIAN_200[k], tol)
+        print(
+            f"{k} hidden layers: median spread over 40 draws {10**med:.1f} (200 draws: {10 ** MEDIAN_200[k]:.1f}); "
+            f"ours {r_ours:.1f}, Nielsen's {r_pub:.1f}"
+        )
+    else:  # no distribution measured on this data set
+        assert 1 / 3 < r_ours / r_pub < 3, (k, r_ours, r_pub)
 assert ours[2][-1] / ours[2][0] < ours[3][-1] / ours[3][0] < ours[4][-1] / ours[4][0]
 
 # %% [markdown]

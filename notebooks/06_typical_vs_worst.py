@@ -30,6 +30,7 @@ import os
 
 import jax
 import numpy as np
+from scipy import integrate, optimize
 
 jax.config.update("jax_enable_x64", True)
 import gradbounds as gb  # noqa: E402
@@ -41,28 +42,69 @@ WIDTH, DEPTH, NETS = (100, 16, 6) if QUICK else (300, 40, 16)
 
 # %% [markdown]
 # ## Exact facts of the theory
-# relu with $\sigma_w^2=2$ has $\chi_1=1$ at every $q$; on the critical line
-# of tanh $\chi_1=1$; the critical line starts at $\sigma_w^2=1$ for
-# $\sigma_b^2=0$ (tanh'(0) = 1).
+# relu with $\sigma_w^2=2$ has $\chi_1=1$ at every $q$; the critical line
+# starts at $\sigma_w^2=1$ for $\sigma_b^2=0$ (tanh'(0) = 1).  The critical
+# point at $\sigma_b^2=0.05$ is checked against an independent computation,
+# not against the package's own $\chi_1$ (which shares its Gaussian
+# expectations with the root finder): the two conditions written out,
+# $q=\sigma_w^2E[\tanh^2(\sqrt q z)]+\sigma_b^2$ and
+# $\sigma_w^2E[\operatorname{sech}^4(\sqrt q z)]=1$, i.e.
+# $q-E[\tanh^2]/E[\operatorname{sech}^4]=\sigma_b^2$, integrated by
+# `scipy.integrate.quad` and solved by `scipy.optimize.brentq`.  Both are
+# accurate to about $10^{-12}$, so the tolerance is $10^{-9}$; it fails if
+# the package's Gaussian expectations were wrong in a way both of its
+# functions share (a quadrature rule for the weight $e^{-x^2}$ used for
+# $N(0,1)$ without rescaling by $\sqrt2$ gives $\sigma_w^2=1.093$, not 1.761).
 
 # %%
 for q in (0.1, 1.0, 10.0):
     assert abs(theory.chi1("relu", 2.0, 0.0, q=q) - 1.0) < 1e-12
 sw2_c, q_c = theory.critical_sw2("tanh", 0.05)
-assert abs(theory.chi1("tanh", sw2_c, 0.05) - 1.0) < 1e-8
 assert abs(theory.critical_sw2("tanh", 0.0)[0] - 1.0) < 1e-12
-print(f"tanh, sigma_b^2 = 0.05: critical sigma_w^2 = {sw2_c:.6f} (q* = {q_c:.4f})")
+
+
+def gauss(f, q):  # E f(sqrt(q) z), z ~ N(0, 1), beyond |z| = 40 the weight is below 1e-347
+    w = lambda z: f(math.sqrt(q) * z) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    return integrate.quad(w, -40, 40, epsabs=1e-15, epsrel=1e-13, limit=200)[0]
+
+
+tanh2, sech4 = (lambda u: math.tanh(u) ** 2), (lambda u: 1 / math.cosh(u) ** 4)
+q_ind = optimize.brentq(lambda q: q - gauss(tanh2, q) / gauss(sech4, q) - 0.05, 1e-3, 10, xtol=1e-14, rtol=1e-14)
+sw2_ind = 1 / gauss(sech4, q_ind)
+assert abs(sw2_c - sw2_ind) < 1e-9 and abs(q_c - q_ind) < 1e-9, (sw2_c, sw2_ind, q_c, q_ind)
+print(f"tanh, sigma_b^2 = 0.05: critical sigma_w^2 = {sw2_c:.9f} (independent: {sw2_ind:.9f}), q* = {q_c:.6f}")
 
 # %% [markdown]
 # ## Mean field against measurement, and the bound
 # Three settings of tanh networks at $\sigma_b^2=0.05$: ordered, critical,
 # chaotic.  The measured per-layer rate ($\log_{10}$ of the factor by which
 # the mean of $\|\delta^l\|^2$ changes per layer, fitted over all layers)
-# against $\log_{10}\chi_1$; the tolerance is for finite width and
-# $N$ networks (seeded).
+# against $\log_{10}\chi_1$ (the independent value: the mean-field integral).
+#
+# *Tolerance.*  The measured rate is random (6 networks of width 100).  Over
+# 1000 independent draws (`python notebooks/tolerances.py rate --seeds 1000`)
+# the difference rate − $\log_{10}\chi_1$ has 0.1–99.9 % range
+# [−0.027, 0.021] (ordered), [−0.031, 0.032] (critical) and [−0.043, 0.045]
+# (chaotic; its tail is long: the 0.5–99.5 % range is [−0.036, 0.041], and
+# this notebook's chaotic draw, 0.041, lies at about the 99.6th percentile),
+# medians within 0.002 of 0: no bias at this width and depth.  The check
+# requires the difference in that range (the old one allowed $\pm0.05$).  It
+# fails if the rate were taken of the root-mean-square norm instead of the
+# mean square (half the rate): in the ordered setting the difference then
+# lies in [0.081, 0.105] over all 1000 draws, far outside; in the chaotic one
+# its median, −0.054, is outside but its upper tail is not (this notebook's
+# draw would give −0.033 there, inside); at criticality
+# $\log_{10}\chi_1=0$ and halving changes nothing.  These ranges are for the
+# quick settings; the full run (width 300, depth 40, 16 networks) keeps the
+# old $\pm0.05$.
 
 # %%
 settings = {"ordered": 0.8, "critical": sw2_c, "chaotic": 3.5}
+RATE_RANGE = (  # rate - log10 chi1: 0.1-99.9 % range over 1000 draws (quick settings); the full ones keep +-0.05
+    {"ordered": (-0.0275, 0.0207), "critical": (-0.0309, 0.0320), "chaotic": (-0.0431, 0.0451)}
+    if QUICK
+    else dict.fromkeys(settings, (-0.05, 0.05))
+)
 res = {}
 for i, (name, sw2) in enumerate(settings.items()):
     tw = typical_vs_worst(
@@ -73,7 +115,8 @@ for i, (name, sw2) in enumerate(settings.items()):
         f"{name:9s} chi1 = {tw.chi1:.4f}: measured rate {tw.measured_rate:+.4f} vs log10 chi1 {math.log10(tw.chi1):+.4f}; "
         f"bound slack at layer 1 = {tw.slack[0]:.1f}"
     )
-    assert abs(tw.measured_rate - math.log10(tw.chi1)) < 0.05, name
+    lo, hi = RATE_RANGE[name]
+    assert lo <= tw.measured_rate - math.log10(tw.chi1) <= hi, (name, tw.measured_rate, math.log10(tw.chi1))
     assert np.all(tw.bound >= tw.exact_mean)  # the worst case holds (mean of log10, per layer)
 assert res["ordered"].chi1 < 1 < res["chaotic"].chi1
 assert res["ordered"].measured[0] < res["ordered"].measured[-1]  # vanishing towards the input
@@ -87,11 +130,37 @@ for tw in res.values():
 # Near-critical tanh ($\sigma_w^2=1.05$, $\sigma_b^2=2.01\times10^{-5}$):
 # Gaussian and orthogonal weights share $\chi_1$ (the mean of $\lambda$) but
 # not the spread.  Orthogonal weights keep every singular value near 1.
-# Tolerances: finite width (O(1/n)) for the orthogonal ensemble; the Gaussian
-# spectrum is heavy-tailed, so its sample mean over a few networks is only
-# checked to a factor 2, and its largest value to a factor 2 of the
-# (infinite-width) edge, which a finite sample may fall short of or overshoot
-# (with the full settings, 16 networks of width 300, it overshoots).
+#
+# *Tolerances.*  The sample mean, variance and largest value of the
+# $6\times100$ squared singular values are random; the predictions
+# (mean $\chi_1^L$, variance and edge from the S-transform) are the
+# independent values.  Over 200 independent draws
+# (`python notebooks/tolerances.py spectrum`) $\log_{10}$(measured/predicted)
+# has median $m$ and 1–99 % range $[a,b]$; 200 draws do not pin down the
+# far tails, so each check allows the 0.1–99.9 % range of a normal
+# distribution with that median and 1–99 % range, $m\pm3.09\,s$ with
+# $s=(b-a)/4.65$:
+#
+# | | mean | variance | largest value vs edge |
+# |---|---|---|---|
+# | Gaussian, 1–99 % | [−0.105, 0.083] | [−0.244, 0.244] | [−0.243, 0.241] |
+# | Gaussian, checked | [−0.149, 0.101] | [−0.331, 0.318] | [−0.331, 0.312] |
+# | orthogonal, 1–99 % | [−0.0046, 0.0052] | [0.0028, 0.0355] | [−0.0048, 0.0160] |
+# | orthogonal, checked | [−0.0061, 0.0068] | [−0.0025, 0.0409] | [−0.0103, 0.0174] |
+#
+# (The Gaussian spectrum is heavy-tailed: its mean is known to about 40 %
+# and its variance and largest value to a factor 2 from 600 values, and
+# this notebook's Gaussian mean, 0.74 of the prediction, lies below the
+# 200 draws' 0.5 % quantile; the factor-2 checks before did not check the
+# variance.  The orthogonal spectrum's mean is known to 1.5 %, where 5 % was
+# allowed; its variance exceeds the infinite-width prediction by 4.5 %
+# (median), a finite-width bias the range includes, where 30 % either way
+# was allowed.)  They fail under plausible bugs: the other ensemble's
+# variance and edge (the sign of $s_1$ swapped) are off by 2.4 and 1.5
+# decades for Gaussian weights, 2.4 and 1.5 for orthogonal ones; a mean
+# computed as $\sigma_w^{2L}$ (forgetting $E[\sigma'^2]$) is
+# $1.05^{16}=2.18$ instead of $\chi_1^L=1.000003$, 0.34 decades off.  The
+# ranges are for the quick settings; the full run keeps the old tolerances.
 
 # %%
 sw2, sb2, L, n = 1.05, 2.01e-5, DEPTH, WIDTH
@@ -113,13 +182,22 @@ for i, init in enumerate(("gaussian", "orthogonal")):
         f"{init:10s}: mean {lam.mean():.3f} (predicted {pred.mean:.3f}), variance {lam.var():.3f} ({pred.variance:.3f}), "
         f"max {lam.max():.3f} (edge {pred.edge:.3f})"
     )
-lam_o, pred_o = meas["orthogonal"]
-assert abs(lam_o.mean() / pred_o.mean - 1) < 0.05
-assert abs(lam_o.var() / pred_o.variance - 1) < 0.3 and abs(lam_o.max() / pred_o.edge - 1) < 0.1
-# Gaussian weights: a heavy-tailed spectrum whose sample mean converges slowly; within a factor 2
-lam_g, pred_g = meas["gaussian"]
-assert 0.5 < lam_g.mean() / pred_g.mean < 2 and 0.5 < lam_g.max() / pred_g.edge < 2
-assert meas["gaussian"][0].var() > 10 * lam_o.var()  # same chi1, far wider spectrum
+SPEC_RANGE = {  # log10(measured / predicted): median +- 3.09 s, s from the 1-99 % range of 200 draws
+    "gaussian": {"mean": (-0.149, 0.101), "variance": (-0.331, 0.318), "edge": (-0.331, 0.312)},
+    "orthogonal": {"mean": (-0.0061, 0.0068), "variance": (-0.0025, 0.0409), "edge": (-0.0103, 0.0174)},
+}
+if not QUICK:  # the full settings: the old tolerances (no distribution measured there)
+    two, l2 = math.log10(2), math.log10
+    SPEC_RANGE = {
+        "gaussian": {"mean": (-two, two), "variance": (-np.inf, np.inf), "edge": (-two, two)},
+        "orthogonal": {"mean": (l2(0.95), l2(1.05)), "variance": (l2(0.7), l2(1.3)), "edge": (l2(0.9), l2(1.1))},
+    }
+for init, (lam, pred) in meas.items():
+    got = {"mean": lam.mean(), "variance": lam.var(), "edge": lam.max()}
+    for key, (lo, hi) in SPEC_RANGE[init].items():
+        r = math.log10(got[key] / getattr(pred, key))
+        assert lo <= r <= hi, (init, key, r, lo, hi)
+assert meas["gaussian"][0].var() > 10 * meas["orthogonal"][0].var()  # same chi1, far wider spectrum
 
 # %% [markdown]
 # ## The figure

@@ -92,6 +92,12 @@ SLACK_FAMILIES = (
 )
 
 
+def _mean_ok(v, ok):
+    """Mean over networks and examples (axes 0, 1) of the finite entries (``ok``)."""
+    v = np.asarray(v)
+    return np.sum(np.where(ok, v, 0.0), axis=(0, 1)) / np.sum(ok, axis=(0, 1))
+
+
 def slack_compute(*, quick, seed, **_):
     _x64()
     L, width, N, n = (32, 16, 4, 4) if quick else (200, 30, 10, 10)
@@ -119,6 +125,15 @@ def slack_compute(*, quick, seed, **_):
                 for p, v in sh.items()
                 if p != "total"
             },
+            # per-layer growth of the levels, log10 per layer crossed (fit over k >= 5): P grows with the norm
+            # of the product (the top Lyapunov exponent), J with the product of the factors' norms
+            "growth": {
+                lv: float(
+                    np.polyfit(k[order][k[order] >= 5], _mean_ok(getattr(h.levels, lv), ok)[order][k[order] >= 5], 1)[0]
+                )
+                / np.log(10)
+                for lv in ("P", "J")
+            },
             "slack_min": np.nanmin(tot, axis=(0, 1))[order],
             "slack_max": np.nanmax(tot, axis=(0, 1))[order],
             "excluded": int(np.sum(~ok[..., 0])),
@@ -126,7 +141,20 @@ def slack_compute(*, quick, seed, **_):
         }
         fams.append(fam)
     verdict = max((f["verdict"] for f in fams), key=("holds", "inconclusive", "violated").index)
-    return {"families": fams, "depth": L, "width": width, "networks": N, "examples": n, "verdict": verdict}
+    from gradbounds import theory
+
+    # relu with He's initialisation: products of D W^T, D a mask keeping half the units, sigma_w^2 = 2
+    rate = theory.product_rate(width, 2.0, active=0.5)
+    predicted = {k: v / np.log(10) for k, v in rate._asdict().items()}
+    return {
+        "families": fams,
+        "depth": L,
+        "width": width,
+        "networks": N,
+        "examples": n,
+        "verdict": verdict,
+        "relu_products": predicted,
+    }
 
 
 def slack_draw(result, path, **_):
@@ -148,6 +176,13 @@ def slack_numbers(r):
             out[f"{key}.share.{p}"] = (100 * fam["slack"][p][-1] / tot[-1], ".0f")
             if "shapley" in fam:  # the same parts, averaged over the 24 orders of the steps
                 out[f"{key}.shapley.{p}"] = (100 * fam["shapley"][p][-1] / tot[-1], ".0f")
+        if "growth" in fam:  # log10 per layer: the norm of the product (P), the product of the norms (J)
+            out[f"{key}.growth.P"] = (fam["growth"]["P"], ".3f")
+            out[f"{key}.growth.J"] = (fam["growth"]["J"], ".3f")
+            out[f"{key}.growth.submult"] = (fam["growth"]["J"] - fam["growth"]["P"], ".3f")
+    if "relu_products" in r:  # products of random matrices (Newman 1986; Bai-Yin): log10 per layer
+        for k, v in r["relu_products"].items():
+            out[f"relu.products.{k}"] = (v, ".3f")
     return out
 
 

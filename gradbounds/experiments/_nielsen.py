@@ -45,7 +45,57 @@ def nielsen_compute(*, quick, seed, nielsen_dir=None, **_):
             "accuracy": r.final.get("accuracy"),
         }
     verdict = max((v["verdict"] for v in runs.values()), key=("holds", "inconclusive", "violated").index)
-    return {"dataset": d.name, "why": why, "steps": steps, "runs": runs, "published": pub, "verdict": verdict}
+    draws = initial_ratio_draws(d, 50 if quick else 200, seed)
+    return {
+        "dataset": d.name,
+        "why": why,
+        "steps": steps,
+        "runs": runs,
+        "published": pub,
+        "verdict": verdict,
+        "draws": draws,
+    }
+
+
+def initial_ratio_draws(d, n_draws: int, seed: int) -> dict:
+    """Last/first hidden-layer speed at initialisation over ``n_draws`` networks per depth (the protocol's
+    1000 images), so that one run's ratio can be read against its distribution over draws of the network.
+
+    The networks are Nielsen's initialisation, ``W ~ N(0, 1/n_in)``, ``b ~ N(0, 1)``, drawn with NumPy from
+    ``seed`` (a batch of networks, one compiled program per depth; drawing them one by one with JAX costs
+    more in dispatch and compilation than the speeds themselves).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    import gradbounds as gb
+
+    X, Y = jnp.asarray(d.x_train[:1000]), jnp.asarray(d.y_train()[:1000])
+
+    def ratio(net):
+        deltas = jax.vmap(lambda x, y: gb.errors(net, x, y, cost="cross-entropy"))(X, Y)
+        return jnp.linalg.norm(jnp.mean(deltas[-2], 0)) / jnp.linalg.norm(jnp.mean(deltas[0], 0))
+
+    many = jax.jit(jax.vmap(ratio))
+    out = {}
+    for k in (2, 3, 4):
+        ws = (d.n_inputs,) + (30,) * k + (10,)
+        rng = np.random.default_rng([seed, 7_000 + k])
+        nets = tuple(
+            gb.Layer(
+                jnp.asarray(rng.standard_normal((n_draws, m, n)) / np.sqrt(n)),
+                jnp.asarray(rng.standard_normal((n_draws, m))),
+                "sigmoid",
+            )
+            for n, m in zip(ws[:-1], ws[1:])
+        )
+        out[k] = np.concatenate(
+            [
+                np.asarray(many(jax.tree_util.tree_map(lambda a, i=i: a[i : i + 50], nets)))
+                for i in range(0, n_draws, 50)
+            ]
+        ).tolist()
+    return out
 
 
 def nielsen_draw(result, path, **_):
@@ -71,6 +121,14 @@ def nielsen_numbers(r):
         out[f"pub.{k}.ratio"] = (pub[-1] / pub[0], ".0f")
         fin = np.asarray(run["final"])
         out[f"ours.{k}.finalratio"] = (fin[-1] / fin[0], ".0f")
+        draws = (r.get("draws") or {}).get(k, (r.get("draws") or {}).get(str(k)))
+        if draws:  # the ratio over draws of the network: median, 10-90 % interval, the author's percentile
+            v = np.asarray(draws, float)
+            out["draws"] = (v.size, "d")
+            out[f"draws.{k}.median"] = (np.median(v), ".0f" if np.median(v) >= 10 else ".1f")
+            for q in (10, 90):
+                out[f"draws.{k}.p{q}"] = (np.percentile(v, q), ".0f" if np.median(v) >= 10 else ".1f")
+            out[f"draws.{k}.pubpct"] = (100 * np.mean(v < pub[-1] / pub[0]), ".0f")
         if run.get("bound_slack_initial") is not None:
             out[f"ours.{k}.slack1"] = (run["bound_slack_initial"][0], ".2f")
             out[f"ours.{k}.cancel1"] = (run["cancellation_initial"][0], ".2f")

@@ -16,7 +16,8 @@ __all__ = ["SPECTRA", "PHASE", "TYPICAL"]
 SPECTRA_SETTING: dict[str, Any] = dict(
     activation="tanh", sw2=1.05, sb2=2.01e-5
 )  # near-critical tanh (Pennington et al. 2017)
-RESOLVED = 14.0  # a direct SVD resolves singular values down to about 1e-14 of the largest
+RESOLVED = 14.0  # a direct SVD resolves singular values down to about 1e-14 of the largest; the QR method all
+QR_TOL = 1e-6  # the QR sweeps' tolerance on log sigma (relative to 1 + |log sigma|): a plot's accuracy
 
 
 def _at_fixed_point(seed, n, activation, sw2, sb2):
@@ -34,6 +35,20 @@ def _at_fixed_point(seed, n, activation, sw2, sb2):
     return scale * math.sqrt(n) * g / jnp.linalg.norm(g)
 
 
+def product_log10_sv(net, x, l):
+    """Every ``log10 σ_i(Π_l)``: a direct SVD's, or the QR method's where the SVD would not resolve them all.
+
+    A direct SVD resolves ``σ_i`` down to about ``10^{-14} σ_1`` (:data:`RESOLVED`); a product whose SVD spans
+    more than ``RESOLVED - 2`` decades is computed again by the QR sweeps, which resolve every value.
+    """
+    import gradbounds as gb
+
+    p = np.asarray(gb.spectra.product_spectrum(net, x, l, method="svd").log_sv) / np.log(10)
+    if p[0] - p[-1] > RESOLVED - 2:
+        p = np.asarray(gb.spectra.product_spectrum(net, x, l, method="qr", tol=QR_TOL).log_sv) / np.log(10)
+    return p
+
+
 def spectra_compute(*, quick, seed, **_):
     import gradbounds as gb
     from gradbounds import theory
@@ -47,7 +62,8 @@ def spectra_compute(*, quick, seed, **_):
 
         net = gb.init_network(jax.random.key(seed + 70 + i), (n,) * (L + 1), init=init, **st)
         x = _at_fixed_point(seed + 80 + i, n, st["activation"], st["sw2"], st["sb2"])
-        sp = gb.spectra.input_output_spectrum(net, x, method="svd")
+        # the QR method: every value, however small (a direct SVD stops at about 1e-14 sigma_1)
+        sp = gb.spectra.input_output_spectrum(net, x, method="qr", tol=QR_TOL)
         log10_lam = 2 * np.asarray(sp.log_sv) / np.log(10)
         lam = 10.0**log10_lam
         pred = theory.jacobian_spectrum(st["activation"], st["sw2"], st["sb2"], L, init=init)
@@ -60,13 +76,9 @@ def spectra_compute(*, quick, seed, **_):
         if init == "gaussian":  # per-layer and product spectra of the backward Jacobians
             out["layers"] = list(range(1, L))
             out["layer_log10_sv"] = [np.log10(np.asarray(v)) for v in gb.spectra.error_singular_values(net, x)]
-            prods = [
-                np.asarray(gb.spectra.product_spectrum(net, x, l, method="svd").log_sv) / np.log(10)
-                for l in range(1, L)
-            ]
+            prods = [product_log10_sv(net, x, l) for l in range(1, L)]
             out["product_layers"] = list(range(1, L))
-            out["product_log10_sv"] = prods
-            out["floor_log10"] = [float(p[0] - RESOLVED) for p in prods]
+            out["product_log10_sv"] = prods  # every value: no floor
             out["expanding"] = [int(np.sum(p > 0)) for p in prods]
             out["label"] = f"{st['activation']}, Gaussian $W$, $\\sigma_w^2={st['sw2']}$"
     return out
@@ -92,6 +104,11 @@ def spectra_numbers(r):
     out["layer.maxmax"] = (max(float(np.max(v)) for v in r["layer_log10_sv"]), ".2f")
     out["layer.expanding"] = (int(np.mean([np.sum(np.asarray(v) > 0) for v in r["layer_log10_sv"]])), "d")
     out["resolved"] = (RESOLVED, ".0f")
+    out["prod1.decades"] = (p1[0] - p1[-1], ".0f")  # sigma_1 / sigma_min of Pi_1, in decades (QR method)
+    out["lam.decades"] = (
+        max(float(np.max(run["log10_lam"]) - np.min(run["log10_lam"])) for run in r["runs"].values()),
+        ".0f",
+    )
     return out
 
 
@@ -107,9 +124,14 @@ def phase_compute(*, quick, seed, **_):
     sb2 = np.linspace(0.0, 0.5, m[1])
     SW, SB = np.meshgrid(sw2, sb2)
     chi = np.asarray(theory.mean_field(act, SW, SB, correlation=False).chi1)
-    q = np.geomspace(1e-4, 50, 200 if quick else 800)
+    # the critical line from sigma_b^2 = 0 to the axis' end: q* runs to the critical point at sb2[-1] exactly
+    # (a fixed q grid ended at the last grid point below the axis' end, sigma_b^2 ~ 0.45 of 0.5)
+    sw0, q0 = theory.critical_sw2(act, float(sb2[0]))
+    q_end = theory.critical_sw2(act, float(sb2[-1]))[1]
+    q = np.linspace(0.0, q_end, 201 if quick else 801)[1:]  # about evenly spaced in sigma_b^2 on the axis
     csw, csb = theory.critical_line(act, q)
-    ok = (np.asarray(csb) >= 0) & (np.asarray(csb) <= sb2[-1]) & (np.asarray(csw) <= sw2[-1])
+    csw, csb = np.concatenate([[sw0], csw]), np.concatenate([[sb2[0]], csb])
+    ok = (csb >= sb2[0]) & (csb <= sb2[-1] + 1e-12) & (csw <= sw2[-1])  # the last point: sb2[-1] to rounding
     at = {}
     for b in (0.0, 0.05, 0.3):
         w, qs = theory.critical_sw2(act, b)
@@ -120,7 +142,7 @@ def phase_compute(*, quick, seed, **_):
         "sw2": sw2,
         "sb2": sb2,
         "chi1": chi,
-        "critical": {"sw2": np.asarray(csw)[ok], "sb2": np.asarray(csb)[ok]},
+        "critical": {"sw2": csw[ok], "sb2": csb[ok], "q_star": np.concatenate([[q0], q])[ok]},
         "critical_at": at,
         "example": {"sw2": 1.5, "sb2": 0.05, **mf.to_dict()},
     }

@@ -132,18 +132,25 @@ def underflow(
     ax_, pax = ax, axis
     _plot(pax, k, e, dict(color="k", linestyle="-", marker=None), r"exact $\log_{10}\|\delta^l\|$")
     groups = {}
+    placed: list[float] = []  # depths already marked
+    near = 0.015 * (float(np.max(k)) - float(np.min(k)))  # markers closer than this overlap on the page
     for i, (name, d) in enumerate(result["dtypes"].items()):
         col, ls, mk = _CYCLE[i + 1]
         groups.setdefault(round(d["tiny_log10"], 6), []).append((name, col, ls))
         if d.get("depth") is not None:
             kd = d["depth"]
+            # a marker at the place of earlier ones (bfloat16 and float32 share the exponent range, hence
+            # often the depth) is drawn larger and behind them, so that every dtype stays visible
+            under = sum(abs(p - kd) <= near for p in placed)
+            placed.append(kd)
             pax.plot(
                 [kd],
                 [np.interp(kd, k, e)],
                 marker=mk,
                 color=col,
                 linestyle="none",
-                markersize=5,
+                markersize=5 + 4 * under,
+                zorder=3 - 0.1 * under,
                 label=f"{name}: zero from $k$={kd}",
             )
         else:

@@ -91,6 +91,9 @@ def phase_diagram(
             fontsize=6.5,
             bbox=box,
         )
+    # the axes end at the grid's ends (not half a cell beyond), where the critical line ends too
+    pax.set_xlim(sw2[0], sw2[-1])
+    pax.set_ylim(sb2[0], sb2[-1])
     pax.set_xlabel(r"$\sigma_w^2$")
     pax.set_ylabel(r"$\sigma_b^2$")
     pax.set_title(f"{result.get('activation', '')}: mean-field $\\chi_1$, critical line dashed")
@@ -116,10 +119,13 @@ def spectra(
     the way from the output to layer l, those below shrunk.  Right: empirical
     distribution of ``log10 λ`` for the squared singular values λ of the
     input-output Jacobian, one per weight ensemble, with the free-probability
-    mean (one line when the ensembles share it) and spectral edge.  The λ axis
-    starts where a direct SVD stops resolving (twice the decades that
-    ``floor_log10`` leaves below ``σ_1``, or a run's own ``floor_log10``), so a
-    curve may start above 0; exact zeros (``-inf``) count at the left edge.  A
+    mean (one line when the ensembles share it) and spectral edge.  Values from
+    the QR method (:mod:`gradbounds.spectra`, ``method="qr"``) are all drawn;
+    for a direct SVD's, give ``floor_log10``: the λ axis then starts where the
+    SVD stops resolving (twice the decades that ``floor_log10`` leaves below
+    ``σ_1``, or a run's own ``floor_log10``), and a curve that starts above 0
+    there is marked (◁) at the fraction of values below; exact zeros (``-inf``)
+    count at the left edge.  A
     spectrum squeezed into a sliver of the axis by a much wider one is drawn
     again, magnified, in an inset where no curve runs.
 
@@ -206,8 +212,22 @@ def spectra(
         pax.axvline(np.log10(means[0]), color="k", linestyle=":", linewidth=0.9, label="predicted mean (both)")
     left = max(lo - 0.5, floor)
     pax.set_xlim(left=left)
-    if lo < left:  # finite values below what a direct SVD resolves: the curve starts at their fraction
-        pax.plot([], [], linestyle="none", label="axis starts at the SVD's resolution")
+    if lo < left:  # finite values below what a direct SVD resolves: the curve starts at their fraction, marked
+        first = True
+        for _init, col, _ls, ll, _frac, _pred in curves:
+            below = np.count_nonzero(ll < left) / ll.size
+            if below > 0:
+                pax.plot(
+                    [left],
+                    [below],
+                    marker="<",
+                    color=col,
+                    linestyle="none",
+                    markersize=4,
+                    clip_on=False,
+                    label="values below the SVD's resolution" if first else None,
+                )
+                first = False
     pax.set_xlabel(r"$\log_{10}\lambda$, $\lambda$ a squared singular value of $\partial a^L/\partial x$")
     pax.set_ylabel(r"fraction $\leq$ abscissa")
     pax.set_ylim(-0.03, 1.03)

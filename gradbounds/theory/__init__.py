@@ -37,6 +37,10 @@ from gradbounds.theory._freeprob import jacobian_spectrum as jacobian_spectrum
 from gradbounds.theory._freeprob import s1 as s1
 from gradbounds.theory._freeprob import sample_jacobian_spectrum as sample_jacobian_spectrum
 
+from gradbounds.theory._lyapunov import ProductRate as ProductRate
+from gradbounds.theory._lyapunov import product_rate as product_rate
+from gradbounds.theory._lyapunov import top_lyapunov as top_lyapunov
+
 from gradbounds.theory._typical import TypicalWorst as TypicalWorst
 from gradbounds.theory._typical import typical_vs_worst as typical_vs_worst
 
@@ -62,6 +66,9 @@ __all__ = (
     "jacobian_spectrum",
     "s1",
     "sample_jacobian_spectrum",
+    "ProductRate",
+    "product_rate",
+    "top_lyapunov",
     "TypicalWorst",
     "typical_vs_worst",
 )

@@ -340,3 +340,138 @@ def test_slack_depth_draws_the_shapley_parts_dotted():
     np.testing.assert_allclose(line.get_ydata(), fam["shapley"]["split"])
     assert line.get_linestyle() == ":"
     np.testing.assert_allclose(_line(fig, "submult., Shapley", ax=0).get_ydata(), fam["shapley"]["submultiplicativity"])
+
+
+def _legend_handles_drawn(legend):
+    """Every legend entry has a handle that draws something: a line, a marker or a patch."""
+    from matplotlib.lines import Line2D
+
+    for h in legend.legend_handles:
+        if isinstance(h, Line2D):
+            line = h.get_linestyle() not in ("None", "none", "", " ") and h.get_linewidth() > 0
+            mark = h.get_marker() not in (None, "None", "none", "", " ") and h.get_markersize() > 0
+            assert line or mark, f"legend entry {h.get_label()!r} has no handle"
+        else:
+            assert h is not None and h.get_visible()
+
+
+def test_spectra_legends_have_handles_where_the_axis_starts_at_the_svd_resolution():
+    # a direct SVD's values (floor_log10 given): the curves start above 0 at the axis' left edge, marked there
+    rng = np.random.default_rng(3)
+    wide = np.sort(rng.uniform(-40.0, 1.0, 200))
+    res = {
+        "layers": [1],
+        "layer_log10_sv": [np.array([0.2, -1.0])],
+        "product_layers": [1],
+        "product_log10_sv": [np.array([0.5, -3.0])],
+        "floor_log10": [0.5 - 14.0],
+        "runs": {"gaussian": {"log10_lam": wide, "predicted": {"mean": 1.0, "edge": 30.0}}},
+    }
+    fig = plotting.spectra(res)
+    for ax in fig.axes[:2]:
+        _legend_handles_drawn(ax.get_legend())
+    mark = _line(fig, "values below the SVD's resolution", 1)
+    left = fig.axes[1].get_xlim()[0]
+    np.testing.assert_allclose(mark.get_xdata(), [left])
+    np.testing.assert_allclose(mark.get_ydata(), [np.mean(wide < left)])
+
+
+def test_spectra_products_below_the_svd_resolution_are_computed_and_drawn():
+    from gradbounds.experiments._theory import RESOLVED, product_log10_sv
+
+    # a linear chain Q_l diag(d) Q_{l-1}^T: Pi_1 = B^1 B^2 B^3 has singular values d^3 exactly, 10^0 .. 10^-27
+    rng = np.random.default_rng(4)
+    n, k = 4, 3
+    d = 10.0 ** -np.arange(0, 3 * n, 3)[:n]
+    Q = [np.linalg.qr(rng.normal(size=(n, n)))[0] for _ in range(k + 2)]
+    Ws = [Q[i + 1] @ np.diag(d) @ Q[i].T for i in range(k + 1)]
+    net = gb.network_from_arrays(Ws, [np.zeros(n)] * (k + 1), ["linear"] * (k + 1))
+    x = jnp.ones(n, jnp.float64)
+    got = product_log10_sv(net, x, 1)
+    want = k * np.log10(d)
+    assert want[-1] < want[0] - RESOLVED  # below what a direct SVD resolves
+    np.testing.assert_allclose(got, want, atol=1e-6)  # the QR sweeps' tolerance (QR_TOL, in log sigma)
+    res = {
+        "layers": [1, 2, 3],
+        "layer_log10_sv": [np.log10(d)] * 3,
+        "product_layers": [1],
+        "product_log10_sv": [got],
+        "runs": {"gaussian": {"log10_lam": 2 * got}},
+    }
+    fig = plotting.spectra(res)
+    dots = _line(fig, r"$\sigma_i(B^l\cdots B^{L-1})$", 0)
+    assert np.min(dots.get_ydata()) < np.max(dots.get_ydata()) - RESOLVED  # drawn, not cut at 1e-14 sigma_1
+    lo, _ = fig.axes[0].get_ylim()
+    assert lo <= np.min(got)
+    for ax in fig.axes[:2]:
+        _legend_handles_drawn(ax.get_legend())
+
+
+def test_phase_critical_line_reaches_the_end_of_the_axis():
+    from gradbounds.experiments._theory import phase_compute
+    from gradbounds.theory import chi1
+
+    jax.config.update("jax_enable_x64", True)
+    r = phase_compute(quick=True, seed=0)
+    crit = r["critical"]
+    sb2 = np.asarray(crit["sb2"])
+    assert sb2[0] == 0.0 and abs(sb2[-1] - r["sb2"][-1]) < 1e-12  # from sigma_b^2 = 0 to the axis' end, 0.5
+    assert np.max(np.diff(sb2)) < 0.02 * r["sb2"][-1]  # no gap along the line
+    for i in (0, len(sb2) // 2, -1):  # on the line chi_1 = 1
+        assert abs(chi1("tanh", crit["sw2"][i], crit["sb2"][i]) - 1) < 1e-9
+    fig = plotting.phase_diagram(r)
+    line = _line(fig, r"critical $\chi_1=1$")
+    ylo, yhi = fig.axes[0].get_ylim()
+    assert np.max(line.get_ydata()) >= yhi - 1e-9 and np.min(line.get_ydata()) <= ylo + 1e-9
+
+
+def _colour_pixels(fig, colour, tol=8):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgb
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    rgb = np.array(to_rgb(colour)) * 255
+    return int(np.sum(np.all(np.abs(img - rgb) <= tol, axis=-1)))
+
+
+def test_underflow_markers_at_one_depth_all_stay_visible():
+    # bfloat16 and float32 share the exponent range, hence often the underflow depth: neither marker may hide
+    from gradbounds.plotting._style import _CYCLE
+
+    def result(f32_depth):
+        return {
+            "k": [1, 2, 3, 4, 5],
+            "log10_E": [-1.0, -20.0, -40.0, -320.0, -400.0],
+            "dtypes": {
+                "float16": {"depth": 2, "tiny_log10": -4.2},
+                "bfloat16": {"depth": 3, "tiny_log10": -37.9},
+                "float32": {"depth": f32_depth, "tiny_log10": -37.9},
+            },
+        }
+
+    bf16 = _CYCLE[2][0]
+    alone = _colour_pixels(plotting.underflow(result(None)), bf16)
+    together = plotting.underflow(result(3))
+    assert alone > 0 and _colour_pixels(together, bf16) >= 0.8 * alone
+    m16, m32 = _line(together, "bfloat16: zero from $k$=3"), _line(together, "float32: zero from $k$=3")
+    assert m32.get_markersize() > m16.get_markersize() and m32.get_zorder() < m16.get_zorder()
+
+
+def test_nielsen_numbers_give_the_ratio_over_draws():
+    from gradbounds.experiments._nielsen import nielsen_numbers
+
+    rng = np.random.default_rng(5)
+    draws = {k: (10.0 ** rng.normal(k - 2, 0.1, 100)).tolist() for k in (2, 3, 4)}
+    runs = {k: {"initial": np.arange(1.0, k + 1), "final": np.arange(1.0, k + 1)} for k in (2, 3, 4)}
+    pub = {k: np.tile(np.geomspace(1.0, 10.0 ** (k - 2), k), (3, 1)) for k in (2, 3, 4)}
+    r = {"dataset": "digits", "steps": 3, "verdict": "holds", "runs": runs, "published": pub, "draws": draws}
+    out = nielsen_numbers(r)
+    assert out["draws"][0] == 100
+    for k in (2, 3, 4):
+        v = np.asarray(draws[k])
+        assert out[f"draws.{k}.median"][0] == pytest.approx(np.median(v))
+        assert out[f"draws.{k}.p10"][0] == pytest.approx(np.percentile(v, 10))
+        assert out[f"draws.{k}.p90"][0] == pytest.approx(np.percentile(v, 90))
+        assert out[f"draws.{k}.pubpct"][0] == pytest.approx(100 * np.mean(v < 10.0 ** (k - 2)))
