@@ -75,9 +75,10 @@ def _result(lv: Levels, net, widths, cost, batch: tuple, coalitions=None) -> Hie
     """The one place a :class:`Hierarchy` is built: checks the levels, decides the verdicts."""
     _check_levels(lv)
     start = _start(net, cost)
+    lv = jax.tree_util.tree_map(np.asarray, lv)
     codes = np.array(verdict_codes(lv, start=start, widths=widths))
     return Hierarchy(
-        jax.tree_util.tree_map(np.asarray, lv),
+        lv,
         codes,
         widths,
         str(net[0].W.dtype),
@@ -139,8 +140,8 @@ def hierarchy(
     net = tuple(net)
     single = x.ndim == 1
     lv = _levels_batch(core.segments(net), x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), core.get_cost(cost))
-    if single:
-        lv = jax.tree_util.tree_map(lambda t: t[0], lv)
+    if single:  # on the host: jnp indexing would compile a program per leaf shape in a fresh process
+        lv = jax.tree_util.tree_map(lambda t: np.asarray(t)[0], lv)
     co = coalition_values(net, x, y, lv.E, lv.P, cost=cost) if coalitions else None
     h = _result(lv, net, widths, cost, () if single else ("example",), co)
     return redecide_mode(h, net, x, y, cost=cost, exact=exact)
