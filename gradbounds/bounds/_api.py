@@ -75,9 +75,10 @@ def _result(lv: Levels, net, widths, cost, batch: tuple, coalitions=None) -> Hie
     """The one place a :class:`Hierarchy` is built: checks the levels, decides the verdicts."""
     _check_levels(lv)
     start = _start(net, cost)
+    lv = jax.tree_util.tree_map(np.asarray, lv)
     codes = np.array(verdict_codes(lv, start=start, widths=widths))
     return Hierarchy(
-        jax.tree_util.tree_map(np.asarray, lv),
+        lv,
         codes,
         widths,
         str(net[0].W.dtype),
@@ -139,8 +140,8 @@ def hierarchy(
     net = tuple(net)
     single = x.ndim == 1
     lv = _levels_batch(core.segments(net), x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), core.get_cost(cost))
-    if single:
-        lv = jax.tree_util.tree_map(lambda t: t[0], lv)
+    if single:  # on the host: jnp indexing would compile a program per leaf shape in a fresh process
+        lv = jax.tree_util.tree_map(lambda t: np.asarray(t)[0], lv)
     co = coalition_values(net, x, y, lv.E, lv.P, cost=cost) if coalitions else None
     h = _result(lv, net, widths, cost, () if single else ("example",), co)
     return redecide_mode(h, net, x, y, cost=cost, exact=exact)
@@ -183,6 +184,7 @@ def sweep(
     cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
     exact: str = "never",
     coalitions: bool = False,
+    progress: Callable[[int], Any] | None = None,
 ) -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
@@ -194,6 +196,12 @@ def sweep(
     with the same numbers.  ``exact`` as in :func:`hierarchy` (over all
     networks: ``"auto"`` re-decides when at most 16 examples in all need it);
     ``coalitions=True``: as in :func:`hierarchy` (not sharded).
+
+    ``progress``, when given, is called with the number of networks done after
+    each chunk (a progress bar's ``update``): from ``PROGRESS_MIN_NETWORKS``
+    networks on, the sweep then runs in ``PROGRESS_CHUNKS`` chunks of one size
+    (the last padded by repeating its last network, so one program is compiled),
+    each network's numbers exactly those of the single call.
     """
     check_exact(exact)
     nets = tuple(nets)
@@ -205,14 +213,52 @@ def sweep(
     core.check_finite("x", x)
     core.check_finite("y", y)
     n = x.shape[0]
-    segs, x, y = shard_networks((core.segments(nets, batched=True), x, y))
-    lv = _levels_sweep(segs, x, y, core.get_cost(cost))
-    lv = jax.tree_util.tree_map(lambda t: t[:n], lv)
+    segs = core.segments(nets, batched=True)
+    c = core.get_cost(cost)
+    if progress is None or n < PROGRESS_MIN_NETWORKS:
+        lv = _sweep_levels(segs, x, y, c)
+    else:
+        size = -(-n // PROGRESS_CHUNKS)
+        parts = []
+        for i in range(0, n, size):
+            m = min(size, n - i)
+            chunk = jax.tree_util.tree_map(partial(_pad_rows, start=i, stop=i + m, size=size), (segs, x, y))
+            parts.append(jax.tree_util.tree_map(partial(_head, m=m), _sweep_levels(*chunk, c)))
+            progress(m)
+        lv = jax.tree_util.tree_map(lambda *t: np.concatenate(t), *parts)
+    if progress is not None and n < PROGRESS_MIN_NETWORKS:
+        progress(n)
     co = None
     if coalitions:
-        co = coalition_values(nets, x[:n], y[:n], lv.E, lv.P, cost=cost, stacked=True)
+        co = coalition_values(nets, x, y, lv.E, lv.P, cost=cost, stacked=True)
     h = _result(lv, first, widths, cost, ("network", "example"), co)
-    return redecide_mode(h, nets, np.asarray(x)[:n], np.asarray(y)[:n], cost=cost, exact=exact, batched=True)
+    return redecide_mode(h, nets, np.asarray(x), np.asarray(y), cost=cost, exact=exact, batched=True)
+
+
+#: a sweep with a ``progress`` callback runs in this many chunks ...
+PROGRESS_CHUNKS = 20
+#: ... when it has at least this many networks (fewer: one call, then ``progress(n)``).
+PROGRESS_MIN_NETWORKS = 64
+
+
+def _pad_rows(t, *, start: int, stop: int, size: int):
+    """Rows ``start:stop`` of ``t``, padded to ``size`` rows by repeating the last."""
+    t = t[start:stop]
+    pad = size - t.shape[0]
+    return t if pad == 0 else jnp.concatenate([t, jnp.repeat(t[-1:], pad, axis=0)])
+
+
+def _head(t, *, m: int) -> np.ndarray:
+    """The first ``m`` rows of ``t`` as NumPy (waits for the computation)."""
+    return np.asarray(t[:m])
+
+
+def _sweep_levels(segs, x, y, cost) -> Levels:
+    """The levels of networks ``segs`` (leading axis N) sharded over the devices, the padding dropped."""
+    n = x.shape[0]
+    segs, x, y = shard_networks((segs, x, y))
+    lv = _levels_sweep(segs, x, y, cost)
+    return jax.tree_util.tree_map(lambda t: t[:n], lv)
 
 
 def log_error_norms(

@@ -60,7 +60,7 @@ def identities(widths: Sequence[int], start: str) -> np.ndarray:
     return mask
 
 
-def verdict_codes(lv: Levels, *, start: str, widths: Sequence[int] | None = None) -> jax.Array:
+def verdict_codes(lv: Levels, *, start: str, widths: Sequence[int] | None = None) -> jax.Array | np.ndarray:
     """Verdict codes per layer and comparison, from the enclosures: 0 holds, 1 inconclusive, 2 violated.
 
     Shape ``(..., L, 5)`` in the order of :data:`COMPARISONS`.  ``X ≤ Y``
@@ -84,6 +84,9 @@ def verdict_codes(lv: Levels, *, start: str, widths: Sequence[int] | None = None
     """
     if widths is None:
         widths = (2,) * (lv.E.shape[-1] + 1)
+    # NumPy levels (a Hierarchy's, already on the host) stay in NumPy: the same exact comparisons, without
+    # the dozen small XLA programs that jnp would compile for them in a fresh process
+    xp = np if isinstance(lv.E, np.ndarray) else jnp
     codes = []
     for lo, hi in COMPARISONS:
         holds = getattr(lv, "hi_" + lo) <= getattr(lv, "lo_" + hi)
@@ -92,9 +95,9 @@ def verdict_codes(lv: Levels, *, start: str, widths: Sequence[int] | None = None
         if key in ("PJ", "JD", "DG"):
             holds = holds | (getattr(lv, "gap_lo_" + key) >= 0)
             violated = violated | (getattr(lv, "gap_hi_" + key) < 0)
-        c = jnp.where(holds, 0, jnp.where(violated, 2, 1))
+        c = xp.where(holds, 0, xp.where(violated, 2, 1))
         if (lo, hi) == ("D", "G"):
-            c = jnp.where(lv.tight_DG, 0, c)
+            c = xp.where(lv.tight_DG, 0, c)
         codes.append(c)
-    codes = jnp.stack(codes, -1)
-    return jnp.where(identities(widths, start), 0, codes)
+    codes = xp.stack(codes, -1)
+    return xp.where(identities(widths, start), 0, codes).astype(jax.dtypes.canonicalize_dtype(np.int64))

@@ -79,6 +79,12 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
     p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (otherwise, with --networks N, one on stderr when it is a terminal, the run takes"
+        " over 2 s and neither --json - nor --csv - writes to stdout)",
+    )
+    p.add_argument(
         "--csv",
         metavar="PATH",
         help="write one row per (network, example, layer) as CSV ('-' for stdout): network, example, layer,"
@@ -201,7 +207,20 @@ def compute(args):
     if nets is None:
         h = gb.hierarchy(net, x, y, cost=args.cost, coalitions=co)
     else:
-        h = gb.sweep(nets, x, y, cost=args.cost, coalitions=co)
+        from gradbounds.cli._progress import progress_bar
+
+        bar = progress_bar(
+            args.networks,
+            unit="net",
+            desc="check",
+            quiet=getattr(args, "quiet", False),
+            stdout_data="-" in (getattr(args, "json", None), getattr(args, "csv", None)),
+        )
+        try:
+            h = gb.sweep(nets, x, y, cost=args.cost, coalitions=co, progress=None if bar is None else bar.update)
+        finally:
+            if bar is not None:
+                bar.close()
     h = _redecide(h, net, nets, x, y, args)
     under = gb.core.underflow_depths(net, x0, y0, cost=args.cost, dtypes=("float32", "float64"))
     return h, under

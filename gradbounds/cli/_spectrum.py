@@ -45,6 +45,12 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=seed_arg, default=0, help="seed for the network and the input (default 0)")
     p.add_argument("--bins", type=int, default=20, help="histogram bins (default 20)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (otherwise one on stderr when it is a terminal, the run takes over 2 s and"
+        " --json - does not write to stdout)",
+    )
 
 
 def _check(args) -> None:
@@ -63,9 +69,25 @@ def run(args) -> int:
     _check(args)
     act = core.get_activation(args.activation).name
     pred = theory.jacobian_spectrum(act, args.sw2, args.sb2, args.depth, init=args.init)
-    meas = theory.sample_jacobian_spectrum(
-        act, args.init, args.sw2, args.sb2, args.depth, args.width, seed=args.seed, bins=args.bins
-    )
+    from gradbounds.cli._progress import progress_bar
+    from gradbounds.theory._freeprob import SPECTRUM_STAGES
+
+    bar = progress_bar(SPECTRUM_STAGES, unit="stage", desc="spectrum", quiet=args.quiet, stdout_data=args.json == "-")
+    try:
+        meas = theory.sample_jacobian_spectrum(
+            act,
+            args.init,
+            args.sw2,
+            args.sb2,
+            args.depth,
+            args.width,
+            seed=args.seed,
+            bins=args.bins,
+            progress=None if bar is None else bar.update,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     out = {
         **json_header(),
         "activation": act,

@@ -37,7 +37,8 @@ References:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -235,6 +236,10 @@ def jacobian_spectrum(
     )
 
 
+#: the stages of :func:`sample_jacobian_spectrum` that its ``progress`` counts.
+SPECTRUM_STAGES = 4
+
+
 def sample_jacobian_spectrum(
     activation: str | Activation,
     init: str,
@@ -245,6 +250,7 @@ def sample_jacobian_spectrum(
     *,
     seed: int = 0,
     bins: int = 20,
+    progress: Callable[[int], Any] | None = None,
 ) -> dict:
     """Measured spectrum of ``JJᵀ``, ``J = ∂a^L/∂x``, for one random network and input from ``seed``.
 
@@ -264,6 +270,10 @@ def sample_jacobian_spectrum(
       ``per_layer`` (measured ``q^l = ‖z^l‖²/n``, the length map's ``q^l`` from the
       measured ``q^1``, and ``log10 ‖J^l‖``).
 
+    ``progress``, when given, is called with 1 after each of the ``SPECTRUM_STAGES``
+    stages (the network and input, the spectrum of ``J``, the forward pass, the
+    per-layer singular values): a progress bar's ``update``.
+
     References:
       Pennington et al. 2017, §3 (experiments at the fixed point q*).
     """
@@ -277,13 +287,18 @@ def sample_jacobian_spectrum(
     scale = math.sqrt((q - sb2) / sw2) if (math.isfinite(q) and q > sb2) else 1.0
     g = jax.random.normal(kx, (width,), net[0].W.dtype)
     x = scale * math.sqrt(width) * g / jnp.linalg.norm(g)
+    step = progress if progress is not None else (lambda k: None)
+    step(1)
     sp = spectra.input_output_spectrum(net, x, method="svd")
     log_lam = 2 * np.asarray(sp.log_sv, float)
+    step(1)
     lam = np.exp(log_lam)
     counts, edges = np.histogram(lam, bins=bins, range=(0.0, float(lam.max())))
     fw = core.forward(net, x)
     q1 = sw2 * float(jnp.mean(x * x)) + sb2
+    step(1)
     top = [float(np.log10(s[0])) if s[0] > 0 else -math.inf for s in spectra.layer_singular_values(net, x)]
+    step(1)
     return {
         "mean": float(np.mean(lam)),
         "variance": float(np.var(lam)),

@@ -184,6 +184,13 @@ def test_verdict_codes_hold_violate_and_inconclusive():
     assert codes[0, COMPARISONS.index(("D", "G"))] == 1
     zero = dict(ladder, lower=np.array([-np.inf, 0]))
     assert np.asarray(verdict_codes(_levels(**zero, **errs), start="grad_a", widths=W))[0, 0] == 0
+    # NumPy levels (a Hierarchy's) are decided in NumPy, with the codes, and the dtype, of the jnp path
+    for kw in (ladder, bad, close, zero):
+        lv = _levels(**kw, **errs)
+        on_host = verdict_codes(jax.tree_util.tree_map(np.asarray, lv), start="grad_a", widths=W)
+        traced = verdict_codes(lv, start="grad_a", widths=W)
+        assert isinstance(on_host, np.ndarray) and on_host.dtype == traced.dtype
+        np.testing.assert_array_equal(on_host, np.asarray(traced))
 
 
 def test_identities_mask():
