@@ -222,8 +222,8 @@ def sweep(
         parts = []
         for i in range(0, n, size):
             m = min(size, n - i)
-            chunk = jax.tree_util.tree_map(partial(_pad_rows, start=i, stop=i + m, size=size), (segs, x, y))
-            parts.append(jax.tree_util.tree_map(partial(_head, m=m), _sweep_levels(*chunk, c)))
+            segs_c, x_c, y_c = jax.tree_util.tree_map(partial(_pad_rows, start=i, stop=i + m, size=size), (segs, x, y))
+            parts.append(jax.tree_util.tree_map(partial(_head, m=m), _sweep_levels(segs_c, x_c, y_c, c)))
             progress(m)
         lv = jax.tree_util.tree_map(lambda *t: np.concatenate(t), *parts)
     if progress is not None and n < PROGRESS_MIN_NETWORKS:
