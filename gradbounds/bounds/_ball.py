@@ -521,6 +521,7 @@ def _tightened(lv, i: int, ref: dict[str, Any], where: str):
     """``lv`` with example ``i`` (flat over the batch axes) of every enclosure cut to its intersection with ``ref``.
 
     Both are rigorous, so the intersection is; an empty one means one of them is wrong, and is an error.
+    The point value of each level is clipped into its new enclosure.
     """
     L = np.shape(lv.E)[-1]
     fields = {}
@@ -537,8 +538,11 @@ def _tightened(lv, i: int, ref: dict[str, Any], where: str):
                 f"ball enclosure [{b_lo[l - 1]!r}, {b_hi[l - 1]!r}] are disjoint: a soundness bug, please report it"
             )
         lo[i], hi[i] = new_lo, new_hi
+        # the point value moves into its (now tighter) enclosure: deep in a network the float point errs by more
+        pt = np.array(getattr(lv, k)).reshape(-1, L)
+        pt[i] = np.clip(pt[i], new_lo, new_hi)
         shape = np.shape(getattr(lv, "lo_" + k))
-        fields["lo_" + k], fields["hi_" + k] = lo.reshape(shape), hi.reshape(shape)
+        fields["lo_" + k], fields["hi_" + k], fields[k] = lo.reshape(shape), hi.reshape(shape), pt.reshape(shape)
     return lv._replace(**fields)
 
 
@@ -577,7 +581,8 @@ def redecide(
     :func:`open_examples` are recomputed: their inconclusive codes take
     :func:`decide`'s, and every enclosure becomes its intersection with the
     ball enclosure (both rigorous), so that a deep network whose float
-    enclosures are vacuous gets finite ones.  Returns a new Hierarchy.
+    enclosures are vacuous gets finite ones, and each point value is clipped
+    into its enclosure.  Returns a new Hierarchy.
     """
     import jax
 

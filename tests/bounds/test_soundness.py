@@ -385,6 +385,7 @@ def test_exact_auto_decides_from_python_what_floats_leave_open():
         for k in LEVELS:
             lo, hi = r.enclosure(k)
             assert np.all(hi - lo < 1e-13), (k, np.max(hi - lo))
+            assert np.all((lo <= r.log10(k)) & (r.log10(k) <= hi)), k  # the point value lies in its enclosure
     for k in LEVELS:  # the intersection is never wider than the float enclosure (network 0 alone)
         (lo0, hi0), (lo2, hi2) = h.enclosure(k), h2.enclosure(k)
         assert np.all(lo2 >= lo0) and np.all(hi2 <= hi0), k
