@@ -40,11 +40,11 @@ from gradbounds.bounds._exact import exact_levels as exact_levels
 
 from gradbounds.bounds._ball import Unresolved as Unresolved
 from gradbounds.bounds._ball import ball_levels as ball_levels
-from gradbounds.bounds._ball import decide as decide
-from gradbounds.bounds._ball import decided as decided
-from gradbounds.bounds._ball import open_examples as open_examples
-from gradbounds.bounds._ball import redecide as redecide
-from gradbounds.bounds._ball import redecide_mode as redecide_mode
+from gradbounds.bounds._redecide import decide as decide
+from gradbounds.bounds._redecide import decided as decided
+from gradbounds.bounds._redecide import open_examples as open_examples
+from gradbounds.bounds._redecide import redecide as redecide
+from gradbounds.bounds._redecide import redecide_mode as redecide_mode
 
 __all__ = (
     "COMPARISONS",

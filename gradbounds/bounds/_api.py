@@ -20,8 +20,8 @@ from jax.typing import ArrayLike
 
 from gradbounds import core
 from gradbounds.bounds._attribution import coalition_values
-from gradbounds.bounds._ball import check_exact, redecide_mode
 from gradbounds.bounds._levels import LEVELS, Levels, _levels_core, _weight_stats, levels
+from gradbounds.bounds._redecide import check_exact, redecide_mode
 from gradbounds.bounds._result import Hierarchy
 from gradbounds.bounds._verdicts import verdict_codes
 

@@ -70,7 +70,7 @@ def run(args) -> int:
     act = core.get_activation(args.activation).name
     pred = theory.jacobian_spectrum(act, args.sw2, args.sb2, args.depth, init=args.init)
     from gradbounds.cli._progress import progress_bar
-    from gradbounds.theory._freeprob import SPECTRUM_STAGES
+    from gradbounds.theory import SPECTRUM_STAGES
 
     bar = progress_bar(SPECTRUM_STAGES, unit="stage", desc="spectrum", quiet=args.quiet, stdout_data=args.json == "-")
     try:

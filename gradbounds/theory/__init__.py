@@ -29,6 +29,7 @@ from gradbounds.theory._phase import critical_line as critical_line
 from gradbounds.theory._phase import critical_sw2 as critical_sw2
 from gradbounds.theory._phase import mean_field as mean_field
 
+from gradbounds.theory._freeprob import SPECTRUM_STAGES as SPECTRUM_STAGES
 from gradbounds.theory._freeprob import WEIGHT_INITS as WEIGHT_INITS
 from gradbounds.theory._freeprob import JacobianSpectrum as JacobianSpectrum
 from gradbounds.theory._freeprob import jacobian_edge as jacobian_edge
@@ -59,6 +60,7 @@ __all__ = (
     "critical_line",
     "critical_sw2",
     "mean_field",
+    "SPECTRUM_STAGES",
     "WEIGHT_INITS",
     "JacobianSpectrum",
     "jacobian_edge",
