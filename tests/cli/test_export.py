@@ -132,7 +132,8 @@ def test_a_violation_is_named_in_the_json(capsys, monkeypatch):
 
 
 def test_tensorboard_without_tensorboardx_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    for name in [m for m in sys.modules if m == "tensorboardX" or m.startswith("tensorboardX.")] or ["tensorboardX"]:
+        monkeypatch.setitem(sys.modules, name, None)
     argv = ["train", "--preset", "nielsen-ch5", "--hidden", "2", "--dataset", "digits", "--steps", "1"]
     code, _, err = run(capsys, *argv, "--tensorboard", str(tmp_path / "tb"))
     assert code == 2 and len(err.strip().splitlines()) == 1, err
@@ -141,7 +142,9 @@ def test_tensorboard_without_tensorboardx_is_one_line_exit_2(capsys, monkeypatch
 
 @pytest.mark.parametrize("module", ["optax", "sklearn", "tqdm"])
 def test_train_without_the_train_extra_is_one_line_exit_2(capsys, monkeypatch, module):
-    monkeypatch.setitem(sys.modules, module, None)
+    # the package and every submodule an earlier test imported (sklearn.datasets stays cached otherwise)
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")] or [module]:
+        monkeypatch.setitem(sys.modules, name, None)
     code, out, err = run(capsys, "train", "--preset", "nielsen-ch5", "--hidden", "2", "--dataset", "digits")
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
