@@ -6,14 +6,9 @@ biases, ``x``, ``y``) lies in ``[lo_X, hi_X]``.  Point values are computed as
 before (the same floating-point operations), the enclosures alongside them in
 the same pass, by a posteriori bounds with rigorous constants:
 
-* **Forward pass** (Higham 2002, §3.5).  With ``e^{l-1} ≥ |a^{l-1} − â^{l-1}|``
-  componentwise (``e^0 = 0``), the exact ``z^l = W^l a^{l-1} + b^l`` satisfies
-
-  .. math:: |z^l − \\hat z^l| ≤ r^l = γ_{n+2}(|W^l||\\hat a^{l-1}| + |b^l|) + |W^l| e^{l-1},
-
-  computed and rounded upward; then ``e^l = \\sup_{[\\hat z − r, \\hat z + r]}|σ'|
-  · r^l + ε_σ`` with ``ε_σ`` the evaluation error of σ
-  (:func:`gradbounds.core._derivative_bounds.fn_error`).
+* **Forward pass**: :mod:`gradbounds.bounds._forward` (componentwise, normwise
+  and, for networks of ``ELLIPSOID_DEPTH`` layers or more, ellipsoidal error
+  bounds on ``a^l − â^l``; ``r^l ≥ |z^l − ẑ^l|``).
 * **σ'** over ``[ẑ − r, ẑ + r]``: :func:`~gradbounds.core._derivative_bounds.deriv_enclosure`
   (log space: a sigmoid unit at ``|z| = 740`` stays ``e^{−740}``, not 0).
   Every layer's derivatives are scaled by ``2^{-e}`` with ``e`` from the
@@ -32,9 +27,15 @@ the same pass, by a posteriori bounds with rigorous constants:
              + (\\|B̃\\|_{hi} + β)\\,η_{l+1}}{ν_l} + 2u\\frac{\\|w\\|}{ν_l},
 
   so an error made at step ``k`` is multiplied by the norm of every later factor,
-  not merely added.  The same recursion with matrices bounds
+  not merely added.  That bound widens like ``∏‖B̃‖/ν``; deep networks also
+  carry the error as an ellipsoid, ``ε_lε_lᵀ ⪯ T̂_l + τ_lI`` with
+  ``T̂_l ⊇ B̃T̂_{l+1}B̃ᵀ/ν_l² ⊕`` a ball of radius
+  ``(γ_{n+2}‖B̃‖_F‖v‖ + β(‖v‖ + η_{l+1}))/ν_l + 2u‖w‖/ν_l``
+  (:mod:`gradbounds.linalg.ellipsoids`), which grows like the product itself,
+  and ``η_l`` is the smaller of the two.  The same recursion with matrices bounds
   ``‖Π_l e^{-c_l} − R_l/s_l‖ ≤ φ_l`` for the rescaled product ``Π_l = B^l⋯B^{L-1}M_L``
-  (level P), and ``σ_min(Π_l) ≥ e^{c_l}(σ_{\\min,lo}(R_l)/s_l − φ_l)`` (level lower).
+  (level P; with ellipsoids ``ΨΨᵀ ⪯ T̂ + τI`` for its error matrix ``Ψ``), and
+  ``σ_min(Π_l) ≥ e^{c_l}(σ_{\\min,lo}(R_l)/s_l − φ_l)`` (level lower).
 * **Output.**  ``g = a^L − y`` (quadratic; ``σ(z^L) − y`` when the cost cancels
   σ'): ``|g − ĝ| ≤ u|ĝ| + e^L``, so ``a^L ≈ y`` gives an honest wide enclosure of
   ``‖g‖`` (lower end ``−inf`` where ``g`` may be 0).  Every norm is taken of a
@@ -56,7 +57,7 @@ with no error, the ``lower`` level where ``n_l < n_L`` (0 by definition).
 
 References:
   Higham 2002, *Accuracy and Stability of Numerical Algorithms*, §2.2, §3.5,
-  Theorem 10.3; Rump 2011, BIT 51 (verified singular-value bounds); Weyl's
+  Theorem 10.3; Kurzhanski & Vályi 1997 (ellipsoidal calculus); Rump 2011, BIT 51 (verified singular-value bounds); Weyl's
   inequality (Horn & Johnson 2013, Corollary 7.3.5); Nielsen, ch. 2 (BP1, BP2).
 """
 
@@ -69,8 +70,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradbounds import core, linalg
+from gradbounds.bounds._forward import forward_step, tighter
 from gradbounds.bounds._softmax import softmax_g_error
 from gradbounds.core import enclosures as db
+from gradbounds.linalg import ellipsoids as ell
 from gradbounds.linalg import enclosures as enc
 from gradbounds.linalg import logspace as ls
 
@@ -78,6 +81,10 @@ LOG2 = math.log(2.0)
 SAFETY = 4.0  # the factor of the first-order estimates err_X (point 'lower' as before)
 ENCLOSED = ("lower", "E", "P", "J", "D", "G")
 GAPS = ("PJ", "JD", "DG")
+# Networks at least this deep also carry ellipsoidal error sets (gradbounds.linalg.ellipsoids): the
+# step-by-step error bounds widen by about ‖B‖/‖Bv‖ a layer, which a few layers can afford (the seed
+# network's enclosures are 1e-10 wide without them, and they would cost 25 % of a sweep).
+ELLIPSOID_DEPTH = 8
 
 
 def weight_stats(W):
@@ -131,7 +138,7 @@ def _step_factory(n_L: int, dtype, act):
     tiny = ls.smallest_normal(dtype)
 
     def step(carry, item):
-        v, eta, Q, psi, qhi = carry
+        v, eta, Q, psi, qhi, TE, tE, TP, tP = carry
         z, en, Wst = item
         log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi = Wst
         sd = _scaled_deriv(act, z, en)
@@ -160,8 +167,16 @@ def _step_factory(n_L: int, dtype, act):
         v_new = w / nwp
         _, v_hi = enc.norm2_bounds(v)
         _, w_hi = enc.norm2_bounds(w)
-        num = enc.up(enc.matvec_error(B, v) + beta * v_hi + (b_hi + beta) * eta, 3)
+        mv = enc.matvec_error(B, v)
+        num = enc.up(mv + beta * v_hi + (b_hi + beta) * eta, 3)
         eta_new = enc.up(num / nwp + 2 * u * w_hi / nwp, 3)
+        if TE is not None:
+            # the same error as an ellipsoid: ε_l = B̃ε_{l+1}/ν + [ΔB(v + ε_{l+1}) + (B̃v − w)]/ν + (w/ν − v_l)
+            rho_E = enc.up((mv + beta * (v_hi + eta)) / nwp + 2 * u * w_hi / nwp, 3)
+            TE, tE = ell.congruence(TE, tE, B, b_hi)
+            TE, tE = ell.scale(TE, tE, enc.up(1.0 / nwp, 2))
+            TE, tE = ell.add_ball(TE, tE, rho_E)
+            eta_new = tighter(eta_new, ell.norm_hi(TE, tE))
         err_e = jnp.where(nw > 0, (n_next + 2) * u * jnp.sqrt(fro2) / nwp, 0.0) + 2 * u
         inc_E_lo = ls.add_down(enc.log_down(nwp), sh_lo)
         inc_E_hi = ls.add_up(enc.log_up(nwp), sh_hi)
@@ -172,14 +187,23 @@ def _step_factory(n_L: int, dtype, act):
         s = sv[0]
         sp = jnp.where(s > 0, s, 1.0)
         Q_new = R / sp
-        phi = enc.up((enc.matvec_error(B, Q) + beta * qhi + (b_hi + beta) * psi) / sp, 3)
+        mq = enc.matvec_error(B, Q)
+        phi = enc.up((mq + beta * qhi + (b_hi + beta) * psi) / sp, 3)
+        _, fR_hi = enc.norm2_bounds(R.reshape(-1))
+        qerr = enc.up(2 * u * fR_hi / sp, 2)
+        psi_g = jnp.asarray(jnp.inf, dtype)
+        if TP is not None:
+            # the error matrix Ψ of the stored Q as an ellipsoid, ΨΨᵀ ⪯ T̂ + τI (as for E)
+            TP, tP = ell.congruence(TP, tP, B, b_hi)
+            TP, tP = ell.scale(TP, tP, enc.up(1.0 / sp, 2))
+            TP, tP = ell.add_ball(TP, tP, enc.up((mq + beta * (qhi + psi)) / sp + qerr, 3))
+            psi_g = ell.norm_hi(TP, tP)
+            phi = tighter(phi, enc.up(psi_g + qerr))
         pn_lo = jnp.maximum(enc.down(r_lo / sp - phi, 2), 0.0)
         pn_hi = enc.up(r_hi / sp + phi, 2)
         smin_lo = jnp.maximum(enc.down(rsmin_lo / sp - phi, 2), 0.0)
         smin_hi = enc.up(rsmin_hi / sp + phi, 2)
-        _, fR_hi = enc.norm2_bounds(R.reshape(-1))
-        qerr = enc.up(2 * u * fR_hi / sp, 2)
-        psi_new = enc.up(phi + qerr)
+        psi_new = tighter(enc.up(phi + qerr), psi_g)
         qhi_new = enc.up(r_hi / sp * (1 + 2 * u) + qerr, 2)
         fQ = jnp.sqrt(jnp.sum(Q * Q))
         svd_r = 2 * max(n_l, n_L) * u
@@ -216,7 +240,7 @@ def _step_factory(n_L: int, dtype, act):
             W_lo=lw_lo,
             W_hi=lw_hi,
         )
-        return (v_new, eta_new, Q_new, psi_new, qhi_new), out
+        return (v_new, eta_new, Q_new, psi_new, qhi_new, TE, tE, TP, tP), out
 
     return step
 
@@ -228,42 +252,6 @@ def all_weight_stats(segs):
         W = seg.W if i > 0 else seg.W[1:]
         out.append(None if W.shape[0] == 0 else jax.vmap(weight_stats)(W))
     return tuple(out)
-
-
-def _forward_factory(act, dtype):
-    u = enc.unit_roundoff(dtype)
-    tiny = ls.smallest_normal(dtype)
-    gam_hi = db.gamma_hi(act, dtype)
-
-    def fstep(carry, wb):
-        a, ea, en2 = carry
-        W, b, w_hi = wb
-        n = W.shape[-1]
-        z = W @ a + b
-        g1 = enc.gamma(n + 2, u)
-        # |W||â| and |W|e in one product, |W| never stored for the whole batch (linalg.abs_matmul)
-        t = linalg.abs_matmul(W, jnp.stack([g1 * jnp.abs(a), ea], axis=-1))
-        local = t[:, 0] + g1 * jnp.abs(b)
-        r = t[:, 1] + local
-        r = enc.up(r * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny)
-        # normwise alternative: ‖δz‖ ≤ ‖W‖‖e‖ + ‖local‖ (each |δz_i| ≤ ‖δz‖); the smaller bound wins
-        _, nloc = enc.norm2_bounds(enc.up(local * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny))
-        _, nr = enc.norm2_bounds(r)
-        nz = jnp.where(en2 > 0, enc.up(w_hi * en2 + nloc, 2), nloc)
-        nz = jnp.minimum(nz, nr)
-        r = jnp.minimum(r, nz)
-        en = db.activation_enclosure(act, z, r)
-        a_new = act.fn(z)
-        _, mag = db.mig_mag(*en)
-        lip = enc.up(jnp.exp(mag) * (1 + db.C_LOG * u) + tiny)
-        ferr = db.fn_error(z, a_new, gam_hi)
-        ea_new = enc.up((lip * r + ferr) * (1 + 4 * u) + tiny)
-        _, nea = enc.norm2_bounds(ea_new)
-        _, nf = enc.norm2_bounds(ferr)
-        en2_new = jnp.minimum(nea, enc.up(jnp.max(lip) * nz + nf, 2))
-        return (a_new, ea_new, en2_new), (z, en)
-
-    return fstep
 
 
 def levels_core(segs, wstats, x, y, *, cost):
@@ -282,17 +270,28 @@ def levels_core(segs, wstats, x, y, *, cost):
 
     # forward pass with a running componentwise error bound
     zs, ens = [], []
-    carry = (x, jnp.zeros_like(x), jnp.zeros((), dtype))
+    n0 = x.shape[-1]
+    square0 = segs[0].W.shape[-1] == segs[0].W.shape[-2]
+    # the forward error ellipsoid starts empty (x is exact); a wide first layer is never scanned, so it needs none
+    T0 = jnp.zeros((n0, n0), dtype) if square0 else None
+    ellipsoids = L >= ELLIPSOID_DEPTH
+    carry = (
+        x,
+        jnp.zeros_like(x),
+        jnp.zeros((), dtype),
+        T0 if ellipsoids else None,
+        jnp.zeros((), dtype) if ellipsoids else None,
+    )
     for i, (seg, act) in enumerate(zip(segs, acts)):
         # rigorous upper bounds on ‖W^r‖ from the weight statistics (W^1 needs none: x is exact)
         w_hi = jnp.full((seg.length,), jnp.inf, dtype)
         if wstats[i] is not None:
             wh = enc.up(jnp.exp(wstats[i][6]), 2)
             w_hi = wh if i > 0 else jnp.concatenate([jnp.full((1,), jnp.inf, dtype), wh])
-        carry, (z, en) = core.scan_or_loop(_forward_factory(act, dtype), carry, (seg.W, seg.b, w_hi))
+        carry, (z, en) = core.scan_or_loop(forward_step(act, dtype), carry, (seg.W, seg.b, w_hi))
         zs.append(z)
         ens.append(en)
-    a, ea, _ = carry
+    a, ea = carry[0], carry[1]
     z_L = zs[-1][-1]
     en_L = jax.tree_util.tree_map(lambda t: t[-1], ens[-1])
     act_L = acts[-1]
@@ -356,7 +355,10 @@ def levels_core(segs, wstats, x, y, *, cost):
     glog_L = db.gamma_log_bounds(act_L, dtype) if grad_a else (0.0, 0.0)
 
     # backward pass
-    carry = (v, eta, Q, psi, qhi)
+    if ellipsoids:
+        carry = (v, eta, Q, psi, qhi, *ell.ball(n_L, eta, dtype), *ell.ball(n_L, psi, dtype))
+    else:
+        carry = (v, eta, Q, psi, qhi, None, None, None, None)
     pieces = []
     for s in reversed(range(len(segs))):
         seg, act = segs[s], acts[s]

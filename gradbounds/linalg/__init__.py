@@ -9,6 +9,7 @@ References:
 
 # ruff: noqa: I001  (one name a line, as optax does)
 
+from gradbounds.linalg import _ellipsoids as ellipsoids  # error sets that do not wrap over depth
 from gradbounds.linalg import _enclosures as enclosures  # rigorous norm enclosures (issue 10)
 from gradbounds.linalg import _logspace as logspace  # rigorous sums and differences of logs
 from gradbounds.linalg._norms import UNROLL_MAX as UNROLL_MAX
@@ -33,6 +34,7 @@ __all__ = (
     "single_threaded_blas",
     "svdvals",
     "tridiagonal",
+    "ellipsoids",
     "enclosures",
     "logspace",
 )
