@@ -67,7 +67,9 @@ def _check_levels(lv: Levels) -> None:
         if bad.any():
             l = int(np.argwhere(bad)[0][-1]) + 1
             raise ValueError(
-                f"layer {l}: level {name} is {arr[tuple(np.argwhere(bad)[0])]} (a norm overflowed or was NaN)"
+                f"layer {l}: level {name} is {arr[tuple(np.argwhere(bad)[0])]} (a norm overflowed or was NaN, "
+                "or log σ' at some layer is beyond the scaled products' exponent range, |log σ'| > 1.4e9: "
+                "a pre-activation far out in a tail)"
             )
 
 
