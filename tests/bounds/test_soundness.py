@@ -426,9 +426,7 @@ def test_deep_float_enclosures_stay_tight_and_contain_the_exact_values():
     are vacuous here) and contain the exact values of the ball-arithmetic reference."""
     depth = 40
     keys = jax.random.split(jax.random.key(4), 3)
-    nets = jax.vmap(lambda k: gb.init_network(k, (6,) * (depth + 1), activation="tanh", init="gaussian", sw2=1.0))(
-        keys
-    )
+    nets = jax.vmap(lambda k: gb.init_network(k, (6,) * (depth + 1), activation="tanh", init="gaussian", sw2=1.0))(keys)
     x = jax.random.normal(jax.random.key(5), (3, 1, 6))
     y = jnp.zeros((3, 1, 6))
     h = gb.sweep(nets, x, y, exact="never")
