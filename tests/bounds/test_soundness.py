@@ -377,9 +377,10 @@ def test_enclosures_and_verdicts_under_softmax_cross_entropy():
     check()
 
 
-def test_exact_auto_decides_from_python_what_floats_leave_open():
-    """Depth 60 (tanh, linear logits, softmax cross-entropy): the float enclosures leave comparisons open;
-    ``exact="auto"`` proves them in ball arithmetic, in ``hierarchy`` and in ``sweep``, as the CLI does."""
+def test_exact_auto_decides_from_python_what_floats_leave_open(monkeypatch):
+    """Depth 60 (tanh, linear logits, softmax cross-entropy): floats with ellipsoids decide every comparison;
+    the step-by-step float enclosures leave comparisons open, and ``exact="auto"`` proves them in ball
+    arithmetic, in ``hierarchy`` and in ``sweep``, as the CLI does."""
     depth = 60
     acts = ["tanh"] * (depth - 1) + ["linear"]
     keys = jax.random.split(jax.random.key(1), 2)
@@ -387,6 +388,9 @@ def test_exact_auto_decides_from_python_what_floats_leave_open():
     net = jax.tree_util.tree_map(lambda t: t[0], nets)
     x = jax.random.uniform(jax.random.key(2), (2, 1, 6))
     y = jnp.broadcast_to(jnp.asarray([0.0, 1.0, 0.0]), (2, 1, 3))
+    assert (gb.hierarchy(net, x[0, 0], y[0, 0], cost="softmax-cross-entropy").codes == 0).all()
+    monkeypatch.setattr(_enclosed, "ELLIPSOID_DEPTH", 10**9)  # the step-by-step bounds alone
+    jax.clear_caches()  # the depth rule is read when the hierarchy is traced
     h = gb.hierarchy(net, x[0, 0], y[0, 0], cost="softmax-cross-entropy")
     assert (h.codes == 1).sum() > 50  # left open by the float enclosures
     assert gb.bounds.open_examples(h).all()
@@ -407,6 +411,7 @@ def test_exact_auto_decides_from_python_what_floats_leave_open():
     assert (gb.sweep(nets, x, y, cost="softmax-cross-entropy").codes == 1).any()
     with pytest.raises(ValueError, match="exact: expected one of"):
         gb.hierarchy(net, x[0, 0], y[0, 0], exact="sometimes")
+    jax.clear_caches()
 
 
 def test_a_proved_zero_times_an_unbounded_factor_is_zero_not_nan():
