@@ -43,6 +43,7 @@ from gradbounds.theory._lyapunov import product_rate as product_rate
 from gradbounds.theory._lyapunov import top_lyapunov as top_lyapunov
 
 from gradbounds.theory._typical import TypicalWorst as TypicalWorst
+from gradbounds.theory._typical import typical_rates as typical_rates
 from gradbounds.theory._typical import typical_vs_worst as typical_vs_worst
 
 __all__ = (
@@ -72,5 +73,6 @@ __all__ = (
     "product_rate",
     "top_lyapunov",
     "TypicalWorst",
+    "typical_rates",
     "typical_vs_worst",
 )

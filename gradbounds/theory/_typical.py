@@ -23,6 +23,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from gradbounds.core import Activation
 from gradbounds.theory._meanfield import gaussian_moments, length_map_iterates
 from gradbounds.theory._phase import mean_field
 
-__all__ = ["TypicalWorst", "typical_vs_worst"]
+__all__ = ["TypicalWorst", "typical_rates", "typical_vs_worst"]
 
 _LN10 = math.log(10.0)
 
@@ -136,28 +137,9 @@ def typical_vs_worst(
     """
     from scipy.special import logsumexp
 
-    ws = core.check_widths(widths)
-    if isinstance(n_networks, bool) or not isinstance(n_networks, int) or n_networks < 1:
-        raise ValueError(f"n_networks: expected an int >= 1, got {n_networks!r}")
-    if init not in ("gaussian", "orthogonal"):
-        raise ValueError(f"init: expected 'gaussian' or 'orthogonal' (the mean-field ensembles), got {init!r}")
-    mf = mean_field(activation, sw2, sb2, correlation=False)
+    ws, mf, x_scale = _setup(widths, n_networks, init, activation, sw2, sb2, x_scale)
     q = mf.q_star
-    if x_scale is None:  # start z^1 at q*; scale 1 where q* is 0 or inf (relu at σ_b² = 0: any q is fixed)
-        x_scale = math.sqrt((q - sb2) / sw2) if (sw2 > 0 and math.isfinite(q) and q > sb2) else 1.0
-    kn, kx, ky = jax.random.split(key, 3)
-    keys = jax.random.split(kn, n_networks)
-    nets = jax.vmap(lambda k: core.init_network(k, ws, activation=activation, init=init, sw2=sw2, sb2=sb2))(keys)
-    dtype = nets[0].W.dtype
-    x = x_scale * jax.random.normal(kx, (n_networks, 1, ws[0]), dtype)
-    if cost == "readout":
-        cost = readout
-        y = jax.random.normal(ky, (n_networks, 1, ws[-1]), dtype) / math.sqrt(ws[-1])
-    else:
-        y = jax.random.uniform(ky, (n_networks, 1, ws[-1]), dtype)
-    h = bounds.sweep(nets, x, y, cost=cost)
-    E = np.asarray(h.levels.E).reshape(n_networks, -1)  # natural log ‖δ^l‖
-    G = np.asarray(h.levels.G).reshape(n_networks, -1)
+    E, G, x = _measure(key, ws, activation, sw2, sb2, init, n_networks, cost, x_scale)
     L = E.shape[1]
     layers = np.arange(1, L + 1)
     log_ms = np.asarray(logsumexp(2 * E, axis=0)) - math.log(n_networks)  # log mean ‖δ^l‖²
@@ -168,7 +150,7 @@ def typical_vs_worst(
     log_chis = np.log(sw2 * gaussian_moments(activation, qs).dphi2)
     tail = np.concatenate([np.cumsum(log_chis[:-1][::-1])[::-1], [0.0]])  # Σ_{r=l}^{L-1} log χ(q^r)
     pred_map = log_ms[-1] + tail
-    rate = float(np.polyfit(layers, log_ms, 1)[0]) / _LN10 if L > 1 else float("nan")
+    rate = _rate(log_ms)
     return TypicalWorst(
         widths=ws,
         activation=str(activation),
@@ -188,3 +170,105 @@ def typical_vs_worst(
         slack=np.mean(G - E, 0) / _LN10,
         measured_rate=-rate,
     )
+
+
+def _rate(log_ms) -> float:
+    """Least-squares slope, in log10 per layer, of ``log mean ‖δ^l‖²`` over ``l = 1..L``."""
+    L = len(log_ms)
+    return float(np.polyfit(np.arange(1, L + 1), log_ms, 1)[0]) / _LN10 if L > 1 else float("nan")
+
+
+def _setup(widths, n_networks, init, activation, sw2, sb2, x_scale):
+    ws = core.check_widths(widths)
+    if isinstance(n_networks, bool) or not isinstance(n_networks, int) or n_networks < 1:
+        raise ValueError(f"n_networks: expected an int >= 1, got {n_networks!r}")
+    if init not in ("gaussian", "orthogonal"):
+        raise ValueError(f"init: expected 'gaussian' or 'orthogonal' (the mean-field ensembles), got {init!r}")
+    mf = mean_field(activation, sw2, sb2, correlation=False)
+    q = mf.q_star
+    if x_scale is None:  # start z^1 at q*; scale 1 where q* is 0 or inf (relu at σ_b² = 0: any q is fixed)
+        x_scale = math.sqrt((q - sb2) / sw2) if (sw2 > 0 and math.isfinite(q) and q > sb2) else 1.0
+    return ws, mf, x_scale
+
+
+def _measure(key, ws, activation, sw2, sb2, init, n_networks, cost, x_scale, levels=True):
+    """``(E, G, x)``: natural ``log ‖δ^l‖`` and ``log G_l`` of ``n_networks`` networks from ``key``, and their inputs.
+
+    ``key`` may be a stack of keys (one draw of ``n_networks`` each, drawn exactly as from a single key): then
+    ``E``, ``G`` and ``x`` gain a leading axis of draws, all computed by one sweep.
+    """
+    keys = key if key.ndim else key[None]
+    D = keys.shape[0]
+    parts = [jax.random.split(k, 3) for k in keys]
+    kns = jnp.stack([jax.random.split(p[0], n_networks) for p in parts]).reshape(D * n_networks)
+    nets = jax.vmap(lambda k: core.init_network(k, ws, activation=activation, init=init, sw2=sw2, sb2=sb2))(kns)
+    dtype = nets[0].W.dtype
+    x = x_scale * jnp.stack([jax.random.normal(p[1], (n_networks, 1, ws[0]), dtype) for p in parts])
+    if cost == "readout":
+        cost = readout
+        y = jnp.stack([jax.random.normal(p[2], (n_networks, 1, ws[-1]), dtype) for p in parts]) / math.sqrt(ws[-1])
+    else:
+        y = jnp.stack([jax.random.uniform(p[2], (n_networks, 1, ws[-1]), dtype) for p in parts])
+    xs, ys = x.reshape(D * n_networks, 1, -1), y.reshape(D * n_networks, 1, -1)
+    if levels:
+        h = bounds.sweep(nets, xs, ys, cost=cost)
+        E = np.asarray(h.levels.E).reshape(D, n_networks, -1)  # natural log ‖δ^l‖
+        G = np.asarray(h.levels.G).reshape(D, n_networks, -1)
+    else:  # only ‖δ^l‖, by plain backpropagation (float64: no overflow at the depths of the paper)
+        E = np.asarray(_log_error_norms(nets, xs, ys, cost)).reshape(D, n_networks, -1)
+        G = None
+    return (E, G, x) if key.ndim else (E[0], G[0], x[0])
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _log_error_norms(nets, x, y, cost):
+    """``log ‖δ^l‖``, ``l = 1..L``, of each network of a stack at its one example."""
+
+    def one(net, xi, yi):
+        return jnp.stack([jnp.log(jnp.linalg.norm(d)) for d in core.errors(net, xi[0], yi[0], cost=cost)])
+
+    return jax.vmap(one)(nets, x, y)
+
+
+#: networks' weights (float64 entries) that :func:`typical_rates` sweeps at once: about 0.8 GB
+_CHUNK_ENTRIES = 10**8
+
+
+def typical_rates(
+    key: jax.Array,
+    widths: Sequence[int],
+    *,
+    activation: str | Activation = "tanh",
+    sw2: float = 1.0,
+    sb2: float = 0.0,
+    init: str = "gaussian",
+    n_networks: int = 16,
+    draws: int = 32,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "readout",
+    x_scale: float | None = None,
+) -> np.ndarray:
+    """The measured rate of :func:`typical_vs_worst` over ``draws`` independent draws of ``n_networks`` networks.
+
+    Draw ``d`` is ``typical_vs_worst(k_d, …).measured_rate`` with ``k_d`` the d-th key of
+    ``jax.random.split(key, draws)``: the sampling distribution of the fitted
+    ``log10`` per-layer factor of mean ``‖δ^l‖²``, to set beside ``log10 χ₁``.
+
+    Returns:
+      the ``draws`` rates (log10 per layer, positive when ``‖δ^l‖`` grows towards the input).
+
+    References:
+      Schoenholz et al. 2017, §5; Hanin & Nica 2019 (finite-width fluctuations of ``log‖δ^l‖``).
+    """
+    from scipy.special import logsumexp
+
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws: expected an int >= 1, got {draws!r}")
+    ws, _, x_scale = _setup(widths, n_networks, init, activation, sw2, sb2, x_scale)
+    per_draw = n_networks * sum(a * b for a, b in zip(ws[:-1], ws[1:]))
+    chunk = max(1, _CHUNK_ENTRIES // per_draw)  # draws per sweep
+    keys = jax.random.split(key, draws)
+    rates = []
+    for i in range(0, draws, chunk):
+        E, _, _ = _measure(keys[i : i + chunk], ws, activation, sw2, sb2, init, n_networks, cost, x_scale, False)
+        rates += [-_rate(np.asarray(logsumexp(2 * e, axis=0)) - math.log(n_networks)) for e in E]
+    return np.asarray(rates)

@@ -54,3 +54,17 @@ def test_bad_arguments():
         typical_vs_worst(jax.random.key(0), (4, 4), init="nielsen")
     with pytest.raises(ValueError, match="n_networks"):
         typical_vs_worst(jax.random.key(0), (4, 4), n_networks=0)
+
+
+def test_typical_rates_are_the_rates_of_independent_draws():
+    # draw d of typical_rates is typical_vs_worst at the d-th key of split(key, draws), computed by plain
+    # backpropagation instead of the sweep's log-space levels: the same rate to rounding
+    kw = dict(activation="tanh", sw2=1.2, sb2=0.05, n_networks=3)
+    key = jax.random.key(5)
+    rates = theory.typical_rates(key, (12,) * 7, draws=4, **kw)
+    ks = jax.random.split(key, 4)
+    for d in (0, 3):
+        assert rates[d] == pytest.approx(typical_vs_worst(ks[d], (12,) * 7, **kw).measured_rate, rel=1e-9, abs=1e-12)
+    assert len(set(rates.tolist())) == 4  # independent draws, not one draw repeated
+    with pytest.raises(ValueError, match="draws"):
+        theory.typical_rates(key, (4, 4), draws=0)
