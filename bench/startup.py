@@ -10,7 +10,9 @@ seed network (``gradbounds check`` with its defaults: [784, 30, 30, 30, 30,
   temporary ``GRADBOUNDS_CACHE_DIR`` each round): every program traced,
   lowered and compiled by XLA;
 * warm: ``gradbounds check`` again with the cache the cold run filled: the
-  compiled programs are loaded from disk; tracing and lowering remain.
+  compiled programs are loaded from disk, and the hierarchy and the draws
+  are called from their kept ``jax.export`` programs (no tracing or lowering
+  of them).
 
 One more cold run with ``JAX_LOG_COMPILES=1`` says where the time goes: the
 seconds JAX reports for tracing, lowering to MLIR and XLA compilation (or
@@ -103,7 +105,7 @@ def run(*, quick: bool = False, log=print) -> dict:
     rows = [
         ("gradbounds --help (fresh process)", help_, "imports Python, JAX, gradbounds; computes nothing"),
         ("gradbounds check, cold (empty cache)", cold, f"{n_prog} programs compiled"),
-        ("gradbounds check, warm (second run)", warm, "compiled programs loaded from the persistent cache"),
+        ("gradbounds check, warm (second run)", warm, "exported programs called, compiled ones loaded from the cache"),
     ]
     for label, ph in (("cold", ph_cold), ("warm", ph_warm)):
         rows.append(
@@ -129,6 +131,8 @@ def run(*, quick: bool = False, log=print) -> dict:
         draw=prog_cold.get("_draw", 0.0),
         draw_warm=prog_warm.get("_draw", 0.0),
         uf=prog_cold.get("_plain_is_zero_in", 0.0),
+        ce=prog_cold.get("call_exported", 0.0),
+        ce_warm=prog_warm.get("call_exported", 0.0),
         warm_total=sum(ph_warm.values()),
     )
     return dict(
@@ -144,17 +148,19 @@ def run(*, quick: bool = False, log=print) -> dict:
 
 WHY = """Where the time goes (JAX's own log of one more cold and warm run): `--help` is almost all
 `import jax`, the floor of every command.  Cold, XLA compiles {n_prog} programs: the hierarchy's
-`_levels_batch` (gradbounds.bounds) takes {lv:.1f} s to trace, lower and compile, the random draws of
-networks and examples `_draw` {draw:.1f} s (jax.random's threefry, one copy per draw), the float32 and
-float64 underflow depths {uf:.1f} s.  Warm, every program comes from the cache, but JAX still traces
-and lowers each one to find its cache key: {warm_total:.1f} s, of which `_levels_batch` {lv_warm:.1f} s and
-`_draw` {draw_warm:.1f} s.  Before the cache (commit 7eee9e2, measured once on this machine on
-2026-11-30 at load 3) a first check took 19.4 s and a second one 18.7 s against 1.24 s for `--help` (15.6x,
-15.1x): 56 programs, nothing kept.  The cold goal needs far less to compile, above all a smaller
-hierarchy program (one scan over segments instead of unrolled layers); the warm goal needs tracing and
-lowering skipped as well (jax.export of the lowered programs kept beside the cache) or a small
-hierarchy program.  Both are in gradbounds.bounds, which the rigorous-enclosure rewrite (issue 10)
-owns."""
+`_levels_batch` (gradbounds.bounds) and the random draws of networks and examples `_draw` are traced
+and exported ({lv:.1f} s and {draw:.1f} s) and then compiled as `call_exported` ({ce:.1f} s together),
+the float32 and float64 underflow depths take {uf:.1f} s.  Warm, the command calls the kept
+jax.export programs of `_levels_batch` and `_draw` (gradbounds.core.stored_program, in the cache's
+`exported/`): neither is traced or lowered again ({lv_warm:.1f} s and {draw_warm:.1f} s); what is left is
+lowering the two calls of the exported modules and loading their compiled programs from the persistent
+cache ({ce_warm:.1f} s), and the small programs: {warm_total:.1f} s in all.  Before the exported programs
+(commit ad11373) a second check traced and lowered everything to find its cache keys (2.9x on a quiet
+machine); before the cache (commit 7eee9e2, measured once on this machine on 2026-11-30 at load 3) a
+first check took 19.4 s and a second one 18.7 s against 1.24 s for `--help` (15.6x, 15.1x): 56
+programs, nothing kept.  The cold goal needs far less to compile, above all a smaller hierarchy program
+(one scan over segments instead of unrolled layers), which is in gradbounds.bounds, owned by the
+rigorous-enclosure rewrite (issue 10)."""
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def _levels_examples(segs, x, y, cost):
     return jax.vmap(lambda xx, yy: _levels_core(segs, ws, xx, yy, cost=cost))(x, y)
 
 
-@partial(jax.jit, static_argnames=("cost",))
+@core.stored_program(static_argnames=("cost",))
 def _levels_batch(segs, x, y, cost):
     return _levels_examples(segs, x, y, cost)
 

@@ -83,4 +83,7 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> Path |
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    from gradbounds import core
+
+    core.use_program_store(path / "exported")
     return path

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import sys
-from functools import partial
 from typing import Any
 
 import jax
 import numpy as np
 
+from gradbounds import core
 from gradbounds.cli._main import UsageError, parse_ints, seed_arg
 from gradbounds.io import json_header, write_json
 
@@ -226,7 +226,7 @@ def compute(args):
     return h, under
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+@core.stored_program(static_argnames=("draw", "networks", "examples", "n_0", "n_L", "dtype"))
 def _draw(seed, draw, networks, examples, n_0, n_L, dtype):
     """Every random draw of ``check`` in one compiled program (a few dozen small kernels otherwise).
 

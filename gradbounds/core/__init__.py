@@ -74,6 +74,10 @@ from gradbounds.core._chain import chain_gradients_arrays as chain_gradients_arr
 from gradbounds.core._chain import chain_network as chain_network
 from gradbounds.core._chain import chain_weights as chain_weights
 
+from gradbounds.core._programs import program_store as program_store
+from gradbounds.core._programs import stored_program as stored_program
+from gradbounds.core._programs import use_program_store as use_program_store
+
 __all__ = (
     "LEAKY_SLOPE",
     "SELU_ALPHA",
@@ -129,4 +133,7 @@ __all__ = (
     "chain_network",
     "chain_weights",
     "enclosures",
+    "program_store",
+    "stored_program",
+    "use_program_store",
 )

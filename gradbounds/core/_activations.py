@@ -463,3 +463,10 @@ for _act in (
     ),
 ):
     register_activation(_act)
+
+_BUILTIN = dict(_REGISTRY)
+
+
+def registry_is_builtin() -> bool:
+    """Whether the registry holds exactly the built-in activations (nothing registered or overwritten since)."""
+    return _REGISTRY.keys() == _BUILTIN.keys() and all(_REGISTRY[k] is v for k, v in _BUILTIN.items())

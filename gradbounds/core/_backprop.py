@@ -37,6 +37,7 @@ from jax.typing import ArrayLike, DTypeLike
 from gradbounds.core._activations import get_activation
 from gradbounds.core._costs import get_cost, output_error
 from gradbounds.core._networks import Layer, forward
+from gradbounds.core._programs import stored_program
 from gradbounds.core._scan import Segment, backward_scan, forward_segments, segments
 
 __all__ = ["errors", "errors_autodiff", "weight_gradients", "underflow_depth", "underflow_depths"]
@@ -176,7 +177,7 @@ def _depth(n_layers: int, is_zero) -> int | None:
     return n_layers - int(zero[-1])
 
 
-@partial(jax.jit, static_argnames=("cost", "dtypes"))
+@stored_program(static_argnames=("cost", "dtypes"))
 def _plain_is_zero_in(segs, x, y, cost, dtypes):
     """:func:`_plain_is_zero` with everything cast to each of ``dtypes`` first, in one program."""
     out = []

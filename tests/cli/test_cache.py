@@ -72,3 +72,38 @@ def test_the_command_writes_its_cache_under_xdg_cache_home(tmp_path):
 def test_the_command_writes_no_cache_when_it_is_off(tmp_path):
     _check(tmp_path, XDG_CACHE_HOME=str(tmp_path / "xdg"), **{ENV: "off"})
     assert not _files(tmp_path / "xdg") and not _files(tmp_path / "home")
+
+
+def _run_check(tmp_path, cache: str) -> tuple[str, str]:
+    """Stdout and stderr of ``gradbounds check`` in a fresh process, the program store logging on stderr."""
+    full = {k: v for k, v in os.environ.items() if k not in (ENV, "XDG_CACHE_HOME")}
+    full.update(HOME=str(tmp_path / "home"), JAX_PLATFORMS="cpu", GRADBOUNDS_LOG_PROGRAMS="1", **{ENV: cache})
+    r = subprocess.run(
+        [sys.executable, "-m", "gradbounds.cli", "check", "--widths", "3,2,2", "--examples", "2"],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout, r.stderr
+
+
+def test_a_second_run_loads_the_exported_programs_and_prints_the_same_bytes(tmp_path):
+    """Warm runs call the kept exports (no tracing of the hierarchy); a corrupt one falls back; all outputs agree."""
+    cache = tmp_path / "c"
+    off, err_off = _run_check(tmp_path, "off")
+    assert "program" not in err_off and not _files(tmp_path / "home")
+    first, err_first = _run_check(tmp_path, str(cache))
+    assert "_levels_batch: exported" in err_first and "_draw: exported" in err_first
+    entries = sorted((cache / "exported").glob("*.pkl"))
+    assert [p.name.split("-")[0] for p in entries] == ["_draw", "_levels_batch", "_plain_is_zero_in"]
+    second, err_second = _run_check(tmp_path, str(cache))
+    assert all(f"{p.name.split('-')[0]}: loaded" in err_second for p in entries)
+    assert "exported" not in err_second
+    for p in entries:  # a corrupt entry: the ordinary path, the same numbers, a new entry
+        p.write_bytes(p.read_bytes()[:100])
+    third, err_third = _run_check(tmp_path, str(cache))
+    assert err_third.count("unusable") == 3 and err_third.count("exported") == 3
+    assert first == off and second == off and third == off
+    assert all(p.stat().st_size > 100 for p in entries)

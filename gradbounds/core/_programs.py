@@ -1,0 +1,199 @@
+"""Exported programs kept on disk: a warm process calls them instead of tracing and lowering again.
+
+JAX's persistent compilation cache skips XLA compilation in a second process,
+but to find its cache key JAX must still trace and lower the function, which
+for the bound hierarchy of a small network costs seconds.  A function wrapped
+by :func:`stored_program` behaves exactly as ``jax.jit`` of it until
+:func:`use_program_store` names a directory (only the ``gradbounds`` command
+does; library functions never touch the disk).  Then each call looks for a
+``jax.export`` of the function for these arguments in the directory; on a hit
+it calls the exported program (no tracing or lowering of the function; the
+compiled module still comes from the persistent compilation cache), on a miss
+it exports the function, keeps the export, and calls it, so that every run
+with the store on runs the same compiled program.
+
+The key holds everything that determines the program: the function, the
+static arguments, the pytree structure (activation names included) and the
+shape, dtype and weak type of every array, the gradbounds, JAX and jaxlib
+versions, ``jax_enable_x64`` and the devices.  A call whose static arguments
+are not plain values (a callable cost) or made while the activation registry
+differs from the built-in one is never stored.  An entry that cannot be read
+or called (corrupt, truncated, from another JAX) falls back to the ordinary
+path and is written anew; an entry is written to a temporary file and
+renamed, so a reader never sees half of one.
+
+Entries are pickles of :class:`jax.export.Exported` (JAX's own serialization
+needs the ``flatbuffers`` package); like JAX's compilation cache, the
+directory must be the user's own.  ``GRADBOUNDS_LOG_PROGRAMS=1`` logs each
+hit, miss and fallback on stderr.
+
+References:
+  JAX documentation, "Exporting and serializing staged-out computations"
+  (``jax.export``) and "Persistent compilation cache".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jaxlib
+import numpy as np
+
+__all__ = ["stored_program", "use_program_store", "program_store"]
+
+_STORE: Path | None = None
+_LOG_ENV = "GRADBOUNDS_LOG_PROGRAMS"
+
+
+def use_program_store(path: str | os.PathLike | None) -> Path | None:
+    """Keeps exported programs in ``path`` from now on (``None``: none kept, the default); returns it."""
+    global _STORE
+    _STORE = None if path is None else Path(path)
+    return _STORE
+
+
+def program_store() -> Path | None:
+    """The directory :func:`use_program_store` set, or ``None``."""
+    return _STORE
+
+
+def _log(msg: str) -> None:
+    if os.environ.get(_LOG_ENV, "") not in ("", "0"):
+        print(f"gradbounds: program {msg}", file=sys.stderr)
+
+
+def _plain(v: Any) -> str | None:
+    """A stable text for a static argument, or ``None`` when it is not a plain value."""
+    from gradbounds.core._costs import COSTS, Cost
+
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return repr(v)
+    if isinstance(v, np.dtype):
+        return f"dtype({v.name})"
+    if isinstance(v, Cost):
+        return f"cost({v.name})" if COSTS.get(v.name) is v else None
+    if isinstance(v, (tuple, list)):
+        parts = [_plain(u) for u in v]
+        return None if any(p is None for p in parts) else f"{type(v).__name__}({', '.join(parts)})"  # type: ignore[arg-type]
+    return None
+
+
+def _key(name: str, statics: dict, dynamic: tuple) -> str | None:
+    """The hash naming the entry for these arguments, or ``None`` when the call must not be stored."""
+    from gradbounds import __version__
+    from gradbounds.core._activations import registry_is_builtin
+
+    if not registry_is_builtin():
+        return None
+    fixed = []
+    for k, v in sorted(statics.items()):
+        text = _plain(v)
+        if text is None:
+            return None
+        fixed.append(f"{k}={text}")
+    leaves, tree = jax.tree_util.tree_flatten(dynamic)
+    avals = []
+    for leaf in leaves:
+        t = jax.typeof(leaf)
+        avals.append(f"{getattr(t, 'shape', None)}:{getattr(t, 'dtype', None)}:{getattr(t, 'weak_type', None)}")
+    devices = jax.devices()
+    text = "\n".join(
+        [
+            name,
+            __version__,
+            jax.__version__,
+            str(getattr(jaxlib, "__version__", "")),
+            f"x64={jax.dtypes.canonicalize_dtype(np.float64)}",
+            f"{devices[0].platform}:{getattr(devices[0], 'device_kind', '')}:{len(devices)}",
+            *fixed,
+            str(tree),
+            *avals,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _write(path: Path, exported: Any) -> None:
+    blob = pickle.dumps(dataclasses.replace(exported, _get_vjp=None), protocol=pickle.HIGHEST_PROTOCOL)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stored_call(store: Path, fn: Callable, names: Sequence[str], statics: dict, dynamic: tuple, jitted, args, kw):
+    key = _key(f"{fn.__module__}.{fn.__qualname__}", statics, dynamic)
+    if key is None:
+        return jitted(*args, **kw)
+    path = store / f"{fn.__name__}-{key}.pkl"
+    if path.exists():
+        try:
+            exported = pickle.loads(path.read_bytes())
+            out = exported.call(*dynamic)
+            _log(f"{fn.__name__}: loaded {path.name}")
+            return out
+        except Exception as e:  # corrupt, truncated or stale: the ordinary path, and a new entry
+            _log(f"{fn.__name__}: unusable {path.name} ({type(e).__name__}); exporting anew")
+
+    def body(*dyn):
+        return fn(**dict(zip(names, dyn)), **statics)
+
+    body.__name__ = fn.__name__
+    body.__qualname__ = fn.__qualname__
+    try:
+        exported = jax.export.export(jax.jit(body))(*dynamic)
+        out = exported.call(*dynamic)
+    except Exception as e:  # not exportable: the ordinary path (a genuine error is raised there)
+        _log(f"{fn.__name__}: not exported ({type(e).__name__}: {e})")
+        return jitted(*args, **kw)
+    try:
+        _write(path, exported)
+        _log(f"{fn.__name__}: exported {path.name}")
+    except Exception as e:  # a full disk or a read-only store: nothing kept, the result stands
+        _log(f"{fn.__name__}: not kept ({type(e).__name__}: {e})")
+    return out
+
+
+def stored_program(*, static_argnames: Sequence[str] = ()) -> Callable[[Callable], Callable]:
+    """``jax.jit(fn, static_argnames=...)``, whose exports :func:`use_program_store` can keep on disk.
+
+    Every argument not named static is an array pytree.  With no store set (the
+    default) the call is the jitted function's, nothing else.
+    """
+
+    def wrap(fn: Callable) -> Callable:
+        jitted = jax.jit(fn, static_argnames=tuple(static_argnames))
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def call(*args, **kw):
+            store = _STORE
+            if store is None:
+                return jitted(*args, **kw)
+            bound = sig.bind(*args, **kw)
+            bound.apply_defaults()
+            statics = {k: v for k, v in bound.arguments.items() if k in static_argnames}
+            names = [k for k in bound.arguments if k not in static_argnames]
+            dynamic = tuple(bound.arguments[k] for k in names)
+            return _stored_call(store, fn, names, statics, dynamic, jitted, args, kw)
+
+        call.jitted = jitted  # type: ignore[attr-defined]
+        return call
+
+    return wrap

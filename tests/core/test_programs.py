@@ -1,0 +1,138 @@
+"""Exported programs kept on disk (core.stored_program): same numbers, no tracing on a hit, safe fallbacks.
+
+In-process checks with a temporary store; the command's fresh-process runs are in
+tests/cli/test_cache.py.  Speed is measured in bench/startup.py, never asserted here.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradbounds as gb
+from gradbounds import core
+
+TRACES = []
+
+
+@core.stored_program(static_argnames=("power", "name"))
+def _scaled(x, y, power, name):
+    TRACES.append((name, x.shape))  # runs only while JAX traces the function
+    return {"sum": jnp.sum(x**power) + y, "name_len": jnp.asarray(len(name), x.dtype) * y}
+
+
+@pytest.fixture
+def store(tmp_path):
+    before = core.program_store()
+    core.use_program_store(tmp_path / "exported")
+    TRACES.clear()
+    yield tmp_path / "exported"
+    core.use_program_store(before)
+
+
+def _entries(d):
+    return sorted(d.glob("*.pkl")) if d.exists() else []
+
+
+def _same(a, b):
+    la, ta = jax.tree_util.tree_flatten(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    assert ta == tb
+    for u, v in zip(la, lb):
+        assert np.asarray(u).dtype == np.asarray(v).dtype
+        assert np.array_equal(np.asarray(u), np.asarray(v), equal_nan=True)
+
+
+def test_without_a_store_nothing_is_written(tmp_path):
+    assert core.program_store() is None  # library functions never touch the disk by default
+    x = jnp.linspace(0.0, 1.0, 5)
+    _same(_scaled(x, 2.0, 3, "a"), _scaled.jitted(x, 2.0, power=3, name="a"))
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_second_call_loads_the_entry_without_tracing_and_gives_the_same_numbers(store):
+    x = jnp.linspace(0.0, 1.0, 7)
+    want = _scaled.jitted(x, 2.0, power=3, name="a")
+    TRACES.clear()
+    first = _scaled(x, 2.0, 3, "a")
+    assert len(TRACES) == 1 and len(_entries(store)) == 1
+    second = _scaled(x, 2.0, power=3, name="a")
+    assert len(TRACES) == 1  # loaded from the entry: not traced again
+    _same(first, want)
+    _same(second, want)
+
+
+def test_a_corrupt_or_truncated_entry_falls_back_and_is_written_anew(store):
+    x = jnp.arange(4.0)
+    want = _scaled.jitted(x, 1.0, power=2, name="b")
+    _scaled(x, 1.0, 2, "b")
+    (entry,) = _entries(store)
+    good = entry.read_bytes()
+    for bad in (b"not a pickle", good[: len(good) // 2], b""):
+        entry.write_bytes(bad)
+        _same(_scaled(x, 1.0, 2, "b"), want)
+        assert entry.read_bytes() != bad  # overwritten by a usable entry
+    TRACES.clear()
+    _same(_scaled(x, 1.0, 2, "b"), want)
+    assert not TRACES
+
+
+def test_an_entry_of_other_shapes_is_never_used(store):
+    """An entry copied over another key's file fails the exported program's own checks and is replaced."""
+    _scaled(jnp.arange(3.0), 1.0, 2, "c")
+    (small,) = _entries(store)
+    x = jnp.arange(5.0)
+    _scaled(x, 1.0, 2, "c")
+    big = next(p for p in _entries(store) if p != small)
+    big.write_bytes(small.read_bytes())
+    _same(_scaled(x, 1.0, 2, "c"), _scaled.jitted(x, 1.0, power=2, name="c"))
+
+
+def test_shapes_dtypes_weak_types_and_static_arguments_never_share_an_entry(store):
+    calls = [
+        (jnp.arange(3.0), 1.0, 2, "d"),
+        (jnp.arange(4.0), 1.0, 2, "d"),  # shape
+        (jnp.arange(3.0, dtype=jnp.float32), jnp.float32(1.0), 2, "d"),  # dtype
+        (jnp.arange(3.0), jnp.float64(1.0), 2, "d"),  # a strongly typed scalar, not a weak Python float
+        (jnp.arange(3.0), 1.0, 3, "d"),  # a static argument
+        (jnp.arange(3.0), 1.0, 2, "e"),  # another static argument
+    ]
+    for args in calls:
+        _same(_scaled(*args), _scaled.jitted(*args[:2], power=args[2], name=args[3]))
+    assert len(_entries(store)) == len(calls)
+
+
+def test_activations_and_costs_key_the_hierarchy_and_match_the_plain_path(store):
+    x = jnp.linspace(0.1, 0.9, 3)
+    y = jnp.array([0.0, 1.0])
+    seen = {}
+    for act in ("sigmoid", "tanh"):
+        net = gb.init_network(jax.random.key(1), widths=[3, 2, 2], activation=act)
+        for cost in ("quadratic", "cross-entropy") if act == "sigmoid" else ("quadratic",):
+            core.use_program_store(store)
+            got = gb.hierarchy(net, x, y, cost=cost)
+            core.use_program_store(None)
+            want = gb.hierarchy(net, x, y, cost=cost)
+            _same(got.levels, want.levels)
+            seen[act, cost] = len(_entries(store))
+    assert sorted(seen.values()) == [1, 2, 3]  # one entry each, none shared
+
+
+def test_a_callable_cost_or_a_registered_activation_is_never_stored(store):
+    x = jnp.linspace(0.1, 0.9, 3)
+    y = jnp.array([0.0, 1.0])
+    net = gb.init_network(jax.random.key(1), widths=[3, 2, 2], activation="sigmoid")
+    gb.hierarchy(net, x, y, cost=lambda a, t: 0.5 * jnp.sum((a - t) ** 2))
+    assert not _entries(store)
+    name = "test_programs_sigmoid_copy"
+    sig = core.get_activation("sigmoid")
+    core.register_activation(core.Activation(name, sig.fn, sig.deriv, sig.gamma))
+    try:
+        gb.hierarchy(net, x, y)
+        assert not _entries(store)  # a user's activation may reuse a name: the registry is not the built-in one
+    finally:
+        from gradbounds.core import _activations
+
+        del _activations._REGISTRY[name]
+    gb.hierarchy(net, x, y)
+    assert len(_entries(store)) == 1
