@@ -127,6 +127,9 @@ class Levels(NamedTuple):
     gap_hi_DG: jax.Array
 
 
+jax.export.register_namedtuple_serialization(Levels, serialized_name="gradbounds.bounds.Levels")  # stored programs
+
+
 def _rcumsum(x):
     return jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1)
 

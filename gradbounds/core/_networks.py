@@ -111,6 +111,13 @@ class Layer:
 
 
 jax.tree_util.register_dataclass(Layer, data_fields=["W", "b"], meta_fields=["activation"])
+# a Layer may cross jax.export's serialization (core.stored_program): its one static field is a name
+jax.export.register_pytree_node_serialization(
+    Layer,
+    serialized_name="gradbounds.core.Layer",
+    serialize_auxdata=lambda aux: "\x00".join(aux).encode(),
+    deserialize_auxdata=lambda b: tuple(b.decode().split("\x00")),
+)
 
 
 class Forward(NamedTuple):

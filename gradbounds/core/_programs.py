@@ -22,8 +22,9 @@ or called (corrupt, truncated, from another JAX) falls back to the ordinary
 path and is written anew; an entry is written to a temporary file and
 renamed, so a reader never sees half of one.
 
-Entries are pickles of :class:`jax.export.Exported` (JAX's own serialization
-needs the ``flatbuffers`` package); like JAX's compilation cache, the
+Entries are JAX's own serialization of :class:`jax.export.Exported`
+(``Exported.serialize``, a flatbuffer: data, not code; loading one runs
+nothing but the program it holds); like JAX's compilation cache, the
 directory must be the user's own.  ``GRADBOUNDS_LOG_PROGRAMS=1`` logs each
 hit, miss and fallback on stderr.
 
@@ -34,12 +35,10 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import inspect
 import os
-import pickle
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -125,7 +124,7 @@ def _key(name: str, statics: dict, dynamic: tuple) -> str | None:
 
 
 def _write(path: Path, exported: Any) -> None:
-    blob = pickle.dumps(dataclasses.replace(exported, _get_vjp=None), protocol=pickle.HIGHEST_PROTOCOL)
+    blob = bytes(exported.serialize())
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
@@ -141,10 +140,10 @@ def _stored_call(store: Path, fn: Callable, names: Sequence[str], statics: dict,
     key = _key(f"{fn.__module__}.{fn.__qualname__}", statics, dynamic)
     if key is None:
         return jitted(*args, **kw)
-    path = store / f"{fn.__name__}-{key}.pkl"
+    path = store / f"{fn.__name__}-{key}.jaxexport"
     if path.exists():
         try:
-            exported = pickle.loads(path.read_bytes())
+            exported = jax.export.deserialize(bytearray(path.read_bytes()))
             out = exported.call(*dynamic)
             _log(f"{fn.__name__}: loaded {path.name}")
             return out

@@ -58,6 +58,13 @@ class Segment:
 
 
 jax.tree_util.register_dataclass(Segment, data_fields=["W", "b"], meta_fields=["activation"])
+# a Segment may cross jax.export's serialization (core.stored_program): its one static field is a name
+jax.export.register_pytree_node_serialization(
+    Segment,
+    serialized_name="gradbounds.core.Segment",
+    serialize_auxdata=lambda aux: "\x00".join(aux).encode(),
+    deserialize_auxdata=lambda b: tuple(b.decode().split("\x00")),
+)
 
 
 _ALIGN = 64  # bytes: XLA on the CPU takes a host buffer aligned like this without copying it

@@ -96,7 +96,7 @@ def test_a_second_run_loads_the_exported_programs_and_prints_the_same_bytes(tmp_
     assert "program" not in err_off and not _files(tmp_path / "home")
     first, err_first = _run_check(tmp_path, str(cache))
     assert "_levels_batch: exported" in err_first and "_draw: exported" in err_first
-    entries = sorted((cache / "exported").glob("*.pkl"))
+    entries = sorted((cache / "exported").glob("*.jaxexport"))
     assert [p.name.split("-")[0] for p in entries] == ["_draw", "_levels_batch", "_plain_is_zero_in"]
     second, err_second = _run_check(tmp_path, str(cache))
     assert all(f"{p.name.split('-')[0]}: loaded" in err_second for p in entries)

@@ -31,7 +31,7 @@ def store(tmp_path):
 
 
 def _entries(d):
-    return sorted(d.glob("*.pkl")) if d.exists() else []
+    return sorted(d.glob("*.jaxexport")) if d.exists() else []
 
 
 def _same(a, b):
@@ -68,7 +68,7 @@ def test_a_corrupt_or_truncated_entry_falls_back_and_is_written_anew(store):
     _scaled(x, 1.0, 2, "b")
     (entry,) = _entries(store)
     good = entry.read_bytes()
-    for bad in (b"not a pickle", good[: len(good) // 2], b""):
+    for bad in (b"not a flatbuffer", good[: len(good) // 2], b""):
         entry.write_bytes(bad)
         _same(_scaled(x, 1.0, 2, "b"), want)
         assert entry.read_bytes() != bad  # overwritten by a usable entry
