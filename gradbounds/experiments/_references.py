@@ -26,6 +26,7 @@ References:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 __all__ = ["quad_mean_field", "quad_critical_sw2", "pennington_variance", "fuss_catalan_edge"]
 
@@ -42,13 +43,15 @@ def _tanh_q_star(sw2: float, sb2: float) -> float:
     """Fixed point of ``q ↦ σ_w² E tanh(√q z)² + σ_b²`` (Schoenholz et al. 2017), by Brent's method."""
     from scipy import optimize
 
+    brentq: Any = optimize.brentq  # scipy's stubs type the full_output overload
+
     if sb2 == 0 and sw2 <= 1:
         return 0.0
 
     def g(q):
         return sw2 * _gauss(lambda z: math.tanh(math.sqrt(q) * z) ** 2) + sb2 - q
 
-    return optimize.brentq(g, 1e-12, sw2 + sb2 + 1, xtol=1e-15, rtol=1e-14)
+    return float(brentq(g, 1e-12, sw2 + sb2 + 1, xtol=1e-15, rtol=1e-14))
 
 
 def quad_mean_field(sw2: float, sb2: float) -> dict:
@@ -69,9 +72,11 @@ def quad_critical_sw2(sb2: float) -> float:
     """``σ_w²`` on the tanh critical line ``χ₁ = 1`` at ``σ_b²`` (Schoenholz et al. 2017), by Brent's method."""
     from scipy import optimize
 
+    brentq: Any = optimize.brentq  # scipy's stubs type the full_output overload
+
     if sb2 == 0:
         return 1.0  # q* → 0 and χ₁ → σ_w²
-    return optimize.brentq(lambda w: quad_mean_field(w, sb2)["chi1"] - 1, 1.0 + 1e-9, 10.0, xtol=1e-13)
+    return float(brentq(lambda w: quad_mean_field(w, sb2)["chi1"] - 1, 1.0 + 1e-9, 10.0, xtol=1e-13))
 
 
 def pennington_variance(activation: str, init: str, q_star: float = 1.0) -> float:

@@ -284,7 +284,7 @@ def typical_compute(*, quick, seed, **_):
     for i, (name, sw2) in enumerate(TYPICAL_SETTINGS):
         if sw2 is None:
             sw2 = theory.critical_sw2("tanh", sb2)[0]
-        kw = dict(activation="tanh", sw2=sw2, sb2=sb2, n_networks=N)
+        kw: dict[str, Any] = dict(activation="tanh", sw2=sw2, sb2=sb2, n_networks=N)
         tw = theory.typical_vs_worst(experiment_key(seed, "typical", i), (n,) * (L + 1), **kw)
         d = tw.to_dict()
         d["name"] = name

@@ -140,6 +140,7 @@ def typical_vs_worst(
     ws, mf, x_scale = _setup(widths, n_networks, init, activation, sw2, sb2, x_scale)
     q = mf.q_star
     E, G, x = _measure(key, ws, activation, sw2, sb2, init, n_networks, cost, x_scale)
+    assert G is not None  # levels=True (the default) gives the bound G
     L = E.shape[1]
     layers = np.arange(1, L + 1)
     log_ms = np.asarray(logsumexp(2 * E, axis=0)) - math.log(n_networks)  # log mean ‖δ^l‖²
@@ -217,7 +218,7 @@ def _measure(key, ws, activation, sw2, sb2, init, n_networks, cost, x_scale, lev
     else:  # only ‖δ^l‖, by plain backpropagation (float64: no overflow at the depths of the paper)
         E = np.asarray(_log_error_norms(nets, xs, ys, cost)).reshape(D, n_networks, -1)
         G = None
-    return (E, G, x) if key.ndim else (E[0], G[0], x[0])
+    return (E, G, x) if key.ndim else (E[0], None if G is None else G[0], x[0])
 
 
 @functools.partial(jax.jit, static_argnums=3)
