@@ -110,14 +110,23 @@ class Layer:
         p.text(repr(self))
 
 
-jax.tree_util.register_dataclass(Layer, data_fields=["W", "b"], meta_fields=["activation"])
-# a Layer may cross jax.export's serialization (core.stored_program): its one static field is a name
-jax.export.register_pytree_node_serialization(
-    Layer,
-    serialized_name="gradbounds.core.Layer",
-    serialize_auxdata=lambda aux: "\x00".join(aux).encode(),
-    deserialize_auxdata=lambda b: tuple(b.decode().split("\x00")),
-)
+def register_weights(cls: type, serialized_name: str) -> None:
+    """Registers a ``(W, b, activation)`` dataclass as a pytree, and for ``jax.export`` serialization.
+
+    ``W`` and ``b`` are leaves; the one static field, the activation's name, is the
+    auxiliary data, serialized as its UTF-8 bytes (so that a stored program,
+    ``core.stored_program``, may take or return one).
+    """
+    jax.tree_util.register_dataclass(cls, data_fields=["W", "b"], meta_fields=["activation"])
+    jax.export.register_pytree_node_serialization(
+        cls,
+        serialized_name=serialized_name,
+        serialize_auxdata=lambda aux: "\x00".join(aux).encode(),
+        deserialize_auxdata=lambda b: tuple(b.decode().split("\x00")),
+    )
+
+
+register_weights(Layer, "gradbounds.core.Layer")
 
 
 class Forward(NamedTuple):

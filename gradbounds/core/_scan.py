@@ -37,7 +37,7 @@ from jax.core import Tracer
 from jax.typing import ArrayLike
 
 from gradbounds.core._activations import get_activation
-from gradbounds.core._networks import Layer
+from gradbounds.core._networks import Layer, register_weights
 
 __all__ = ["SCAN_MIN", "Segment", "segments", "scan_or_loop", "forward_segments", "backward_scan"]
 
@@ -57,14 +57,7 @@ class Segment:
         return self.W.shape[-3]
 
 
-jax.tree_util.register_dataclass(Segment, data_fields=["W", "b"], meta_fields=["activation"])
-# a Segment may cross jax.export's serialization (core.stored_program): its one static field is a name
-jax.export.register_pytree_node_serialization(
-    Segment,
-    serialized_name="gradbounds.core.Segment",
-    serialize_auxdata=lambda aux: "\x00".join(aux).encode(),
-    deserialize_auxdata=lambda b: tuple(b.decode().split("\x00")),
-)
+register_weights(Segment, "gradbounds.core.Segment")
 
 
 _ALIGN = 64  # bytes: XLA on the CPU takes a host buffer aligned like this without copying it
