@@ -260,6 +260,8 @@ def _sweep_levels(segs, x, y, cost) -> Levels:
     n = x.shape[0]
     segs, x, y = shard_networks((segs, x, y))
     lv = _levels_sweep(segs, x, y, cost)
+    if x.shape[0] == n:  # no padding: no slicing (one eager op per level costs more than a small sweep)
+        return lv
     return jax.tree_util.tree_map(lambda t: t[:n], lv)
 
 

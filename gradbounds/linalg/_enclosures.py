@@ -19,12 +19,18 @@ entries are near 1) with small side ``k = min(m, n)`` and long side ``p``:
    .. math:: λ_{\\max}(S) ≤ μ + γ_{k+1}\\|\\hat R\\|_F^2 + u\\max_i|c_{ii}| + \\|\\hat S − S\\|_2
 
    (the last but one term is the rounding of ``C``'s diagonal).  If it breaks
-   down, the bound falls back to ``λ_max ≤ tr S = ‖A‖_F²``.
-3. Lower bound on ``λ_max``: ``‖Av‖/‖v‖ ≤ ‖A‖`` for any ``v`` (the computed top
-   eigenvector), with ``|fl(Av) − Av| ≤ γ_k|A||v|``.
+   down, the bound falls back to ``λ_max ≤ tr S = ‖A‖_F²``.  The factor itself
+   is not needed afterwards: the diagonal of ``R̂ᵀR̂ = C + ΔC`` gives
+   ``‖R̂‖_F² ≤ Σ_i|c_ii|/(1 − γ_{k+1})``, so the mapped LAPACK call returns only
+   its smallest pivot and one solve (:func:`_trace_certificate`).
+3. Lower bound on ``λ_max``: ``‖Av‖/‖v‖ ≤ ‖A‖`` for any ``v``, with
+   ``|fl(Av) − Av| ≤ γ_k|A||v|``; ``v = R̂^{-T}w = C^{-1}(R̂w)`` for a fixed ``w``,
+   one step of inverse iteration at the shift ``μ`` for one triangular solve.
 4. Lower bound on ``λ_min`` (for ``σ_min`` of a tall matrix): Cholesky of
    ``fl(Ŝ − μ'I)``, ``μ' = λ̂_min − δλ̂_max``, certifies
-   ``λ_min(S) ≥ μ' − γ_{k+1}‖R̂‖_F² − u\\max|c_{ii}| − ‖Ŝ − S‖₂`` (else 0).
+   ``λ_min(S) ≥ μ' − γ_{k+1}‖R̂‖_F² − u\\max|c_{ii}| − ‖Ŝ − S‖₂`` (else 0).  Its factor
+   also gives, by one step of inverse iteration, the vector whose Rayleigh
+   quotient bounds ``σ_min`` from above (:func:`svd_bounds`).
 
 This is a Gram-matrix form of the verified bounds of Rump (2011): it loses the
 relative accuracy of ``σ_min`` below ``√u σ_max`` (the bound then says 0, which
@@ -51,7 +57,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg
 
-from gradbounds.linalg._norms import one_at_a_time, pow2_scale
+from gradbounds.linalg._norms import one_at_a_time, pow2_scale, svdvals
 
 C_LOG_FN = 8.0  # assumed accuracy of XLA's log (4 ulp) times a safety factor 2
 
@@ -61,26 +67,81 @@ _eigh = one_at_a_time(lambda S: jnp.linalg.eigh(S))
 _chol_cert = one_at_a_time(lambda C: _certificate(C, jnp.linalg.cholesky(C)))
 
 
-def _chol_inverse_iteration(C, x):
-    """The certificate ``(ok, τ)`` of ``C`` (:func:`_certificate`) and ``x`` after one step of inverse iteration ``x ← C^{-1}x``.
+def _chol_solve(C, x):
+    """``[C^{-1}x, min_i r_ii]`` (one vector) from the Cholesky factor ``R`` of ``C``: NaN where it fails.
 
-    One step suffices: with the shift ``μ = λ̂(1 + δ)`` the error of the direction
-    shrinks by ``δλ_1/(λ_1 − λ_2)`` (about ``10^{-11}/gap``) and the Rayleigh
-    quotient's error is its square.
-
-    One matrix per LAPACK call (see :func:`one_at_a_time`: batched triangular
-    solves hang XLA's pool on 2 cores like the other LAPACK kernels).
+    The mapped body does only the LAPACK work (a factorisation, two triangular solves)
+    and writes one vector: every other operation of a certificate runs batched
+    outside (:func:`_trace_certificate`), where it costs nothing per matrix.  One matrix
+    per LAPACK call (see :func:`one_at_a_time`: batched triangular solves hang XLA's
+    pool on 2 cores like the other LAPACK kernels).
     """
     L = jnp.linalg.cholesky(C)
-    ok = jnp.all(jnp.isfinite(L)) & jnp.all(jnp.diagonal(L) > 0)
-    Ls = jnp.where(ok, L, jnp.eye(C.shape[0], dtype=C.dtype))
+    y = jax.scipy.linalg.solve_triangular(L, x, lower=True)
+    y = jax.scipy.linalg.solve_triangular(L, y, trans="T", lower=True)
+    return jnp.concatenate([y, jnp.min(jnp.diagonal(L))[None]])
+
+
+_chol_solve_map = one_at_a_time(_chol_solve)
+
+
+def _chol_half(C, w):
+    """``[R^{-T}w, min_i r_ii]`` with one triangular solve, ``C = RRᵀ`` (``R`` lower triangular).
+
+    ``R^{-T}w = C^{-1}(Rw)``: one full step of inverse iteration from the start vector
+    ``Rw``, for the price of one solve.  ``w`` is fixed (:func:`_start`), so ``Rw`` is a
+    dense vector with a component on every eigenvector but for coincidences.
+    """
+    L = jnp.linalg.cholesky(C)
+    y = jax.scipy.linalg.solve_triangular(L, w, trans="T", lower=True)
+    return jnp.concatenate([y, jnp.min(jnp.diagonal(L))[None]])
+
+
+_chol_half_map = one_at_a_time(_chol_half)
+
+
+def _start(k, dtype):
+    """A fixed start vector for inverse iteration: no zero or repeated pattern."""
+    i = jnp.arange(k, dtype=dtype)
+    return jnp.cos(2.399963229728653 * i + 0.5) + 1.5 / (i + 2.0)
+
+
+def _trace_certificate(C, dmin):
+    """The certificate ``(ok, τ)`` of ``C ⪰ −τI`` from a Cholesky factorisation whose smallest pivot is ``dmin``.
+
+    If floating-point Cholesky of ``C`` (``k × k``) runs to completion (every pivot
+    ``r_ii > 0``; jaxlib returns NaN where LAPACK stops), ``R̂ᵀR̂ = C + ΔC`` with
+    ``|ΔC| ≤ γ_{k+1}|R̂ᵀ||R̂|`` (Higham 2002, Theorem 10.3), so ``C ⪰ −γ_{k+1}‖R̂‖_F² I``.
+    The diagonal of that identity, ``Σ_j r_ji² = c_ii + Δc_ii`` with
+    ``|Δc_ii| ≤ γ_{k+1}Σ_j r_ji²``, gives ``‖R̂‖_F² ≤ Σ_i|c_ii|/(1 − γ_{k+1})`` without
+    the factor.  ``τ`` adds ``u max|c_ii|`` and an underflow term, as :func:`_certificate`.
+    """
+    k = C.shape[-1]
+    u = unit_roundoff(C.dtype)
+    eta = float(jnp.finfo(C.dtype).tiny)
+    dc = jnp.abs(jnp.diagonal(C, axis1=-2, axis2=-1))
+    g = gamma(k + 1, u)
+    r2_hi = up(sum_up(dc) / (1 - g), 2)
+    tau = up(gamma(k + 2, u) * r2_hi + u * jnp.max(dc, axis=-1) + (k + 1) * eta * 4, 2)
+    return dmin > 0, tau
+
+
+def _chol_top(C):
+    """The certificate ``(ok, τ)`` of ``C = μI − Ŝ`` and one step of inverse iteration towards ``Ŝ``'s top eigenvector.
+
+    One triangular solve (:func:`_chol_half`).  One step suffices: with the shift
+    ``μ = λ̂(1 + δ)`` the error of the direction shrinks by ``δλ_1/(λ_1 − λ_2)``
+    (about ``10^{-11}/gap``) and the Rayleigh quotient's error is its square.  Any
+    vector gives a valid Rayleigh bound: the start only decides how tight it is.
+    """
+    return _top_vector(C, _chol_half_map(C, _start(C.shape[-1], C.dtype)))
+
+
+def _top_vector(C, out):
+    """``((ok, τ), x)`` from a packed ``[y, min r_ii]`` of ``C`` (``x = y`` scaled to ``max|x_i| = 1``)."""
+    y, dmin = out[..., :-1], out[..., -1]
     tiny = float(jnp.finfo(C.dtype).tiny)
-    y = jax.scipy.linalg.solve_triangular(Ls, x, lower=True)
-    y = jax.scipy.linalg.solve_triangular(Ls, y, trans="T", lower=True)
-    return _certificate(C, L), y / jnp.maximum(jnp.max(jnp.abs(y)), tiny)
-
-
-_chol_ii = one_at_a_time(_chol_inverse_iteration)
+    return _trace_certificate(C, dmin), y / jnp.maximum(jnp.max(jnp.abs(y), axis=-1, keepdims=True), tiny)
 
 
 def _certificate(C, R):
@@ -432,7 +493,7 @@ def _chol_upper(A, S, lam_hat, fro2_hi, k, p):
     u = unit_roundoff(dtype)
     mu = _shift_above(lam_hat, k, dtype)
     C = mu * jnp.eye(k, dtype=dtype) - S
-    (ok, tau), x = _chol_ii(C, jnp.sum(jnp.abs(S), axis=0) + 1.0)
+    (ok, tau), x = _chol_top(C)
     lam_hi = jnp.where(ok, jnp.minimum(up(mu + up(tau + _gram_error(fro2_hi, k, p, dtype))), fro2_hi), fro2_hi)
     # x: inverse iteration with the shift μ just above λ_max, through the certificate's own factor; each
     # step multiplies the error of the direction by (μ − λ_1)/(μ − λ_2) ≈ δλ_1/gap.
@@ -443,84 +504,89 @@ def _chol_upper(A, S, lam_hat, fro2_hi, k, p):
     return jnp.minimum(down(slo * slo), lam_hi), lam_hi
 
 
-def _lam_max_upper(A, lam_hat):
-    """An upper bound on ``λ_max(AᵀA) = σ_max(A)²`` from an estimate ``λ̂``: the Cholesky certificate alone."""
+def _two_chol_solves(C1, C2, w, A, mu2):
+    """:func:`_chol_half` of ``(C1, w)`` and :func:`_chol_solve` of ``(C2, w)`` in one mapped call, packed ``[y1, d1, y2, d2]``.
+
+    Where the second factorisation fails or ``μ2 ≤ 0`` (``Ŝ`` has lost ``σ_min``: condition
+    above about ``δ^{-1/2}``) ``y2`` is the SVD's last right singular vector of ``A``
+    instead, computed only then (``lax.cond``).
+    """
+    r1 = _chol_half(C1, w)
+    r2 = _chol_solve(C2, w)
+    good = (r2[-1] > 0) & (mu2 > 0) & jnp.all(jnp.isfinite(r2))
+    y2 = jax.lax.cond(good, lambda: r2[:-1], lambda: jnp.linalg.svd(A, full_matrices=False)[2][-1])
+    return jnp.concatenate([r1, y2, r2[-1:]])
+
+
+_two_chol_solves_map = one_at_a_time(_two_chol_solves)
+
+
+def svd_bounds(A, *, want_min: bool):
+    r"""Point singular values and bounds of a scaled matrix ``A``: one SVD without vectors, two certificates.
+
+    Returns ``(s, smax_lo, smax_hi, smin_lo, smin_hi)``: ``s`` the computed singular
+    values (descending, the same numbers as :func:`gradbounds.linalg.svdvals`).  With
+    ``Ŝ = fl(AᵀA)`` (small side) and ``‖Ŝ − AᵀA‖₂ ≤ γ_{p+1}‖A‖_F²`` (plus underflow):
+
+    .. math:: σ_{\max}^2 ≤ μ_1 + τ_1 + ‖Ŝ − A^TA‖_2,\qquad
+       σ_{\min}^2 ≥ μ_2 − τ_2 − ‖Ŝ − A^TA‖_2
+
+    when floating-point Cholesky of ``μ_1I − Ŝ`` (of ``Ŝ − μ_2I``) runs to completion,
+    ``τ`` its backward error (Higham 2002, Theorem 10.3).  ``smax_lo = ‖Ax_1‖/‖x_1‖``
+    and ``smin_hi = ‖Ax_n‖/‖x_n‖`` (Rayleigh quotients, rounded rigorously: any vector
+    gives a valid bound) from one step of inverse iteration through each factor, whose
+    shift lies within ``δσ_{\max}^2`` of the eigenvalue: the Rayleigh quotient's error is
+    then of order ``(δκ²)²``, below the certificate's own ``δκ²``.  Where ``Ŝ`` has lost
+    ``σ_min`` the SVD's singular vector gives ``smin_hi``.  ``smin_lo`` is 0 unless
+    ``want_min`` and ``A`` is tall.
+
+    References:
+      Rump 2006 (the Cholesky test); Higham 2002, Theorem 10.3 and §3.5;
+      Golub & Van Loan 2013, §8.2.2 (inverse iteration).
+    """
     m, n = A.shape
     dtype = A.dtype
     u = unit_roundoff(dtype)
     eta = float(jnp.finfo(dtype).tiny)
     tall = m >= n
     k, p = (n, m) if tall else (m, n)
-    fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
+    want_min = bool(want_min and tall)
+    s = svdvals(A)
     S = A.T @ A if tall else A @ A.T
-    mu = _shift_above(lam_hat, k, dtype)
-    C = mu * jnp.eye(k, dtype=dtype) - S
-    ok, tau = _chol_cert(C)
-    return jnp.where(ok, jnp.minimum(up(mu + up(tau + _gram_error(fro2_hi, k, p, dtype))), fro2_hi), fro2_hi)
-
-
-def sigma_min_lower(A, smin_hat, smax_hat):
-    """A lower bound on ``σ_min(A)`` of a tall scaled ``A`` from estimates of its extreme singular values.
-
-    Cholesky of ``fl(Ŝ − μ'I)``, ``μ' = σ̂_min² − δσ̂_max²``, ``Ŝ = fl(AᵀA)``: if it runs
-    to completion, ``λ_min(AᵀA) ≥ μ' − γ_{k+1}‖R̂‖_F² − u max|c_ii| − ‖Ŝ − AᵀA‖₂``
-    (Higham 2002, Theorem 10.3); else 0.
-    """
-    m, n = A.shape
-    dtype = A.dtype
-    u = unit_roundoff(dtype)
-    eta = float(jnp.finfo(dtype).tiny)
-    k, p = n, m
-    delta = 1024.0 * (k + 1) * u
-    fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
-    S = A.T @ A
-    mu2 = down(smin_hat * smin_hat - delta * smax_hat * smax_hat, 2)
-    C2 = S - mu2 * jnp.eye(k, dtype=dtype)
-    ok2, tau2 = _chol_cert(C2)
-    lmin = down(mu2 - up(tau2 + _gram_error(fro2_hi, k, p, dtype)))
-    return jnp.where(
-        ok2 & (mu2 > 0) & (lmin > 0), jnp.maximum(down(jnp.sqrt(jnp.where(lmin > 0, lmin, 0.0))), 0.0), 0.0
-    )
-
-
-def _svd_s_ends(A):
-    _, s, Vt = jnp.linalg.svd(A, full_matrices=False)
-    return s, Vt[0], Vt[-1]
-
-
-_svd = one_at_a_time(_svd_s_ends)  # singular values and the first and last right singular vectors
-
-
-def svd_bounds(A, *, want_min: bool):
-    """Point singular values and bounds of a scaled matrix ``A`` from one SVD with vectors.
-
-    Returns ``(s, smax_lo, smax_hi, smin_lo, smin_hi)``: ``s`` the computed singular values
-    (descending); ``smax_lo = ‖Av_1‖/‖v_1‖`` and ``smin_hi = ‖Av_n‖/‖v_n‖`` from the computed
-    right singular vectors (rounded rigorously), ``smax_hi`` from :func:`sigma_max_bounds`,
-    ``smin_lo`` from :func:`sigma_min_lower` (0 unless ``want_min`` and ``A`` is tall).
-    """
-    m, n = A.shape
-    u = unit_roundoff(A.dtype)
-    s, v1, vn = _svd(A)
-    tall = m >= n
-    k = min(m, n)
+    eye = jnp.eye(k, dtype=dtype)
+    mu1 = _shift_above(s[0] * s[0], k, dtype)
+    C1 = mu1 * eye - S
+    if want_min:
+        mu2 = down(s[-1] * s[-1] - 1024.0 * (k + 1) * u * s[0] * s[0], 2)
+        C2 = S - mu2 * eye
+        out = _two_chol_solves_map(C1, C2, _start(k, dtype), A, mu2)
+        (ok1, tau1), x1 = _top_vector(C1, out[: k + 1])
+        xn = out[k + 1 : 2 * k + 1]
+        ok2, tau2 = _trace_certificate(C2, out[-1])
+    else:
+        (ok1, tau1), x1 = _chol_top(C1)
     zero = exactly_zero(A)
-    smax_lo = _rayleigh_lower(A, v1, True, k, u)
-    # the SVD's v_1 gives the lower bound; the certificate alone the upper one (no inverse iteration)
-    smax_hi = jnp.where(zero, 0.0, up(jnp.sqrt(_lam_max_upper(A, s[0] * s[0]))))
-    smax_lo = jnp.minimum(smax_lo, smax_hi)
-    if want_min and tall:
-        y = A @ vn
+    fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
+    g_err = _gram_error(fro2_hi, k, p, dtype)
+    lam_hi = jnp.where(ok1, jnp.minimum(up(mu1 + up(tau1 + g_err)), fro2_hi), fro2_hi)
+    smax_hi = jnp.where(zero, 0.0, up(jnp.sqrt(lam_hi)))
+    x1 = jnp.where(jnp.all(jnp.isfinite(x1)), x1, jnp.ones_like(x1))
+    smax_lo = jnp.minimum(_rayleigh_lower(A, x1, tall, k, u), smax_hi)
+    if want_min:
+        y = A @ xn
         _, yhi = norm2_bounds(y)
-        xlo, xhi = norm2_bounds(vn)
+        xlo, xhi = norm2_bounds(xn)
         _, fa = norm2_bounds(A.reshape(-1))
         smin_hi = up((yhi + up(gamma(k + 2, u) * fa * xhi, 2)) / jnp.where(xlo > 0, xlo, 1.0), 2)
-        smin_hi = jnp.where(xlo > 0, smin_hi, smax_hi)
-        smin_lo = sigma_min_lower(A, s[-1], s[0])
+        smin_hi = jnp.minimum(jnp.where(xlo > 0, smin_hi, smax_hi), smax_hi)
+        lmin = down(mu2 - up(tau2 + g_err))
+        smin_lo = jnp.where(
+            ok2 & (mu2 > 0) & (lmin > 0), jnp.maximum(down(jnp.sqrt(jnp.where(lmin > 0, lmin, 0.0))), 0.0), 0.0
+        )
     else:
-        smin_hi = smax_hi if tall else jnp.zeros((), A.dtype)
-        smin_lo = jnp.zeros((), A.dtype)
-    z = jnp.zeros((), A.dtype)
+        smin_hi = smax_hi if tall else jnp.zeros((), dtype)
+        smin_lo = jnp.zeros((), dtype)
+    z = jnp.zeros((), dtype)
     return (
         s,
         jnp.where(zero, z, smax_lo),

@@ -149,3 +149,60 @@ def test_svd_bounds_bracket_both_ends(kind):
     assert mpmath.mpf(float(smin_lo)) <= sv[-1] <= mpmath.mpf(float(smin_hi))
     if kind == "gauss":
         assert float(smin_lo) > 0.999 * float(sv[-1])
+
+
+@pytest.mark.parametrize("kind", ("gauss", "illcond", "rank1", "huge", "tiny"))
+@pytest.mark.parametrize("shape", ((30, 30), (30, 10), (10, 30)))
+def test_sigma_max_bounds_from_an_estimate_are_tight(kind, shape):
+    """The levels' path: a point estimate, the Cholesky certificate, one step of inverse iteration (one solve)."""
+    from gradbounds.linalg import log_norm_scaled
+
+    rng = np.random.default_rng(hash((kind, shape, 2)) % 2**32)
+    A = _hard(rng, kind, shape)
+    A = A / 2.0 ** np.ceil(np.log2(np.max(np.abs(A))))
+    lam = jnp.exp(2 * log_norm_scaled(jnp.asarray(A), 2.0**-53)[0])
+    lo, hi = enc.sigma_max_bounds(jnp.asarray(A), lam_hat=lam)
+    exact = _mp_svals(A)[0]
+    assert mpmath.mpf(float(lo)) <= exact <= mpmath.mpf(float(hi))
+    assert float(hi) / float(lo) - 1 < 1e-10  # δ/2 + k²u: the inverse iteration's vector is as good as the SVD's
+
+
+def test_trace_certificate_bounds_the_factor():
+    """τ from the trace of C is at least τ from the factor itself (Higham 2002, Theorem 10.3), also near breakdown."""
+    rng = np.random.default_rng(13)
+    for k, shift in ((30, 1e-12), (30, 1e-3), (10, 1e-15), (5, 1.0)):
+        A = rng.standard_normal((40, k))
+        S = A.T @ A
+        mu = np.linalg.eigvalsh(S)[-1] * (1 + shift)
+        C = jnp.asarray(mu * np.eye(k) - S)
+        L = jnp.linalg.cholesky(C)
+        ok_f, tau_f = enc._certificate(C, L)
+        ok_t, tau_t = enc._trace_certificate(C, jnp.min(jnp.diagonal(L)))
+        assert bool(ok_f) == bool(ok_t)
+        if bool(ok_f):
+            u = 2.0**-53
+            with mpmath.workdps(50):  # what the certificate must cover: γ_{k+2}‖R̂‖_F² + u max|c_ii|, exactly
+                r2 = mpmath.fsum(mpmath.mpf(float(v)) ** 2 for v in np.asarray(L).ravel())
+                need = (k + 2) * u / (1 - (k + 2) * u) * r2 + u * mpmath.mpf(float(np.max(np.abs(np.diag(C)))))
+                assert mpmath.mpf(float(tau_t)) >= need
+            assert float(tau_t) <= 1.01 * float(tau_f)  # and no looser than from the factor: ‖R̂‖_F² = tr C to rounding
+    C = jnp.asarray(-np.eye(4))  # breakdown: NaN factor, no certificate
+    assert not bool(enc._trace_certificate(C, jnp.min(jnp.diagonal(jnp.linalg.cholesky(C))))[0])
+
+
+@pytest.mark.parametrize("cond", (1e0, 1e2, 1e4, 1e9))
+def test_svd_bounds_on_sigma_min_are_tight(cond):
+    """σ_min's Rayleigh bound from the certificate's factor (κ below δ^{-1/2}) or the SVD's vector (above)."""
+    rng = np.random.default_rng(int(np.log10(cond)))
+    U = np.linalg.qr(rng.standard_normal((30, 10)))[0]
+    V = np.linalg.qr(rng.standard_normal((10, 10)))[0]
+    A = U @ np.diag(np.geomspace(1.0, 1.0 / cond, 10)) @ V.T
+    A = A / 2.0 ** np.ceil(np.log2(np.max(np.abs(A))))
+    smax_lo, smax_hi, smin_lo, smin_hi = (float(v) for v in enc.svd_bounds(jnp.asarray(A), want_min=True)[1:])
+    sv = _mp_svals(A)
+    assert mpmath.mpf(smin_lo) <= sv[-1] <= mpmath.mpf(smin_hi)
+    delta = 1024.0 * 11 * 2.0**-53
+    # the upper end within about (δκ²)² of σ_min (inverse iteration), or a few γ_k‖A‖_F (rounding; the SVD's vector)
+    assert smin_hi - float(sv[-1]) <= float(sv[-1]) * (delta * cond**2) ** 2 + 1e-13 * float(sv[0])
+    if cond <= 1e4:
+        assert smin_lo > 0  # and the certificate holds
