@@ -288,7 +288,8 @@ def levels_core(segs, wstats, x, y, *, cost):
         if wstats[i] is not None:
             wh = enc.up(jnp.exp(wstats[i][6]), 2)
             w_hi = wh if i > 0 else jnp.concatenate([jnp.full((1,), jnp.inf, dtype), wh])
-        carry, (z, en) = core.scan_or_loop(forward_step(act, dtype), carry, (seg.W, seg.b, w_hi))
+        step = forward_step(act, dtype, exact_input=i == 0 and seg.length == 1)  # x is exact: e^0 = 0
+        carry, (z, en) = core.scan_or_loop(step, carry, (seg.W, seg.b, w_hi))
         zs.append(z)
         ens.append(en)
     a, ea = carry[0], carry[1]

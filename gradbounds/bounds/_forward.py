@@ -44,10 +44,12 @@ def tighter(old, new):
     return jnp.where(jnp.isfinite(new), jnp.minimum(old, new), old)
 
 
-def forward_step(act, dtype):
+def forward_step(act, dtype, *, exact_input: bool = False):
     """The step ``(a, e, ‖e‖, T̂, τ) ↦ …`` of the forward pass with its error bounds, for ``core.scan_or_loop``.
 
     ``T̂, τ`` are ``None`` without ellipsoids, and ``T̂`` alone is ``None`` before the first layer (``x`` exact).
+    ``exact_input``: the step's ``e`` is exactly zero (the first layer, ``a^0 = x``), so ``|W|e = 0`` is not
+    computed: one column of ``|W|[·]`` instead of two, half the cost of the widest product of a sweep.
     Returns ``(carry, (z, enclosure of σ'(z)))``.
     """
     u = enc.unit_roundoff(dtype)
@@ -62,7 +64,10 @@ def forward_step(act, dtype):
         z = W @ a + b
         g1 = enc.gamma(n + 2, u)
         # |W||â| and |W|e in one product, |W| never stored for the whole batch (linalg.abs_matmul)
-        t = linalg.abs_matmul(W, jnp.stack([g1 * jnp.abs(a), ea], axis=-1))
+        if exact_input:
+            t = jnp.stack([linalg.abs_matmul(W, (g1 * jnp.abs(a))[:, None])[:, 0], jnp.zeros_like(z)], axis=-1)
+        else:
+            t = linalg.abs_matmul(W, jnp.stack([g1 * jnp.abs(a), ea], axis=-1))
         local = enc.up(
             (t[:, 0] + g1 * jnp.abs(b)) * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny
         )  # |W â + b − ẑ|, rounded up

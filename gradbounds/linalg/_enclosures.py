@@ -24,8 +24,8 @@ entries are near 1) with small side ``k = min(m, n)`` and long side ``p``:
    ``‖R̂‖_F² ≤ Σ_i|c_ii|/(1 − γ_{k+1})``, so the mapped LAPACK call returns only
    its smallest pivot and one solve (:func:`_trace_certificate`).
 3. Lower bound on ``λ_max``: ``‖Av‖/‖v‖ ≤ ‖A‖`` for any ``v``, with
-   ``|fl(Av) − Av| ≤ γ_k|A||v|``; ``v = R̂^{-T}w = C^{-1}(R̂w)`` for a fixed ``w``,
-   one step of inverse iteration at the shift ``μ`` for one triangular solve.
+   ``|fl(Av) − Av| ≤ γ_k|A||v|``; ``v`` from one step of inverse iteration at the
+   shift ``μ`` through the certificate's factor (:func:`_chol_top`).
 4. Lower bound on ``λ_min`` (for ``σ_min`` of a tall matrix): Cholesky of
    ``fl(Ŝ − μ'I)``, ``μ' = λ̂_min − δλ̂_max``, certifies
    ``λ_min(S) ≥ μ' − γ_{k+1}‖R̂‖_F² − u\\max|c_{ii}| − ‖Ŝ − S‖₂`` (else 0).  Its factor
@@ -76,28 +76,15 @@ def _chol_solve(C, x):
     per LAPACK call (see :func:`one_at_a_time`: batched triangular solves hang XLA's
     pool on 2 cores like the other LAPACK kernels).
     """
-    L = jnp.linalg.cholesky(C)
+    # LAPACK reads C's lower triangle; not symmetrised first (a copy per matrix): the certificate holds for the
+    # symmetric matrix of that triangle, whose entries fl(μ − ŝ_ii), −ŝ_ij obey the Gram matrix's error bound
+    L = jax.lax.linalg.cholesky(C, symmetrize_input=False)
     y = jax.scipy.linalg.solve_triangular(L, x, lower=True)
     y = jax.scipy.linalg.solve_triangular(L, y, trans="T", lower=True)
     return jnp.concatenate([y, jnp.min(jnp.diagonal(L))[None]])
 
 
 _chol_solve_map = one_at_a_time(_chol_solve)
-
-
-def _chol_half(C, w):
-    """``[R^{-T}w, min_i r_ii]`` with one triangular solve, ``C = RRᵀ`` (``R`` lower triangular).
-
-    ``R^{-T}w = C^{-1}(Rw)``: one full step of inverse iteration from the start vector
-    ``Rw``, for the price of one solve.  ``w`` is fixed (:func:`_start`), so ``Rw`` is a
-    dense vector with a component on every eigenvector but for coincidences.
-    """
-    L = jnp.linalg.cholesky(C)
-    y = jax.scipy.linalg.solve_triangular(L, w, trans="T", lower=True)
-    return jnp.concatenate([y, jnp.min(jnp.diagonal(L))[None]])
-
-
-_chol_half_map = one_at_a_time(_chol_half)
 
 
 def _start(k, dtype):
@@ -126,22 +113,47 @@ def _trace_certificate(C, dmin):
     return dmin > 0, tau
 
 
+def _chol_top_solve(C, w):
+    """``[R^{-T}e_k, R^{-T}w, min_i r_ii]`` from the Cholesky factor ``R`` of ``C``: one solve with two columns."""
+    L = jax.lax.linalg.cholesky(C, symmetrize_input=False)  # as in _chol_solve
+    k = C.shape[-1]
+    rhs = jnp.stack([jnp.zeros((k,), C.dtype).at[-1].set(1.0), w], axis=1)
+    Y = jax.scipy.linalg.solve_triangular(L, rhs, trans="T", lower=True)
+    return jnp.concatenate([Y[:, 0], Y[:, 1], jnp.min(jnp.diagonal(L))[None]])
+
+
+_chol_top_map = one_at_a_time(_chol_top_solve)
+
+
 def _chol_top(C):
-    """The certificate ``(ok, τ)`` of ``C = μI − Ŝ`` and one step of inverse iteration towards ``Ŝ``'s top eigenvector.
+    """The certificate ``(ok, τ)`` of ``C = μI − Ŝ`` and two vectors near ``Ŝ``'s top eigenvector (columns of ``X``).
 
-    One triangular solve (:func:`_chol_half`).  One step suffices: with the shift
-    ``μ = λ̂(1 + δ)`` the error of the direction shrinks by ``δλ_1/(λ_1 − λ_2)``
-    (about ``10^{-11}/gap``) and the Rayleigh quotient's error is its square.  Any
-    vector gives a valid Rayleigh bound: the start only decides how tight it is.
+    One triangular solve with two right-hand sides through the certificate's own
+    factor ``R`` (``C = RRᵀ``, lower triangular):
+
+    - ``R^{-T}e_k = C^{-1}(Re_k) = r_kk C^{-1}e_k``: a full step of inverse iteration
+      from ``e_k`` (``R^{-1}e_k = e_k/r_kk``).  With the shift ``μ = λ̂(1 + δ)`` the error
+      of the direction shrinks by ``δλ_1/(λ_1 − λ_2)`` (about ``10^{-11}/gap``) and the
+      Rayleigh quotient's error is its square; it fails only where the top eigenvector
+      has (nearly) no ``k``-th component, as for a zero last row of ``Ŝ``;
+    - ``R^{-T}w = C^{-1}(Rw)`` for a fixed dense ``w`` (:func:`_start`): half a step,
+      since ``Rw`` has a component of only about ``√δ`` on the top eigenvector
+      (``‖Rᵀv_1‖² = v_1ᵀCv_1 ≈ δλ_1``): a Rayleigh quotient within about ``δλ_1/gap``,
+      the guard for that case.
+
+    Any vector gives a valid Rayleigh bound (:func:`_rayleigh_best`): the vectors only
+    decide how tight it is.
     """
-    return _top_vector(C, _chol_half_map(C, _start(C.shape[-1], C.dtype)))
+    return _top_vectors(C, _chol_top_map(C, _start(C.shape[-1], C.dtype)))
 
 
-def _top_vector(C, out):
-    """``((ok, τ), x)`` from a packed ``[y, min r_ii]`` of ``C`` (``x = y`` scaled to ``max|x_i| = 1``)."""
-    y, dmin = out[..., :-1], out[..., -1]
+def _top_vectors(C, out):
+    """``((ok, τ), X)`` from a packed ``[y_1, y_2, min r_ii]`` of ``C`` (columns of ``X`` scaled to ``max|x_i| = 1``)."""
+    k = C.shape[-1]
+    X = jnp.stack([out[..., :k], out[..., k : 2 * k]], axis=-1)
     tiny = float(jnp.finfo(C.dtype).tiny)
-    return _trace_certificate(C, dmin), y / jnp.maximum(jnp.max(jnp.abs(y), axis=-1, keepdims=True), tiny)
+    X = X / jnp.maximum(jnp.max(jnp.abs(X), axis=-2, keepdims=True), tiny)
+    return _trace_certificate(C, out[..., -1]), X
 
 
 def _certificate(C, R):
@@ -473,6 +485,12 @@ def _rayleigh_lower(A, x, tall, k, u):
     return jnp.where(jnp.isfinite(slo) & (slo > 0) & (xlo > 0), slo, 0.0)
 
 
+def _rayleigh_best(A, X, tall, k, u):
+    """The larger :func:`_rayleigh_lower` of the columns of ``X`` (a non-finite column counts as ``1``)."""
+    X = jnp.where(jnp.all(jnp.isfinite(X), axis=0, keepdims=True), X, 1.0)
+    return jnp.maximum(_rayleigh_lower(A, X[:, 0], tall, k, u), _rayleigh_lower(A, X[:, 1], tall, k, u))
+
+
 def _shift_above(lam_hat, k, dtype):
     """``μ = λ̂(1 + δ)`` (rounded up), ``δ = 1024(k + 1)u``: just above ``λ_max`` when ``λ̂`` is accurate."""
     u = unit_roundoff(dtype)
@@ -493,25 +511,24 @@ def _chol_upper(A, S, lam_hat, fro2_hi, k, p):
     u = unit_roundoff(dtype)
     mu = _shift_above(lam_hat, k, dtype)
     C = mu * jnp.eye(k, dtype=dtype) - S
-    (ok, tau), x = _chol_top(C)
+    (ok, tau), X = _chol_top(C)
     lam_hi = jnp.where(ok, jnp.minimum(up(mu + up(tau + _gram_error(fro2_hi, k, p, dtype))), fro2_hi), fro2_hi)
-    # x: inverse iteration with the shift μ just above λ_max, through the certificate's own factor; each
+    # X: inverse iteration with the shift μ just above λ_max, through the certificate's own factor; each
     # step multiplies the error of the direction by (μ − λ_1)/(μ − λ_2) ≈ δλ_1/gap.
     # Any vector gives a valid (Rayleigh) lower bound.
-    x = jnp.where(jnp.all(jnp.isfinite(x)), x, jnp.ones_like(x))
     tall = A.shape[0] >= A.shape[1]
-    slo = _rayleigh_lower(A, x, tall, k, u)
+    slo = _rayleigh_best(A, X, tall, k, u)
     return jnp.minimum(down(slo * slo), lam_hi), lam_hi
 
 
 def _two_chol_solves(C1, C2, w, A, mu2):
-    """:func:`_chol_half` of ``(C1, w)`` and :func:`_chol_solve` of ``(C2, w)`` in one mapped call, packed ``[y1, d1, y2, d2]``.
+    """:func:`_chol_top_solve` of ``(C1, w)`` and :func:`_chol_solve` of ``(C2, w)`` in one mapped call, packed.
 
     Where the second factorisation fails or ``μ2 ≤ 0`` (``Ŝ`` has lost ``σ_min``: condition
     above about ``δ^{-1/2}``) ``y2`` is the SVD's last right singular vector of ``A``
     instead, computed only then (``lax.cond``).
     """
-    r1 = _chol_half(C1, w)
+    r1 = _chol_top_solve(C1, w)
     r2 = _chol_solve(C2, w)
     good = (r2[-1] > 0) & (mu2 > 0) & jnp.all(jnp.isfinite(r2))
     y2 = jax.lax.cond(good, lambda: r2[:-1], lambda: jnp.linalg.svd(A, full_matrices=False)[2][-1])
@@ -560,18 +577,17 @@ def svd_bounds(A, *, want_min: bool):
         mu2 = down(s[-1] * s[-1] - 1024.0 * (k + 1) * u * s[0] * s[0], 2)
         C2 = S - mu2 * eye
         out = _two_chol_solves_map(C1, C2, _start(k, dtype), A, mu2)
-        (ok1, tau1), x1 = _top_vector(C1, out[: k + 1])
-        xn = out[k + 1 : 2 * k + 1]
+        (ok1, tau1), X1 = _top_vectors(C1, out[: 2 * k + 1])
+        xn = out[2 * k + 1 : 3 * k + 1]
         ok2, tau2 = _trace_certificate(C2, out[-1])
     else:
-        (ok1, tau1), x1 = _chol_top(C1)
+        (ok1, tau1), X1 = _chol_top(C1)
     zero = exactly_zero(A)
     fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
     g_err = _gram_error(fro2_hi, k, p, dtype)
     lam_hi = jnp.where(ok1, jnp.minimum(up(mu1 + up(tau1 + g_err)), fro2_hi), fro2_hi)
     smax_hi = jnp.where(zero, 0.0, up(jnp.sqrt(lam_hi)))
-    x1 = jnp.where(jnp.all(jnp.isfinite(x1)), x1, jnp.ones_like(x1))
-    smax_lo = jnp.minimum(_rayleigh_lower(A, x1, tall, k, u), smax_hi)
+    smax_lo = jnp.minimum(_rayleigh_best(A, X1, tall, k, u), smax_hi)
     if want_min:
         y = A @ xn
         _, yhi = norm2_bounds(y)

@@ -83,6 +83,13 @@ def test_seed_network_holds_and_slack_adds_up():
     for l in range(1, 6):
         want = 0.25 ** (5 - l + 1) * np.prod(norms[l:]) * float(jnp.linalg.norm(aL - y))
         assert h.log10("G")[l - 1] == pytest.approx(np.log10(want), rel=1e-13)
+    # the float enclosures are as tight as the method makes them (log10 widths; docs/design.md §3.4): the
+    # certificates' δ/2 ≈ 1e-12 per norm plus the error recursions; an inverse-iteration vector only half a
+    # step from the top eigenvector (one triangular solve) left J, D, G near 1e-10
+    most = {"lower": 1e-9, "E": 1e-10, "P": 1e-10, "J": 2e-11, "D": 2e-11, "G": 2e-11}
+    for k, w in most.items():
+        lo, hi = h.enclosure(k)
+        assert np.max(hi - lo) < w, (k, np.max(hi - lo))
 
 
 def test_cross_entropy_starts_from_delta_and_the_quadratic_bound_would_be_violated():
