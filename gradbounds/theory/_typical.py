@@ -8,7 +8,7 @@ init) this puts three numbers side by side at every layer l:
   q*), and its finite-depth variant ``∏_{r=l}^{L-1} χ(q^r)`` with the
   length-map iterates ``q^r`` started from the input;
 * the measured average of ``‖δ^l‖²`` over N networks (exact, by rescaled
-  backpropagation, :func:`gradbounds.bounds.sweep`);
+  backpropagation: the level ``E`` of :func:`gradbounds.bounds.sweep`);
 * the textbook bound ``G_l = γ^{L-l+1} ∏_{r>l}‖W^r‖ ‖∇_{a^L}C‖`` of the core,
   and the slack ``log G_l − log ‖δ^l‖`` (averaged over networks).
 
@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradbounds import bounds, core
+from gradbounds import core
 from gradbounds.core import Activation
 from gradbounds.theory._meanfield import gaussian_moments, length_map_iterates
 from gradbounds.theory._phase import mean_field
@@ -211,10 +211,10 @@ def _measure(key, ws, activation, sw2, sb2, init, n_networks, cost, x_scale, lev
     else:
         y = jnp.stack([jax.random.uniform(p[2], (n_networks, 1, ws[-1]), dtype) for p in parts])
     xs, ys = x.reshape(D * n_networks, 1, -1), y.reshape(D * n_networks, 1, -1)
-    if levels:
-        h = bounds.sweep(nets, xs, ys, cost=cost)
-        E = np.asarray(h.levels.E).reshape(D, n_networks, -1)  # natural log ‖δ^l‖
-        G = np.asarray(h.levels.G).reshape(D, n_networks, -1)
+    if levels:  # E and G alone: rescaled backprop and log-norms, not the whole enclosed hierarchy
+        E, G = _log_error_and_bound(nets, xs, ys, cost)
+        E = np.asarray(E).reshape(D, n_networks, -1)  # natural log ‖δ^l‖
+        G = np.asarray(G).reshape(D, n_networks, -1)
     else:  # only ‖δ^l‖, by plain backpropagation (float64: no overflow at the depths of the paper)
         E = np.asarray(_log_error_norms(nets, xs, ys, cost)).reshape(D, n_networks, -1)
         G = None
@@ -227,6 +227,49 @@ def _log_error_norms(nets, x, y, cost):
 
     def one(net, xi, yi):
         return jnp.stack([jnp.log(jnp.linalg.norm(d)) for d in core.errors(net, xi[0], yi[0], cost=cost)])
+
+    return jax.vmap(one)(nets, x, y)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _log_error_and_bound(nets, x, y, cost):
+    r"""Natural ``log ‖δ^l‖`` and ``log G_l``, ``l = 1..L``, of each network of a stack at its one example.
+
+    The levels ``E`` and ``G`` of :func:`gradbounds.bounds.sweep` (the same point values, to
+    rounding), without the rest of the hierarchy and its enclosures: ``E`` by rescaled
+    backpropagation (no underflow at any depth), ``G`` from the log-norms of the weights
+    (:func:`gradbounds.linalg.log_norm`, as the sweep's point ``G``):
+
+    .. math:: \log G_l = \sum_{r=l}^{L} \log γ_r + \sum_{r=l+1}^{L} \log\|W^r\| + \log\|g\|,
+
+    ``γ_L`` left out where the hierarchy starts from ``δ^L`` (a named cost with its output
+    activation).
+    """
+    from gradbounds import linalg
+
+    def one(net, xi, yi):
+        net = tuple(net)
+        L = len(net)
+        dtype = net[0].W.dtype
+        u = float(jnp.finfo(dtype).eps) / 2
+        fw = core.forward(net, xi[0])
+        act_L = net[-1].act
+        out = core.output_error(cost, act_L, fw.z[-1], fw.a[-1], yi[0])
+        nd = jnp.linalg.norm(out.delta)
+        logE = [jnp.log(nd)]
+        v = out.delta / jnp.where(nd > 0, nd, 1.0)
+        for l in range(L - 2, -1, -1):
+            w = net[l].act.deriv(fw.z[l]) * (net[l + 1].W.T @ v)
+            nw = jnp.linalg.norm(w)
+            logE.append(logE[-1] + jnp.log(nw))
+            v = w / jnp.where(nw > 0, nw, 1.0)
+        E = jnp.stack(logE[::-1])
+        gam = [math.log(layer.act.gamma) for layer in net[:-1]]
+        gam.append(math.log(act_L.gamma) if out.start == "grad_a" else 0.0)
+        logW = jnp.stack([linalg.log_norm(layer.W, u)[0] for layer in net[1:]] + [jnp.zeros((), dtype)])
+        rcs = lambda t: jnp.flip(jnp.cumsum(jnp.flip(t)))  # noqa: E731  (Σ_{r ≥ l})
+        G = rcs(jnp.asarray(gam, dtype)) + rcs(logW) + jnp.log(jnp.linalg.norm(out.g))
+        return E, G
 
     return jax.vmap(one)(nets, x, y)
 

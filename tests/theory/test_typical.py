@@ -68,3 +68,25 @@ def test_typical_rates_are_the_rates_of_independent_draws():
     assert len(set(rates.tolist())) == 4  # independent draws, not one draw repeated
     with pytest.raises(ValueError, match="draws"):
         theory.typical_rates(key, (4, 4), draws=0)
+
+
+@pytest.mark.parametrize("activation", ("tanh", "sigmoid"))
+def test_light_levels_are_the_sweeps_E_and_G(activation):
+    """typical_vs_worst reads E and G from rescaled backprop and log-norms: the sweep's point values, to rounding."""
+    import jax.numpy as jnp
+
+    import gradbounds as gb
+    from gradbounds.theory import _typical
+
+    ws = (6,) * 8
+    for cost in ("readout", "quadratic"):
+        keys = jax.random.split(jax.random.key(3), 3)
+        nets = jax.vmap(lambda k: gb.init_network(k, ws, activation=activation, init="gaussian", sw2=1.5))(keys)
+        x = jax.random.normal(jax.random.key(4), (3, 1, 6))
+        y = jax.random.uniform(jax.random.key(5), (3, 1, 6))
+        c = _typical.readout if cost == "readout" else cost
+        E, G = _typical._log_error_and_bound(nets, x, y, c)
+        h = gb.sweep(nets, x, y, cost=c)
+        np.testing.assert_allclose(np.asarray(E), np.asarray(h.levels.E)[:, 0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(G), np.asarray(h.levels.G)[:, 0], rtol=1e-12, atol=1e-12)
+        assert np.all(np.asarray(jnp.isfinite(E)))
