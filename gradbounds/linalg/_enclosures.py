@@ -70,11 +70,8 @@ _chol_cert = one_at_a_time(lambda C: _certificate(C, jnp.linalg.cholesky(C)))
 def _chol_solve(C, x):
     """``[C^{-1}x, min_i r_ii]`` (one vector) from the Cholesky factor ``R`` of ``C``: NaN where it fails.
 
-    The mapped body does only the LAPACK work (a factorisation, two triangular solves)
-    and writes one vector: every other operation of a certificate runs batched
-    outside (:func:`_trace_certificate`), where it costs nothing per matrix.  One matrix
-    per LAPACK call (see :func:`one_at_a_time`: batched triangular solves hang XLA's
-    pool on 2 cores like the other LAPACK kernels).
+    The mapped body does only the LAPACK work and writes one vector; the rest of a certificate
+    runs batched outside (:func:`_trace_certificate`).  One matrix per LAPACK call (:func:`one_at_a_time`).
     """
     # LAPACK reads C's lower triangle; not symmetrised first (a copy per matrix): the certificate holds for the
     # symmetric matrix of that triangle, whose entries fl(μ − ŝ_ii), −ŝ_ij obey the Gram matrix's error bound
@@ -128,21 +125,12 @@ _chol_top_map = one_at_a_time(_chol_top_solve)
 def _chol_top(C):
     """The certificate ``(ok, τ)`` of ``C = μI − Ŝ`` and two vectors near ``Ŝ``'s top eigenvector (columns of ``X``).
 
-    One triangular solve with two right-hand sides through the certificate's own
-    factor ``R`` (``C = RRᵀ``, lower triangular):
-
-    - ``R^{-T}e_k = C^{-1}(Re_k) = r_kk C^{-1}e_k``: a full step of inverse iteration
-      from ``e_k`` (``R^{-1}e_k = e_k/r_kk``).  With the shift ``μ = λ̂(1 + δ)`` the error
-      of the direction shrinks by ``δλ_1/(λ_1 − λ_2)`` (about ``10^{-11}/gap``) and the
-      Rayleigh quotient's error is its square; it fails only where the top eigenvector
-      has (nearly) no ``k``-th component, as for a zero last row of ``Ŝ``;
-    - ``R^{-T}w = C^{-1}(Rw)`` for a fixed dense ``w`` (:func:`_start`): half a step,
-      since ``Rw`` has a component of only about ``√δ`` on the top eigenvector
-      (``‖Rᵀv_1‖² = v_1ᵀCv_1 ≈ δλ_1``): a Rayleigh quotient within about ``δλ_1/gap``,
-      the guard for that case.
-
-    Any vector gives a valid Rayleigh bound (:func:`_rayleigh_best`): the vectors only
-    decide how tight it is.
+    One solve, two right-hand sides, through the factor ``R`` (``C = RRᵀ``): ``R^{-T}e_k =
+    r_kk C^{-1}e_k`` is a full step of inverse iteration from ``e_k``, whose Rayleigh quotient's
+    error is about ``(δλ_1/gap)²``, but which misses a top eigenvector with no ``k``-th component
+    (a dead last unit); ``R^{-T}w = C^{-1}(Rw)`` from a dense ``w`` is half a step (``Rw`` has a
+    component of only ``√δ`` on it, ``‖Rᵀv_1‖² ≈ δλ_1``), within about ``δλ_1/gap``: the guard.
+    Any vector gives a valid bound (:func:`_rayleigh_best`); the vectors only decide how tight.
     """
     return _top_vectors(C, _chol_top_map(C, _start(C.shape[-1], C.dtype)))
 
