@@ -136,15 +136,18 @@ def _write(path: Path, exported: Any) -> None:
         raise
 
 
-def _stored_call(store: Path, fn: Callable, names: Sequence[str], statics: dict, dynamic: tuple, jitted, args, kw):
-    key = _key(f"{fn.__module__}.{fn.__qualname__}", statics, dynamic)
+def _stored_call(
+    store: Path, fn: Callable, names: Sequence[str], statics: dict, dynamic: tuple, jitted, args, kw, options
+):
+    fixed = dict(statics, _compiler_options=tuple(sorted(options.items()))) if options else statics
+    key = _key(f"{fn.__module__}.{fn.__qualname__}", fixed, dynamic)
     if key is None:
         return jitted(*args, **kw)
     path = store / f"{fn.__name__}-{key}.jaxexport"
     if path.exists():
         try:
             exported = jax.export.deserialize(bytearray(path.read_bytes()))
-            out = exported.call(*dynamic)
+            out = _call(exported, options)(*dynamic)
             _log(f"{fn.__name__}: loaded {path.name}")
             return out
         except Exception as e:  # corrupt, truncated or stale: the ordinary path, and a new entry
@@ -157,7 +160,7 @@ def _stored_call(store: Path, fn: Callable, names: Sequence[str], statics: dict,
     body.__qualname__ = fn.__qualname__
     try:
         exported = jax.export.export(jax.jit(body))(*dynamic)
-        out = exported.call(*dynamic)
+        out = _call(exported, options)(*dynamic)
     except Exception as e:  # not exportable: the ordinary path (a genuine error is raised there)
         _log(f"{fn.__name__}: not exported ({type(e).__name__}: {e})")
         return jitted(*args, **kw)
@@ -169,15 +172,27 @@ def _stored_call(store: Path, fn: Callable, names: Sequence[str], statics: dict,
     return out
 
 
-def stored_program(*, static_argnames: Sequence[str] = ()) -> Callable[[Callable], Callable]:
-    """``jax.jit(fn, static_argnames=...)``, whose exports :func:`use_program_store` can keep on disk.
+def _call(exported: Any, options: dict | None) -> Callable:
+    """The exported program as a callable, compiled with ``options`` (the stored path's program is then
+    compiled exactly as the jitted one)."""
+    if not options:
+        return exported.call
+    return jax.jit(exported.call, compiler_options=options)
+
+
+def stored_program(
+    *, static_argnames: Sequence[str] = (), compiler_options: dict | None = None
+) -> Callable[[Callable], Callable]:
+    """``jax.jit(fn, static_argnames=..., compiler_options=...)``, whose exports :func:`use_program_store` can keep.
 
     Every argument not named static is an array pytree.  With no store set (the
-    default) the call is the jitted function's, nothing else.
+    default) the call is the jitted function's, nothing else.  ``compiler_options``
+    (XLA options, e.g. ``{"xla_backend_optimization_level": 0}``) apply on both
+    paths and are part of the entry's key.
     """
 
     def wrap(fn: Callable) -> Callable:
-        jitted = jax.jit(fn, static_argnames=tuple(static_argnames))
+        jitted = jax.jit(fn, static_argnames=tuple(static_argnames), compiler_options=compiler_options)
         sig = inspect.signature(fn)
 
         @functools.wraps(fn)
@@ -190,7 +205,7 @@ def stored_program(*, static_argnames: Sequence[str] = ()) -> Callable[[Callable
             statics = {k: v for k, v in bound.arguments.items() if k in static_argnames}
             names = [k for k in bound.arguments if k not in static_argnames]
             dynamic = tuple(bound.arguments[k] for k in names)
-            return _stored_call(store, fn, names, statics, dynamic, jitted, args, kw)
+            return _stored_call(store, fn, names, statics, dynamic, jitted, args, kw, compiler_options)
 
         call.jitted = jitted  # type: ignore[attr-defined]
         return call

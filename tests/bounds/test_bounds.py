@@ -262,3 +262,22 @@ def test_exploding_network_certified_by_the_lower_bound():
     codes = redecide(h, net, x, y).codes
     assert not (codes == 2).any()
     assert np.all(codes[:, COMPARISONS.index(("J", "D"))] == 0) and np.all(codes[:, COMPARISONS.index(("D", "G"))] == 0)
+
+
+def test_few_and_many_examples_programs_agree():
+    """A few examples run the program compiled at XLA level 0, more the optimised one (bounds._api)."""
+    from gradbounds.bounds import _api
+
+    net = small_net(4, widths=(6, 5, 5, 3), activation="tanh", init="gaussian")
+    n = _api.FAST_COMPILE_EXAMPLES + 1
+    xs = jax.random.uniform(key(7), (n, 6))
+    ys = jax.random.uniform(key(8), (n, 3))
+    many = gb.hierarchy(net, xs, ys)
+    few = gb.hierarchy(net, xs[:3], ys[:3])
+    np.testing.assert_array_equal(many.codes[:3], few.codes)
+    for name in ("lower", "E", "P", "J", "D", "G"):
+        a, b = getattr(many.levels, name)[:3], getattr(few.levels, name)
+        np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=name)
+        lo_a, hi_a = getattr(many.levels, "lo_" + name)[:3], getattr(many.levels, "hi_" + name)[:3]
+        lo_b, hi_b = getattr(few.levels, "lo_" + name), getattr(few.levels, "hi_" + name)
+        assert np.all(lo_a <= hi_b) and np.all(lo_b <= hi_a), name  # both contain the exact value

@@ -136,3 +136,24 @@ def test_a_callable_cost_or_a_registered_activation_is_never_stored(store):
         del _activations._REGISTRY[name]
     gb.hierarchy(net, x, y)
     assert len(_entries(store)) == 1
+
+
+def _body(x, power):
+    return jnp.sum(x**power)
+
+
+def test_compiler_options_reach_both_paths_and_the_key(store):
+    x = jnp.linspace(0.0, 1.0, 5)
+    fast = core.stored_program(static_argnames=("power",), compiler_options={"xla_backend_optimization_level": 0})
+    plain = core.stored_program(static_argnames=("power",))
+    a, b = fast(_body), plain(_body)
+    _same(a(x, 3), a.jitted(x, power=3))
+    _same(b(x, 3), b.jitted(x, power=3))
+    assert len(_entries(store)) == 2  # the same function with and without options: two entries
+    _same(a(x, 3), a.jitted(x, power=3))  # loaded from its entry, compiled with its options
+    bogus = core.stored_program(static_argnames=("power",), compiler_options={"no_such_xla_option": 1})(_body)
+    with pytest.raises(Exception, match="no_such_xla_option"):
+        bogus.jitted(x, power=2)
+    with pytest.raises(Exception, match="no_such_xla_option"):  # the stored path compiles with them too
+        bogus(x, 2)
+    assert len(_entries(store)) == 2  # and keeps nothing it could not run
