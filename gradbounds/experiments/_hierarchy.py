@@ -134,6 +134,12 @@ def slack_compute(*, quick, seed, **_):
                 / np.log(10)
                 for lv in ("P", "J")
             },
+            # the same slope per network (its mean over examples): the spread of the rate over draws
+            "perlayer_networks": [
+                float(np.polyfit(k[order][k[order] >= 5], np.nanmean(tot[j], axis=0)[order][k[order] >= 5], 1)[0])
+                for j in range(tot.shape[0])
+                if np.all(np.isfinite(np.nanmean(tot[j], axis=0)))
+            ],
             "slack_min": np.nanmin(tot, axis=(0, 1))[order],
             "slack_max": np.nanmax(tot, axis=(0, 1))[order],
             "excluded": int(np.sum(~ok[..., 0])),
@@ -171,6 +177,10 @@ def slack_numbers(r):
         tot = np.asarray(fam["slack"]["total"], float)
         slope = np.polyfit(k[k >= 5], tot[k >= 5], 1)[0]
         out[f"{key}.perlayer"] = (slope, ".2f")
+        if fam.get("perlayer_networks"):  # the slope of each network's slack: its smallest and largest
+            out[f"{key}.perlayer.min"] = (min(fam["perlayer_networks"]), ".2f")
+            out[f"{key}.perlayer.max"] = (max(fam["perlayer_networks"]), ".2f")
+            out[f"{key}.perlayer.networks"] = (len(fam["perlayer_networks"]), "d")
         out[f"{key}.total"] = (tot[-1], ".1f")
         for p in ("alignment", "submultiplicativity", "split", "activation"):
             out[f"{key}.share.{p}"] = (100 * fam["slack"][p][-1] / tot[-1], ".0f")
