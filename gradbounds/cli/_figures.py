@@ -19,6 +19,7 @@ DESCRIPTION = """Regenerates the toolkit's publication figures into --out DIR:
   spectra    singular values of layer Jacobians and products vs free probability
   phase      the mean-field phase diagram (chi_1, critical line)
   typical    typical (mean field) against worst case (the bound G)
+  rnn        backpropagation through time: the error over time steps for three cells, and the adding problem
 
 Results go to DIR/results/NAME.json (redraw without recomputing with --redraw),
 numbers to DIR/numbers.json, and with --tex TEXDIR to TEXDIR/numbers.tex
