@@ -76,7 +76,7 @@ def spectra_compute(*, quick, seed, **_):
 
     _x64()
     L, n = (12, 64) if quick else (32, 256)
-    D, DW = (32, 16) if quick else (32, 8)  # draws at (L, n); draws at each width of the Gaussian edge's sequence
+    D, DW = (32, 16) if quick else (32, 32)  # draws at (L, n); draws at each width of the Gaussian edge's sequence
     st = SPECTRA_SETTING
     out = {"depth": L, "width": n, "draws": D, **st, "runs": {}}
     for init in ("gaussian", "orthogonal"):
