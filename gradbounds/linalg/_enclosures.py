@@ -64,7 +64,12 @@ C_LOG_FN = 8.0  # assumed accuracy of XLA's log (4 ulp) times a safety factor 2
 _eigh = one_at_a_time(lambda S: jnp.linalg.eigh(S))
 # Every mapped LAPACK call returns only the few numbers its caller needs (a certificate's ``(ok, τ)``,
 # not the factor): a stacked k × k output per matrix is a large buffer, written once and read once.
-_chol_cert = one_at_a_time(lambda C: _certificate(C, jnp.linalg.cholesky(C)))
+_chol_pivot = one_at_a_time(lambda C: jnp.min(jnp.diagonal(jax.lax.linalg.cholesky(C, symmetrize_input=False))))
+
+
+def _chol_cert(C):
+    """The certificate ``(ok, τ)`` of ``C ⪰ −τI`` by a Cholesky factorisation (:func:`_trace_certificate`)."""
+    return _trace_certificate(C, _chol_pivot(C))
 
 
 def _chol_solve(C, x):
@@ -98,7 +103,8 @@ def _trace_certificate(C, dmin):
     ``|ΔC| ≤ γ_{k+1}|R̂ᵀ||R̂|`` (Higham 2002, Theorem 10.3), so ``C ⪰ −γ_{k+1}‖R̂‖_F² I``.
     The diagonal of that identity, ``Σ_j r_ji² = c_ii + Δc_ii`` with
     ``|Δc_ii| ≤ γ_{k+1}Σ_j r_ji²``, gives ``‖R̂‖_F² ≤ Σ_i|c_ii|/(1 − γ_{k+1})`` without
-    the factor.  ``τ`` adds ``u max|c_ii|`` and an underflow term, as :func:`_certificate`.
+    the factor.  ``τ`` adds ``u max|c_ii|`` (the rounding of ``C``'s diagonal) and an underflow term;
+    the caller adds ``‖Ŝ − S‖₂``.
     """
     k = C.shape[-1]
     u = unit_roundoff(C.dtype)
@@ -142,25 +148,6 @@ def _top_vectors(C, out):
     tiny = float(jnp.finfo(C.dtype).tiny)
     X = X / jnp.maximum(jnp.max(jnp.abs(X), axis=-2, keepdims=True), tiny)
     return _trace_certificate(C, out[..., -1]), X
-
-
-def _certificate(C, R):
-    """Whether the Cholesky factor ``R`` of ``C = fl(·)`` certifies ``C ⪰ −τ I``, and ``τ``.
-
-    Higham 2002, Theorem 10.3: if floating-point Cholesky of ``C`` (``k × k``)
-    runs to completion, ``R̂ᵀR̂ = C + ΔC`` with ``|ΔC| ≤ γ_{k+1}|R̂ᵀ||R̂|``, so
-    ``C ⪰ −γ_{k+1}‖R̂‖_F² I``.  The returned ``τ`` adds ``u max|c_ii|`` (the
-    rounding of ``C``'s diagonal) and an underflow term; the caller adds
-    ``‖Ŝ − S‖₂``.  Returns ``(ok, τ)``.
-    """
-    k = C.shape[0]
-    u = unit_roundoff(C.dtype)
-    eta = float(jnp.finfo(C.dtype).tiny)
-    ok = jnp.all(jnp.isfinite(R)) & jnp.all(jnp.diagonal(R) > 0)
-    r2 = jnp.sum(jnp.where(jnp.isfinite(R), R * R, 0.0))
-    r2_hi = up(r2 * (1 + 2 * gamma(k * k + 1, u)), 2)
-    tau = up(gamma(k + 2, u) * r2_hi + u * jnp.max(jnp.abs(jnp.diagonal(C))) + (k + 1) * eta * 4, 2)
-    return ok, tau
 
 
 def unit_roundoff(dtype) -> float:
@@ -286,10 +273,9 @@ def gram_bounds(A, *, want_min: bool = False, delta: float | None = None, estima
     tall = m >= n
     k, p = (n, m) if tall else (m, n)
     delta = 1024.0 * (k + 1) * u if delta is None else float(delta)
-    fro2 = jnp.sum(A * A)
-    fro2_hi = up(fro2 * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
+    fro2_hi = _fro2_hi(A)
     S = A.T @ A if tall else A @ A.T
-    s_err = up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)  # ‖Ŝ − S‖₂
+    s_err = _gram_error(fro2_hi, k, p, dtype)  # ‖Ŝ − S‖₂
     w, V = _eigh(S)
     lam_hat = w[-1]
     v = V[:, -1]
@@ -423,8 +409,7 @@ def sigma_max_bounds(A, *, lam_hat=None):
     tall = m >= n
     k, p = (n, m) if tall else (m, n)
     zero = exactly_zero(A)
-    fro2 = jnp.sum(A * A)
-    fro2_hi = up(fro2 * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
+    fro2_hi = _fro2_hi(A)
     S = A.T @ A if tall else A @ A.T
     if k > POWER_K_MAX or lam_hat is not None:
         if lam_hat is None:
@@ -435,7 +420,7 @@ def sigma_max_bounds(A, *, lam_hat=None):
             jnp.where(zero, 0.0, jnp.maximum(down(jnp.sqrt(lam_lo)), 0.0)),
             jnp.where(zero, 0.0, up(jnp.sqrt(lam_hi))),
         )
-    eps0 = up(gamma(p + 1, u) * fro2_hi + (k * p + 1) * eta, 2)  # ‖Ŝ − S‖_F
+    eps0 = _gram_error(fro2_hi, k, p, dtype)  # ‖Ŝ − S‖_F
     g1 = gamma(k + 1, u)
 
     def square(_, c):
@@ -484,6 +469,14 @@ def _shift_above(lam_hat, k, dtype):
     u = unit_roundoff(dtype)
     eta = float(jnp.finfo(dtype).tiny)
     return up(jnp.maximum(lam_hat, 0.0) * (1 + 1024.0 * (k + 1) * u) + (k + 1) * eta * 16, 2)
+
+
+def _fro2_hi(A):
+    """``‖A‖_F² ≤ fl(ΣA²)(1 + 2γ_{mn+1}) + (mn + 1)η`` (Higham 2002, §3.1, with underflow)."""
+    m, n = A.shape
+    u = unit_roundoff(A.dtype)
+    eta = float(jnp.finfo(A.dtype).tiny)
+    return up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
 
 
 def _gram_error(fro2_hi, k, p, dtype):
@@ -552,7 +545,6 @@ def svd_bounds(A, *, want_min: bool):
     m, n = A.shape
     dtype = A.dtype
     u = unit_roundoff(dtype)
-    eta = float(jnp.finfo(dtype).tiny)
     tall = m >= n
     k, p = (n, m) if tall else (m, n)
     want_min = bool(want_min and tall)
@@ -571,7 +563,7 @@ def svd_bounds(A, *, want_min: bool):
     else:
         (ok1, tau1), X1 = _chol_top(C1)
     zero = exactly_zero(A)
-    fro2_hi = up(jnp.sum(A * A) * (1 + 2 * gamma(m * n + 1, u)) + (m * n + 1) * eta, 2)
+    fro2_hi = _fro2_hi(A)
     g_err = _gram_error(fro2_hi, k, p, dtype)
     lam_hi = jnp.where(ok1, jnp.minimum(up(mu1 + up(tau1 + g_err)), fro2_hi), fro2_hi)
     smax_hi = jnp.where(zero, 0.0, up(jnp.sqrt(lam_hi)))
