@@ -22,19 +22,25 @@ BIASES = (0.0, 1.0, 3.0)  # the forget-gate (GRU: update-gate) bias as the knob
 def _draws(seed, T, D):
     """Per-draw decay rates ``(log10 E_0 − log10 E_T)/T`` over ``D`` draws ``experiment_key(seed, "rnn", d)``.
 
-    ``{bias: {kind: (D,)}}``: at bias 0 all three cells (the matched initialisation), at the other biases
-    the LSTM and GRU (the plain cell has no gate bias).  Every bias uses the same draws of weights and inputs.
+    ``({bias: {kind: (D,)}}, (D,))``: at bias 0 all three cells (the matched initialisation), at the other
+    biases the LSTM and GRU (the plain cell has no gate bias); every bias uses the same draws of weights and
+    inputs.  Second: the plain cell's ``‖W_hh‖`` (spectral norm) in each draw, for Pascanu's condition.
     """
+    import jax
+
     from gradbounds import rnn
 
-    rates = {b: {} for b in BIASES}
+    rates, norms = {b: {} for b in BIASES}, []
     for d in range(D):
         key = experiment_key(seed, "rnn", d)
+        kc, _ = jax.random.split(key)  # decay_rates' cell key
+        cell = rnn.init_cell(kc, "rnn", hidden=HIDDEN, inputs=1, outputs=1, sw2=1.0)
+        norms.append(float(np.linalg.norm(np.asarray(cell.weight_hh), 2)))
         for b in BIASES:
             cells = rnn.CELLS if b == 0 else ("lstm", "gru")
             for kind, rate in rnn.decay_rates(key, hidden=HIDDEN, steps=T, forget_bias=b, cells=cells).items():
                 rates[b].setdefault(kind, []).append(rate)
-    return {b: {kind: np.asarray(v, float) for kind, v in per.items()} for b, per in rates.items()}
+    return {b: {kind: np.asarray(v, float) for kind, v in per.items()} for b, per in rates.items()}, np.asarray(norms)
 
 
 def rnn_compute(*, quick, seed, **_):
@@ -66,7 +72,7 @@ def rnn_compute(*, quick, seed, **_):
         for b in BIASES
     }
     # the distribution over DRAWS independent draws (the figure's draw above is not one of them)
-    rates = _draws(seed, T, DRAWS)
+    rates, norms = _draws(seed, T, DRAWS)
     draws = {
         "n": DRAWS,
         "cells": {
@@ -75,6 +81,8 @@ def rnn_compute(*, quick, seed, **_):
         },
         "forget_bias": {str(b): {kind: quantiles(r) for kind, r in per.items()} for b, per in rates.items()},
         "per_draw": {str(b): {kind: r.tolist() for kind, r in per.items()} for b, per in rates.items()},
+        "norm_W_hh": quantiles(norms),
+        "norm_W_hh_per_draw": norms.tolist(),
     }
     A_T, steps = (20, 150) if quick else (100, 1500)
     seeds = [seed + s for s in range(SEEDS)]
@@ -144,6 +152,11 @@ def rnn_numbers(r):
         said = {True: "holds", False: "fails", None: "undecided"}
         out["pascanu.vanishing"] = (said[pas["vanishing_sufficient"]], "s")
         out["pascanu.exploding"] = (said[pas["exploding_necessary"]], "s")
+        if "draws" in r:  # ||W_hh|| over the draws; gamma is the activation's sup |sigma'|, the same in every draw
+            for p in parts:
+                out[f"pascanu.normW.{p}"] = (r["draws"]["norm_W_hh"][p], ".3f")
+            norms = np.asarray(r["draws"]["norm_W_hh_per_draw"], float)
+            out["pascanu.vanishing.count"] = (int(np.sum(pas["gamma"] * norms < 1)), "d")
     a = r["adding"]
     out["adding.T"], out["adding.steps"] = (a["T"], "d"), (a["steps"], "d")
     for v, run in a["runs"].items():
