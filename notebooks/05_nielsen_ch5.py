@@ -120,36 +120,63 @@ for k in (2, 3, 4):
 # Both fail if the weights were drawn from the book's older $N(0,1)$
 # initialiser instead of $N(0,1/n_\text{in})$: over 200 draws its medians
 # are 0.274, 0.476 and 0.646, 0.4 to 1.4 decades lower, below every range.
-# The single network trained here is one draw and is not checked against a
-# range: with four hidden layers its spread (56) is below all 200 draws (an
-# event of probability about 1/200), a reminder of why one draw per depth,
-# as in the book, is thin evidence.  The ranges are for digits; on another
-# data set (the full run, Fashion-MNIST) only the factor-3 agreement with his
-# is checked.
+# On digits the single network trained here is one draw and is not checked
+# against a range: with four hidden layers its spread (56) is below all 200
+# draws (an event of probability about 1/200), a reminder of why one draw
+# per depth, as in the book, is thin evidence.
+#
+# *The full run (Fashion-MNIST).*  Over 200 draws on the first 1000
+# Fashion-MNIST training images (`python notebooks/tolerances.py nielsen
+# --full`) $\log_{10}$ of last/first has median 0.693, 1.389 and 2.107
+# (spreads 4.9, 24 and 128), standard deviation 0.064, 0.093 and 0.117,
+# and 0.5–99.5 % range [0.531, 0.831], [1.211, 1.661] and [1.854, 2.410].
+# The range checked is the median $\pm h$ of a robust normal fit
+# ($s$ = interquartile range/1.349 = 0.063, 0.096 and 0.114), with
+# $h=3.29\,s\,(1+2\cdot1.166/\sqrt{200})+2\cdot1.2533\,s/\sqrt{200}$:
+# the 0.05–99.95 % range of a normal distribution (false-failure probability
+# 0.1 % per check) after widening $s$ and moving the median by two of their
+# standard errors; it is [0.439, 0.947], [1.006, 1.773] and [1.649, 2.564],
+# and holds all 200 draws.  Nielsen's published spread (MNIST, another data
+# set: $\log_{10}$ 0.672, 1.379 and 1.982) lies in it, and so does the
+# initial spread of the network trained here (one draw each: 4.3, 34 and
+# 61, $\log_{10}$ 0.634, 1.533 and 1.786).  The median over 40 further
+# draws must agree with the 200-draw median to
+# $4\times1.2533\,\mathrm{sd}\sqrt{1/40+1/200}$ = 0.056, 0.081 and 0.102.
+# The old initialiser $N(0,1)$ gives medians 0.676, 0.890 and 1.126 over
+# 200 draws: with three and four hidden layers 0.5 and 1.0 decades below
+# the 200-draw medians, outside the range and the median check; with two
+# hidden layers on this data set it is not told apart (0.017 below the
+# median, within the median check's 0.056), so on Fashion-MNIST only the
+# three- and four-layer checks catch that bug.
 
 # %%
 from gradbounds.experiments._nielsen import initial_ratio_draws  # noqa: E402
 
-MEDIAN_200 = {2: 0.701, 3: 1.389, 4: 2.083}  # log10 last/first over 200 draws on digits
-SD_200 = {2: 0.0635, 3: 0.0948, 4: 0.115}
-RANGE_200 = {2: (0.559, 0.851), 3: (1.208, 1.619), 4: (1.794, 2.339)}  # 0.5-99.5 %
+if ds.name == "digits":
+    MEDIAN_200 = {2: 0.701, 3: 1.389, 4: 2.083}  # log10 last/first over 200 draws on digits
+    SD_200 = {2: 0.0635, 3: 0.0948, 4: 0.115}
+    RANGE_200 = {2: (0.559, 0.851), 3: (1.208, 1.619), 4: (1.794, 2.339)}  # 0.5-99.5 %
+else:  # the full run: 200 draws on Fashion-MNIST, range = median +- h of a robust normal fit (see above)
+    assert ds.name == "fashion-mnist", ds.name
+    MEDIAN_200 = {2: 0.693, 3: 1.389, 4: 2.107}
+    SD_200 = {2: 0.0641, 3: 0.0932, 4: 0.117}
+    RANGE_200 = {2: (0.439, 0.947), 3: (1.006, 1.773), 4: (1.649, 2.564)}
 ours = {k: runs[k].hidden_speeds[0] for k in runs}
-draws = initial_ratio_draws(ds, 40, 0) if ds.name == "digits" else None
+draws = initial_ratio_draws(ds, 40, 0)
 for k in (2, 3, 4):
     assert np.all(np.diff(ours[k]) > 0), k
     r_ours, r_pub = ours[k][-1] / ours[k][0], pub[k][0][-1] / pub[k][0][0]
-    if draws is not None:
-        lo, hi = RANGE_200[k]
-        assert lo <= np.log10(r_pub) <= hi, (k, r_pub, 10**lo, 10**hi)
-        med = float(np.median(np.log10(draws[k])))
-        tol = 4 * 1.2533 * SD_200[k] * math.sqrt(1 / 40 + 1 / 200)
-        assert abs(med - MEDIAN_200[k]) <= tol, (k, med, MEDIAN_200[k], tol)
-        print(
-            f"{k} hidden layers: median spread over 40 draws {10**med:.1f} (200 draws: {10 ** MEDIAN_200[k]:.1f}); "
-            f"ours {r_ours:.1f}, Nielsen's {r_pub:.1f}"
-        )
-    else:  # no distribution measured on this data set
-        assert 1 / 3 < r_ours / r_pub < 3, (k, r_ours, r_pub)
+    lo, hi = RANGE_200[k]
+    assert lo <= np.log10(r_pub) <= hi, (k, r_pub, 10**lo, 10**hi)
+    if ds.name != "digits":  # on digits this one draw is not checked (see above)
+        assert lo <= np.log10(r_ours) <= hi, (k, r_ours, 10**lo, 10**hi)
+    med = float(np.median(np.log10(draws[k])))
+    tol = 4 * 1.2533 * SD_200[k] * math.sqrt(1 / 40 + 1 / 200)
+    assert abs(med - MEDIAN_200[k]) <= tol, (k, med, MEDIAN_200[k], tol)
+    print(
+        f"{k} hidden layers: median spread over 40 draws {10**med:.1f} (200 draws: {10 ** MEDIAN_200[k]:.1f}); "
+        f"ours {r_ours:.1f}, Nielsen's {r_pub:.1f}"
+    )
 assert ours[2][-1] / ours[2][0] < ours[3][-1] / ours[3][0] < ours[4][-1] / ours[4][0]
 
 # %% [markdown]
