@@ -135,7 +135,7 @@ def spectra_numbers(r):
     for i, (w, e) in enumerate(zip(ew["widths"], ew["edge"])):
         out[f"edgew.{i}.width"] = (w, "d")
         for part in ("median", "lo", "hi"):
-            out[f"edgew.{i}.{part}"] = (e[part], ".3g")
+            out[f"edgew.{i}.{part}"] = (e[part], "#.3g")  # 32.0, not 32, beside 40.1
     p1 = np.asarray(r["product_log10_sv"][0], float)
     out["prod1.max"] = (p1[0], ".2f")
     out["prod1.expanding"] = (r["expanding"][0], "d")
