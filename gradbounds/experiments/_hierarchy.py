@@ -136,9 +136,9 @@ def slack_compute(*, quick, seed, **_):
             },
             # the same slope per network (its mean over examples): the spread of the rate over draws
             "perlayer_networks": [
-                float(np.polyfit(k[order][k[order] >= 5], np.nanmean(tot[j], axis=0)[order][k[order] >= 5], 1)[0])
-                for j in range(tot.shape[0])
-                if np.all(np.isfinite(np.nanmean(tot[j], axis=0)))
+                float(np.polyfit(k[order][k[order] >= 5], m[order][k[order] >= 5], 1)[0])
+                for m in np.nanmean(tot, axis=1)
+                if np.all(np.isfinite(m))
             ],
             "slack_min": np.nanmin(tot, axis=(0, 1))[order],
             "slack_max": np.nanmax(tot, axis=(0, 1))[order],

@@ -246,24 +246,28 @@ def _log_error_and_bound(nets, x, y, cost):
     activation).
     """
     from gradbounds import linalg
+    from gradbounds.linalg import enclosures
+
+    def step(carry, item):  # one rescaled BP2 step: v ← Σ'(z^l)(W^{l+1})ᵀv / ‖·‖, log ‖δ^l‖ accumulated
+        v, log_e = carry
+        d, W, _ = item
+        w = d * (W.T @ v)
+        nw = jnp.linalg.norm(w)
+        log_e = log_e + jnp.log(nw)
+        return (w / jnp.where(nw > 0, nw, 1.0), log_e), log_e
 
     def one(net, xi, yi):
         net = tuple(net)
-        L = len(net)
         dtype = net[0].W.dtype
-        u = float(jnp.finfo(dtype).eps) / 2
-        fw = core.forward(net, xi[0])
+        u = enclosures.unit_roundoff(dtype)
+        segs = core.segments(net)
+        zs, a_L = core.forward_segments(segs, xi[0])
         act_L = net[-1].act
-        out = core.output_error(cost, act_L, fw.z[-1], fw.a[-1], yi[0])
+        out = core.output_error(cost, act_L, zs[-1][-1], a_L, yi[0])
         nd = jnp.linalg.norm(out.delta)
-        logE = [jnp.log(nd)]
         v = out.delta / jnp.where(nd > 0, nd, 1.0)
-        for l in range(L - 2, -1, -1):
-            w = net[l].act.deriv(fw.z[l]) * (net[l + 1].W.T @ v)
-            nw = jnp.linalg.norm(w)
-            logE.append(logE[-1] + jnp.log(nw))
-            v = w / jnp.where(nw > 0, nw, 1.0)
-        E = jnp.stack(logE[::-1])
+        _, logs = core.backward_scan(step, (v, jnp.log(nd)), segs, zs)  # layers 1..L-1, scanned within segments
+        E = jnp.concatenate([logs, jnp.log(nd)[None]]) if logs is not None else jnp.log(nd)[None]
         gam = [math.log(layer.act.gamma) for layer in net[:-1]]
         gam.append(math.log(act_L.gamma) if out.start == "grad_a" else 0.0)
         logW = jnp.stack([linalg.log_norm(layer.W, u)[0] for layer in net[1:]] + [jnp.zeros((), dtype)])

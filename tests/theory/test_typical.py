@@ -78,11 +78,11 @@ def test_light_levels_are_the_sweeps_E_and_G(activation):
     import gradbounds as gb
     from gradbounds.theory import _typical
 
-    ws = (6,) * 8
-    for cost in ("readout", "quadratic"):
+    # one short run (unrolled), and two segments whose second is long enough to be scanned (core.backward_scan)
+    for ws, cost in (((6,) * 8, "readout"), ((6,) * 8, "quadratic"), ((7,) + (6,) * 12, "quadratic")):
         keys = jax.random.split(jax.random.key(3), 3)
-        nets = jax.vmap(lambda k: gb.init_network(k, ws, activation=activation, init="gaussian", sw2=1.5))(keys)
-        x = jax.random.normal(jax.random.key(4), (3, 1, 6))
+        nets = jax.vmap(lambda k, ws=ws: gb.init_network(k, ws, activation=activation, init="gaussian", sw2=1.5))(keys)
+        x = jax.random.normal(jax.random.key(4), (3, 1, ws[0]))
         y = jax.random.uniform(jax.random.key(5), (3, 1, 6))
         c = _typical.readout if cost == "readout" else cost
         E, G = _typical._log_error_and_bound(nets, x, y, c)
