@@ -47,7 +47,7 @@ the same pass, by a posteriori bounds with rigorous constants:
   error ``r`` of ``z^L`` moves ``softmax_j`` by a factor in ``e^{±(r_j + max r)}``
   (:func:`gradbounds.bounds._softmax.softmax_g_error`).  User costs have no error bound for ``∇_a C``
   here: their enclosures are ``[−inf, +inf]`` and their verdicts inconclusive.
-* **Logs and sums.**  ``log`` within ``C_LOG_FN`` ulp (assumed, tested), every
+* **Logs and sums.**  ``log`` within ``C_LOG_FN/2`` ulp (assumed, tested), every
   shift ``e log 2`` with its rounding, recursive sums by ``|fl(Σ) − Σ| ≤
   γ_{N}\\sum|x_i|``; every bound is moved one float outward after each rounding.
 
