@@ -79,7 +79,7 @@ def exact_levels(
     net = tuple(net)
     acts = [core.get_activation(layer.activation) for layer in net]
     twins = [_twins(act) for act in acts]
-    with mpmath.workdps(dps):
+    with core.MP_LOCK, mpmath.workdps(dps):
         a = _mp_matrix(x)
         zs = []
         for layer, (mp_fn, _) in zip(net, twins):

@@ -55,9 +55,11 @@ from gradbounds.core._scan import forward_segments as forward_segments
 from gradbounds.core._scan import scan_or_loop as scan_or_loop
 from gradbounds.core._scan import segments as segments
 
+from gradbounds.core._closed_forms import MP_LOCK as MP_LOCK
 from gradbounds.core._backprop import errors as errors
 from gradbounds.core._backprop import errors_autodiff as errors_autodiff
 from gradbounds.core._backprop import underflow_depth as underflow_depth
+from gradbounds.core._backprop import prepare_underflow_depths as prepare_underflow_depths
 from gradbounds.core._backprop import underflow_depths as underflow_depths
 from gradbounds.core._backprop import weight_gradients as weight_gradients
 
@@ -80,6 +82,7 @@ from gradbounds.core._programs import use_program_store as use_program_store
 
 __all__ = (
     "LEAKY_SLOPE",
+    "MP_LOCK",
     "SELU_ALPHA",
     "SELU_LAMBDA",
     "Activation",
@@ -120,6 +123,7 @@ __all__ = (
     "errors_autodiff",
     "underflow_depth",
     "underflow_depths",
+    "prepare_underflow_depths",
     "weight_gradients",
     "METHODS",
     "error_jacobian",

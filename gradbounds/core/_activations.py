@@ -64,6 +64,7 @@ from gradbounds.core._closed_forms import (  # noqa: F401  (LEAKY_SLOPE, SELU_*:
     _GELU_C,
     _GELU_K,
     LEAKY_SLOPE,
+    MP_LOCK,
     SELU_ALPHA,
     SELU_LAMBDA,
     _elu,
@@ -125,7 +126,7 @@ def round_up(value: Any) -> float:
     Used for constants that must be upper bounds (γ, sup|σ''|): rounding to
     nearest can land below the true value by half an ulp.
     """
-    with mpmath.workdps(60):
+    with MP_LOCK, mpmath.workdps(60):
         v = mpmath.mpf(value)
         f = float(v)
         return f if mpmath.mpf(f) >= v else math.nextafter(f, math.inf)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -168,6 +169,16 @@ def underflow_depths(
     names = tuple(jnp.dtype(d).name for d in dtypes)
     zeros = _plain_is_zero_in(segments(net), x, y, get_cost(cost), names)
     return {name: _depth(len(net), z) for name, z in zip(names, zeros)}
+
+
+def prepare_underflow_depths(
+    net: Sequence[Any], x: Any, y: Any, *, cost: str = "quadratic", dtypes: Sequence[DTypeLike] = ("float32", "float64")
+) -> bool:
+    """Makes ready the program :func:`underflow_depths` runs for arguments of these shapes, which may be
+    abstract (``jax.ShapeDtypeStruct``); only with a program store set (see ``stored_program``)."""
+    names = tuple(jnp.dtype(d).name for d in dtypes)
+    segs = jax.eval_shape(segments, tuple(net))
+    return _plain_is_zero_in.prepare(segs, x, y, get_cost(cost), names)
 
 
 def _depth(n_layers: int, is_zero) -> int | None:

@@ -19,12 +19,17 @@ References:
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
+
+#: held while mpmath works at a raised precision: mpmath's precision is one setting for the whole process,
+#: so two threads tracing programs at once (``gradbounds check`` does) must not change it under each other
+MP_LOCK = threading.RLock()
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_LAMBDA = 1.0507009873554804934193349852946
@@ -123,7 +128,7 @@ def _mp_gelu_tanh_d(t):
 
 def _gelu_tanh_argmax():
     """Where gelu_tanh'' = 0 for t > 0 (gelu_tanh' peaks there, t ≈ 1.4185), in 50-digit arithmetic."""
-    with mpmath.workdps(50):
+    with MP_LOCK, mpmath.workdps(50):
         return mpmath.findroot(lambda t: mpmath.diff(_mp_gelu_tanh_d, t), mpmath.mpf("1.42"))
 
 
@@ -162,7 +167,7 @@ def _linear_d(z):
 
 def _silu_argmax():
     """Root of t·tanh(t/2) = 2 (where silu'' = 0, so silu' peaks), in 50-digit arithmetic."""
-    with mpmath.workdps(50):
+    with MP_LOCK, mpmath.workdps(50):
         return mpmath.findroot(lambda t: t * mpmath.tanh(t / 2) - 2, mpmath.mpf("2.4"))
 
 
@@ -176,7 +181,7 @@ def _mp_silu_d(t):
 
 def _exact_gammas() -> dict[str, Any]:
     """γ of each built-in activation in 50-digit arithmetic (the float constants as given)."""
-    with mpmath.workdps(50):
+    with MP_LOCK, mpmath.workdps(50):
         sq2 = mpmath.sqrt(2)
         return {
             "sigmoid": mpmath.mpf(1) / 4,
@@ -191,7 +196,7 @@ def _exact_gammas() -> dict[str, Any]:
 
 def _exact_curvatures() -> dict[str, Any]:
     """sup|σ''| away from the kinks, in 50-digit arithmetic (closed forms; tested numerically)."""
-    with mpmath.workdps(50):
+    with MP_LOCK, mpmath.workdps(50):
         s3 = mpmath.sqrt(3)
         return {
             "sigmoid": 1 / (6 * s3),  # σ(1−σ)(1−2σ) at σ = 1/2 ± 1/(2√3)

@@ -10,7 +10,15 @@ does; library functions never touch the disk).  Then each call looks for a
 it calls the exported program (no tracing or lowering of the function; the
 compiled module still comes from the persistent compilation cache), on a miss
 it exports the function, keeps the export, and calls it, so that every run
-with the store on runs the same compiled program.
+with the store on runs the same compiled program.  The compiled program is
+kept in the process (the last few, each tied to its entry file: a changed file
+is read again), so later calls neither read nor compile anything.
+
+``fn.prepare(*args)`` does all of that without calling: its arrays may be
+abstract (``jax.ShapeDtypeStruct``), so a program can be traced, exported and
+compiled on another thread while the arrays it will run on are still being
+computed (XLA compiles without Python's GIL; ``gradbounds check`` compiles
+the random draws' program and the hierarchy's side by side this way).
 
 The key holds everything that determines the program: the function, the
 static arguments, the pytree structure (activation names included) and the
@@ -41,6 +49,8 @@ import inspect
 import os
 import sys
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,7 +114,7 @@ def _key(name: str, statics: dict, dynamic: tuple) -> str | None:
     leaves, tree = jax.tree_util.tree_flatten(dynamic)
     avals = []
     for leaf in leaves:
-        t = jax.typeof(leaf)
+        t = leaf if isinstance(leaf, jax.ShapeDtypeStruct) else jax.typeof(leaf)
         avals.append(f"{getattr(t, 'shape', None)}:{getattr(t, 'dtype', None)}:{getattr(t, 'weak_type', None)}")
     devices = jax.devices()
     text = "\n".join(
@@ -136,20 +146,61 @@ def _write(path: Path, exported: Any) -> None:
         raise
 
 
-def _stored_call(
-    store: Path, fn: Callable, names: Sequence[str], statics: dict, dynamic: tuple, jitted, args, kw, options
-):
+_LOADED: OrderedDict[Path, tuple[tuple | None, Callable]] = OrderedDict()
+_LOADED_MAX = 8  # compiled programs kept in this process (each holds its machine code's memory mappings)
+_LOCK = threading.Lock()
+
+
+def _stat(path: Path) -> tuple:
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _stat_or_none(path: Path) -> tuple | None:
+    try:
+        return _stat(path)
+    except OSError:
+        return None
+
+
+def _loaded(path: Path) -> Callable | None:
+    """The compiled program this process made for ``path``, while the file is the one it was made from
+    (or, where no file could be kept, while there is still none)."""
+    sig = _stat_or_none(path)
+    with _LOCK:
+        hit = _LOADED.get(path)
+        if hit is None or hit[0] != sig:
+            return None
+        _LOADED.move_to_end(path)
+        return hit[1]
+
+
+def _remember(path: Path, compiled: Callable) -> None:
+    sig = _stat_or_none(path)  # None: nothing was kept on disk (a full disk); the program still is
+    with _LOCK:
+        _LOADED[path] = (sig, compiled)
+        _LOADED.move_to_end(path)
+        while len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+
+
+def _program(store: Path, fn: Callable, names: Sequence[str], statics: dict, dynamic: tuple, options):
+    """The compiled program for these arguments (arrays or ``jax.ShapeDtypeStruct``), made from the
+    store's entry (or exported and kept there first); ``None`` when the call must take the ordinary path."""
     fixed = dict(statics, _compiler_options=tuple(sorted(options.items()))) if options else statics
     key = _key(f"{fn.__module__}.{fn.__qualname__}", fixed, dynamic)
     if key is None:
-        return jitted(*args, **kw)
+        return None
     path = store / f"{fn.__name__}-{key}.jaxexport"
+    hit = _loaded(path)
+    if hit is not None:
+        return hit
     if path.exists():
         try:
-            exported = jax.export.deserialize(bytearray(path.read_bytes()))
-            out = _call(exported, options)(*dynamic)
+            compiled = _compile(jax.export.deserialize(bytearray(path.read_bytes())), options, dynamic, fn.__name__)
             _log(f"{fn.__name__}: loaded {path.name}")
-            return out
+            _remember(path, compiled)
+            return compiled
         except Exception as e:  # corrupt, truncated or stale: the ordinary path, and a new entry
             _log(f"{fn.__name__}: unusable {path.name} ({type(e).__name__}); exporting anew")
 
@@ -160,24 +211,29 @@ def _stored_call(
     body.__qualname__ = fn.__qualname__
     try:
         exported = jax.export.export(jax.jit(body))(*dynamic)
-        out = _call(exported, options)(*dynamic)
+        compiled = _compile(exported, options, dynamic, fn.__name__)
     except Exception as e:  # not exportable: the ordinary path (a genuine error is raised there)
         _log(f"{fn.__name__}: not exported ({type(e).__name__}: {e})")
-        return jitted(*args, **kw)
+        return None
     try:
         _write(path, exported)
         _log(f"{fn.__name__}: exported {path.name}")
     except Exception as e:  # a full disk or a read-only store: nothing kept, the result stands
         _log(f"{fn.__name__}: not kept ({type(e).__name__}: {e})")
-    return out
+    _remember(path, compiled)
+    return compiled
 
 
-def _call(exported: Any, options: dict | None) -> Callable:
-    """The exported program as a callable, compiled with ``options`` (the stored path's program is then
-    compiled exactly as the jitted one)."""
-    if not options:
-        return exported.call
-    return jax.jit(exported.call, compiler_options=options)
+def _compile(exported: Any, options: dict | None, dynamic: tuple, name: str) -> Callable:
+    """The exported program compiled for ``dynamic``'s shapes with ``options`` (the stored path's program is
+    then compiled exactly as the jitted one); the compiled module may come from JAX's compilation cache.
+    JAX's log names it ``stored_<name>``."""
+
+    def run(*dyn):
+        return exported.call(*dyn)
+
+    run.__name__ = run.__qualname__ = f"stored_{name}"
+    return jax.jit(run, compiler_options=options or None).lower(*dynamic).compile()
 
 
 def stored_program(
@@ -195,19 +251,44 @@ def stored_program(
         jitted = jax.jit(fn, static_argnames=tuple(static_argnames), compiler_options=compiler_options)
         sig = inspect.signature(fn)
 
+        def split(args, kw) -> tuple[list, dict, tuple]:
+            """``(names, statics, dynamic)``: the array arguments' names, the static ones, the arrays."""
+            bound = sig.bind(*args, **kw)
+            bound.apply_defaults()
+            statics = {k: v for k, v in bound.arguments.items() if k in static_argnames}
+            names = [k for k in bound.arguments if k not in static_argnames]
+            return names, statics, tuple(bound.arguments[k] for k in names)
+
         @functools.wraps(fn)
         def call(*args, **kw):
             store = _STORE
             if store is None:
                 return jitted(*args, **kw)
-            bound = sig.bind(*args, **kw)
-            bound.apply_defaults()
-            statics = {k: v for k, v in bound.arguments.items() if k in static_argnames}
-            names = [k for k in bound.arguments if k not in static_argnames]
-            dynamic = tuple(bound.arguments[k] for k in names)
-            return _stored_call(store, fn, names, statics, dynamic, jitted, args, kw, compiler_options)
+            names, statics, dynamic = split(args, kw)
+            compiled = _program(store, fn, names, statics, dynamic, compiler_options)
+            if compiled is not None:
+                try:
+                    return compiled(*dynamic)
+                except (TypeError, ValueError) as e:  # e.g. arrays committed elsewhere: jit places them
+                    _log(f"{fn.__name__}: compiled program refused the arguments ({e}); jit instead")
+            return jitted(*args, **kw)
+
+        def prepare(*args, **kw) -> bool:
+            """Makes ready the compiled program for these arguments, whose arrays may be abstract
+            (``jax.ShapeDtypeStruct``): the next call with arrays of these shapes, dtypes and weak types
+            runs it at once.  Only with a store set (otherwise nothing; returns whether it is ready).
+            Safe on another thread: tracing, exporting and compiling run there while this one works."""
+            store = _STORE
+            if store is None:
+                return False
+            try:
+                return _program(store, fn, *split(args, kw), compiler_options) is not None
+            except Exception as e:  # costs only time: the real call does the work and raises a real error
+                _log(f"{fn.__name__}: not prepared ({type(e).__name__}: {e})")
+                return False
 
         call.jitted = jitted  # type: ignore[attr-defined]
+        call.prepare = prepare  # type: ignore[attr-defined]
         return call
 
     return wrap

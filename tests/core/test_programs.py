@@ -11,6 +11,7 @@ import pytest
 
 import gradbounds as gb
 from gradbounds import core
+from gradbounds.core import _programs
 
 TRACES = []
 
@@ -28,6 +29,15 @@ def store(tmp_path):
     TRACES.clear()
     yield tmp_path / "exported"
     core.use_program_store(before)
+
+
+@pytest.fixture
+def compiles(monkeypatch):
+    """The names of the stored programs compiled from now on (core._programs._compile, counted)."""
+    seen: list = []
+    real = _programs._compile
+    monkeypatch.setattr(_programs, "_compile", lambda *a: seen.append(a[-1]) or real(*a))
+    return seen
 
 
 def _entries(d):
@@ -157,3 +167,76 @@ def test_compiler_options_reach_both_paths_and_the_key(store):
     with pytest.raises(Exception, match="no_such_xla_option"):  # the stored path compiles with them too
         bogus(x, 2)
     assert len(_entries(store)) == 2  # and keeps nothing it could not run
+
+
+def test_prepare_from_shapes_makes_the_call_run_at_once(store, compiles):
+    """prepare() on abstract arguments: the later call with arrays neither traces nor compiles."""
+    x = jnp.linspace(0.0, 1.0, 6)
+    assert _scaled.prepare(jax.ShapeDtypeStruct(x.shape, x.dtype), 2.0, 3, "p")
+    assert len(TRACES) == 1 and compiles == ["_scaled"] and len(_entries(store)) == 1
+    got = _scaled(x, 2.0, 3, "p")
+    assert len(TRACES) == 1 and len(compiles) == 1  # the prepared program ran: no trace, no compile
+    _same(got, _scaled.jitted(x, 2.0, power=3, name="p"))
+    _same(_scaled(x, 2.0, 3, "p"), got)  # and again, from the process's own copy
+    assert len(compiles) == 1
+
+
+def test_prepare_without_a_store_does_nothing(tmp_path):
+    assert core.program_store() is None
+    assert not _scaled.prepare(jax.ShapeDtypeStruct((3,), jnp.float64), 1.0, 2, "q")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_program_prepared_on_another_thread_gives_the_same_numbers(store, compiles):
+    """The command's pattern: one thread prepares from shapes while another computes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = gb.init_network(jax.random.key(3), widths=[5, 4, 4, 2], activation="tanh")
+    x, y = jnp.linspace(0.1, 0.9, 5), jnp.array([0.0, 1.0])
+    core.use_program_store(None)
+    want = gb.hierarchy(net, x, y)
+    core.use_program_store(store)
+    shapes = jax.eval_shape(lambda: net)
+    with ThreadPoolExecutor(1) as pool:
+        ready = pool.submit(
+            gb.bounds._api.prepare_hierarchy,
+            shapes,
+            jax.ShapeDtypeStruct(x.shape, x.dtype),
+            jax.ShapeDtypeStruct(y.shape, y.dtype),
+        )
+        other = _scaled(jnp.arange(4.0), 1.0, 2, "t")  # meanwhile, another program on this thread
+        assert ready.result()
+    names = sorted(p.name.split("-")[0] for p in _entries(store))
+    assert names == ["_levels_batch", "_scaled"]
+    _same(other, _scaled.jitted(jnp.arange(4.0), 1.0, power=2, name="t"))
+    assert sorted(compiles) == ["_levels_batch", "_scaled"]
+    _same(gb.hierarchy(net, x, y).levels, want.levels)
+    assert sorted(compiles) == ["_levels_batch", "_scaled"]  # the hierarchy ran the prepared program
+
+
+def test_the_underflow_depths_prepared_from_shapes_run_at_once(store, compiles):
+    from gradbounds.core._backprop import prepare_underflow_depths
+
+    net = gb.init_network(jax.random.key(4), widths=[5, 4, 3], activation="sigmoid")
+    x, y = jnp.linspace(0.1, 0.9, 5), jnp.array([0.0, 1.0, 0.0])
+    sds = jax.ShapeDtypeStruct
+    assert prepare_underflow_depths(jax.eval_shape(lambda: net), sds(x.shape, x.dtype), sds(y.shape, y.dtype))
+    assert compiles == ["_plain_is_zero_in"]
+    got = core.underflow_depths(net, x, y)
+    assert compiles == ["_plain_is_zero_in"]  # the prepared program ran
+    core.use_program_store(None)
+    assert got == core.underflow_depths(net, x, y)
+
+
+def test_a_program_that_could_not_be_kept_is_still_ready(store, compiles, monkeypatch):
+    """A full disk: nothing written, prepare() still says ready, and the call does not compile again."""
+
+    def full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_programs, "_write", full)
+    x = jnp.linspace(0.0, 1.0, 9)
+    assert _scaled.prepare(jax.ShapeDtypeStruct(x.shape, x.dtype), 2.0, 3, "full")
+    assert not _entries(store) and compiles == ["_scaled"]
+    _same(_scaled(x, 2.0, 3, "full"), _scaled.jitted(x, 2.0, power=3, name="full"))
+    assert compiles == ["_scaled"]
