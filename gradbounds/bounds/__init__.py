@@ -33,6 +33,7 @@ from gradbounds.bounds._attribution import shapley as shapley
 
 from gradbounds.bounds._api import hierarchy as hierarchy
 from gradbounds.bounds._api import log_error_norms as log_error_norms
+from gradbounds.bounds._api import prepare_hierarchy as prepare_hierarchy
 from gradbounds.bounds._api import shard_networks as shard_networks
 from gradbounds.bounds._api import sweep as sweep
 
@@ -62,6 +63,7 @@ __all__ = (
     "coalition_values",
     "shapley",
     "hierarchy",
+    "prepare_hierarchy",
     "log_error_norms",
     "shard_networks",
     "sweep",

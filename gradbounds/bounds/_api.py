@@ -29,18 +29,30 @@ __all__ = ["hierarchy", "sweep", "shard_networks", "log_error_norms"]
 
 
 def _levels_examples(segs, x, y, cost):
-    """Levels of one network at examples ``x`` ``(n, n_0)``: the weight norms once, then vmap."""
+    """Levels of one network at examples ``x`` ``(n, n_0)``: the weight norms once, then vmap (one example:
+    no vmap, which halves the tracing of the large program; the numbers agree to rounding)."""
     u = float(jnp.finfo(segs[0].W.dtype).eps) / 2
     ws = _weight_stats(segs, u)
+    if x.shape[0] == 1:
+        one = _levels_core(segs, ws, x[0], y[0], cost=cost)
+        return jax.tree_util.tree_map(lambda t: t[None], one)
     return jax.vmap(lambda xx, yy: _levels_core(segs, ws, xx, yy, cost=cost))(x, y)
 
 
-# XLA's compile of the enclosed hierarchy is mostly LLVM optimising some 900 small kernels (about 20 s
-# for the seed network); at optimisation level 0 it is about half that, and the program runs about 3x
-# slower, which a few examples never notice.  So a few examples get the quickly compiled program and
-# many the optimised one.  The two agree to about 1e-13 relative (not bitwise: the point values'
-# last bits; every enclosure is rigorous for either), and each is deterministic.
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
+# XLA's compile of the enclosed hierarchy is mostly LLVM compiling some 800 small kernels (about 20 s
+# for the seed network with the default options).  Optimisation level 0, the older elemental emitter
+# for fusions instead of the MLIR fusion emitters, and no expensive LLVM passes take it to about 8 s;
+# the program then runs about 3x slower, which a few examples never notice.  So a few examples get the
+# quickly compiled program and many the optimised one.  The two agree to about 1e-12 relative (not
+# bitwise: the point values' last bits, and the emitters' tanh differs by an ulp); every enclosure is
+# rigorous for either (the elementary functions' accuracy is tested under both option sets), and each
+# program is deterministic.  These are XLA's options in jaxlib 0.10 (pyproject's floor); an XLA without one
+# of them refuses the compile loudly, never silently (tests/core/test_programs.py).
+FAST_COMPILE = {
+    "xla_backend_optimization_level": 0,
+    "xla_cpu_use_fusion_emitters": False,
+    "xla_llvm_disable_expensive_passes": True,
+}
 FAST_COMPILE_EXAMPLES = 64
 
 
@@ -54,6 +66,27 @@ def _levels_batch(segs, x, y, cost):
 def _levels_many(segs, x, y, cost):
     """The hierarchy at more examples: compiled with XLA's default optimisation."""
     return _levels_examples(segs, x, y, cost)
+
+
+def _levels_program(n_examples: int) -> Callable:
+    """The program for one network at ``n_examples`` examples."""
+    return _levels_batch if n_examples <= FAST_COMPILE_EXAMPLES else _levels_many
+
+
+def prepare_hierarchy(net: Sequence[Any], x: Any, y: Any, *, cost: str = "quadratic") -> bool:
+    """Makes ready the program :func:`hierarchy` runs for a network and examples of these shapes.
+
+    ``net``, ``x`` and ``y`` may be abstract (``jax.ShapeDtypeStruct`` leaves, as
+    ``jax.eval_shape`` gives), so the program can be traced, exported and
+    compiled on another thread while the arrays are still being drawn.  Only
+    with a program store set (:func:`gradbounds.core.use_program_store`; the
+    ``gradbounds`` command sets one); returns whether the program is ready.
+    """
+    segs = jax.eval_shape(core.segments, tuple(net))
+    n = int(np.prod(x.shape[:-1], dtype=np.int64))
+    xb = jax.ShapeDtypeStruct((n, x.shape[-1]), x.dtype)
+    yb = jax.ShapeDtypeStruct((n, y.shape[-1]), y.dtype)
+    return _levels_program(n).prepare(segs, xb, yb, core.get_cost(cost))
 
 
 @partial(jax.jit, static_argnames=("cost",))
@@ -158,8 +191,7 @@ def hierarchy(
     net = tuple(net)
     single = x.ndim == 1
     xb, yb = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
-    program = _levels_batch if xb.shape[0] <= FAST_COMPILE_EXAMPLES else _levels_many
-    lv = program(core.segments(net), xb, yb, core.get_cost(cost))
+    lv = _levels_program(xb.shape[0])(core.segments(net), xb, yb, core.get_cost(cost))
     if single:  # on the host: jnp indexing would compile a program per leaf shape in a fresh process
         lv = jax.tree_util.tree_map(lambda t: np.asarray(t)[0], lv)
     co = coalition_values(net, x, y, lv.E, lv.P, cost=cost) if coalitions else None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
@@ -180,50 +182,71 @@ def compute(args):
         net = None
     ws = parse_ints(args.widths) if net is None else gb.core.validate_network(net)
     examples = None if args.data else args.examples
-    drawn = _draw(
-        args.seed,
-        None if draw is None else tuple(draw.items()),
-        args.networks,
-        examples,
-        ws[0],
-        ws[-1],
-        np.dtype(dtype).name,
+    statics = dict(
+        draw=None if draw is None else tuple(draw.items()),
+        networks=args.networks,
+        examples=examples,
+        n_0=ws[0],
+        n_L=ws[-1],
+        dtype=np.dtype(dtype).name,
     )
-    net = drawn["net"] if net is None else net
-    nets = drawn["nets"]
-    ws = gb.core.validate_network(net)
-    gb.core.check_cost_defined(args.cost, net[-1].activation)
-    if args.data:
-        x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(dtype))
-        x0, y0 = x[0], y[0]
-        if nets is not None:
-            x = np.broadcast_to(x, (args.networks, *x.shape))
-            y = np.broadcast_to(y, (args.networks, *y.shape))
-        elif x.shape[0] == 1:
-            x, y = x0, y0
-    else:
-        x, y, x0, y0 = drawn["x"], drawn["y"], drawn["x0"], drawn["y0"]
-    co = getattr(args, "attribution", "sequential") == "shapley"
-    if nets is None:
-        h = gb.hierarchy(net, x, y, cost=args.cost, coalitions=co)
-    else:
-        from gradbounds.cli._progress import progress_bar
+    # Two threads: XLA compiles without the GIL, so on two cores a cold check compiles the draws' program
+    # while the hierarchy's is traced, exported and compiled from the shapes alone (and the underflow
+    # depths' program, below, while the hierarchy runs).  Every result is the same as one after another.
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        drawn_f = pool.submit(_draw, args.seed, **statics)
+        if args.networks == 1 and not args.data and gb.core.program_store() is not None:
+            shapes = jax.eval_shape(functools.partial(_draw.jitted, **statics), args.seed)
+            net_a = shapes["net"] if net is None else net
+            gb.core.check_cost_defined(args.cost, net_a[-1].activation)
+            # a preparation that fails costs only time: the real call does the work and raises a real error
+            # (stored_program logs a failed export with GRADBOUNDS_LOG_PROGRAMS=1)
+            pool.submit(
+                gb.core.prepare_underflow_depths, net_a, shapes["x0"], shapes["y0"], cost=args.cost, dtypes=UNDERFLOW
+            )
+            gb.bounds.prepare_hierarchy(net_a, shapes["x"], shapes["y"], cost=args.cost)
+        drawn = drawn_f.result()
+        net = drawn["net"] if net is None else net
+        nets = drawn["nets"]
+        ws = gb.core.validate_network(net)
+        gb.core.check_cost_defined(args.cost, net[-1].activation)
+        if args.data:
+            x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(dtype))
+            x0, y0 = x[0], y[0]
+            if nets is not None:
+                x = np.broadcast_to(x, (args.networks, *x.shape))
+                y = np.broadcast_to(y, (args.networks, *y.shape))
+            elif x.shape[0] == 1:
+                x, y = x0, y0
+        else:
+            x, y, x0, y0 = drawn["x"], drawn["y"], drawn["x0"], drawn["y0"]
+        co = getattr(args, "attribution", "sequential") == "shapley"
+        under_f = pool.submit(gb.core.underflow_depths, net, x0, y0, cost=args.cost, dtypes=UNDERFLOW)
+        if nets is None:
+            h = gb.hierarchy(net, x, y, cost=args.cost, coalitions=co)
+        else:
+            from gradbounds.cli._progress import progress_bar
 
-        bar = progress_bar(
-            args.networks,
-            unit="net",
-            desc="check",
-            quiet=getattr(args, "quiet", False),
-            stdout_data="-" in (getattr(args, "json", None), getattr(args, "csv", None)),
-        )
-        try:
-            h = gb.sweep(nets, x, y, cost=args.cost, coalitions=co, progress=None if bar is None else bar.update)
-        finally:
-            if bar is not None:
-                bar.close()
-    h = _redecide(h, net, nets, x, y, args)
-    under = gb.core.underflow_depths(net, x0, y0, cost=args.cost, dtypes=("float32", "float64"))
-    return h, under
+            bar = progress_bar(
+                args.networks,
+                unit="net",
+                desc="check",
+                quiet=getattr(args, "quiet", False),
+                stdout_data="-" in (getattr(args, "json", None), getattr(args, "csv", None)),
+            )
+            try:
+                h = gb.sweep(nets, x, y, cost=args.cost, coalitions=co, progress=None if bar is None else bar.update)
+            finally:
+                if bar is not None:
+                    bar.close()
+        h = _redecide(h, net, nets, x, y, args)
+        return h, under_f.result()
+    finally:  # on an error or Ctrl-C, what has not started is dropped (exit still waits for a running task)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+UNDERFLOW = ("float32", "float64")  # the dtypes whose plain backprop's underflow check reports
 
 
 @core.stored_program(static_argnames=("draw", "networks", "examples", "n_0", "n_L", "dtype"))
