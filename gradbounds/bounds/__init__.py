@@ -2,7 +2,8 @@
 
 ``E`` is the exact ``‖δ^l‖``; ``D`` is the data-split bound (*) and ``G`` the
 textbook bound (**) (docs/design.md §2).  :func:`hierarchy` checks one
-network at its examples, :func:`sweep` a stack of networks in one jitted call;
+network at its examples, :func:`sweep` a stack of networks in one jitted call
+(in chunks on several threads when large), :func:`sweep_drawn` networks drawn chunk by chunk;
 :func:`shapley` and :func:`coalition_values` attribute the slack to the four steps
 independently of their order; :func:`decide` and :func:`redecide` settle inconclusive verdicts by proof in ball
 arithmetic (:func:`ball_levels`); :func:`exact_levels` gives mpmath point values.
@@ -36,6 +37,8 @@ from gradbounds.bounds._api import log_error_norms as log_error_norms
 from gradbounds.bounds._api import prepare_hierarchy as prepare_hierarchy
 from gradbounds.bounds._api import shard_networks as shard_networks
 from gradbounds.bounds._api import sweep as sweep
+from gradbounds.bounds._api import sweep_drawn as sweep_drawn
+from gradbounds.bounds._api import default_threads as default_threads
 
 from gradbounds.bounds._exact import exact_levels as exact_levels
 
@@ -67,6 +70,8 @@ __all__ = (
     "log_error_norms",
     "shard_networks",
     "sweep",
+    "sweep_drawn",
+    "default_threads",
     "exact_levels",
     "Unresolved",
     "ball_levels",

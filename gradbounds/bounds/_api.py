@@ -9,7 +9,9 @@ References:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -25,7 +27,7 @@ from gradbounds.bounds._redecide import check_exact, redecide_mode
 from gradbounds.bounds._result import Hierarchy
 from gradbounds.bounds._verdicts import verdict_codes
 
-__all__ = ["hierarchy", "sweep", "shard_networks", "log_error_norms"]
+__all__ = ["hierarchy", "sweep", "sweep_drawn", "shard_networks", "log_error_norms"]
 
 
 def _levels_examples(segs, x, y, cost):
@@ -204,7 +206,8 @@ def shard_networks(tree: Any, devices: Sequence[Any] | None = None) -> Any:
 
     The leading axis N is padded to a multiple of the number of devices by
     repeating the last entry (the padding is computed and dropped: every
-    network's numbers are computed exactly as without sharding).  With one
+    network's numbers are computed as without sharding, though by a program
+    for a smaller batch, which may round the last bit differently).  With one
     device the arrays are returned as they are.  ``devices`` defaults to
     ``jax.devices()`` (every GPU or TPU of the host, or the CPU devices that
     ``XLA_FLAGS=--xla_force_host_platform_device_count=K`` creates).
@@ -237,6 +240,7 @@ def sweep(
     exact: str = "never",
     coalitions: bool = False,
     progress: Callable[[int], Any] | None = None,
+    threads: int | None = None,
 ) -> Hierarchy:
     """The hierarchy for a stack of networks (leading axis N) at examples ``x``, ``y``.
 
@@ -245,41 +249,42 @@ def sweep(
     ``(N, n, n_L)``.  The computation is one ``jit(vmap(vmap(levels)))``,
     sharded over the network axis across every device of the host
     (:func:`shard_networks`): the same call runs on one CPU or on all GPUs,
-    with the same numbers.  ``exact`` as in :func:`hierarchy` (over all
+    with the same numbers to rounding.  ``exact`` as in :func:`hierarchy` (over all
     networks: ``"auto"`` re-decides when at most 16 examples in all need it);
     ``coalitions=True``: as in :func:`hierarchy` (not sharded).
 
-    ``progress``, when given, is called with the number of networks done after
-    each chunk (a progress bar's ``update``): from ``PROGRESS_MIN_NETWORKS``
-    networks on, the sweep then runs in ``PROGRESS_CHUNKS`` chunks of one size
-    (the last padded by repeating its last network, so one program is compiled),
-    each network's numbers exactly those of the single call.
+    From ``PROGRESS_MIN_NETWORKS`` networks on, the sweep runs as
+    :func:`sweep_drawn` does, in ``PROGRESS_CHUNKS`` chunks of one size (the
+    last padded by repeating its last network, so one program is compiled),
+    ``threads`` of them at once (default: :func:`default_threads`, the CPU
+    cores, at most 4; one on a GPU or TPU): on the CPU one sweep keeps about
+    one core busy.  ``progress``, when given, is called with the number of
+    networks done after each chunk (a progress bar's ``update``; fewer
+    networks: once, at the end).  The numbers depend on N only: with any
+    ``threads`` and with or without ``progress`` they are bitwise the same.
+    (XLA compiles a program per batch size, and programs for different sizes
+    may round the last bit differently, so they are not bitwise those of one
+    call on all N networks, nor of :func:`hierarchy` on one network; every
+    enclosure is rigorous either way.)
     """
     check_exact(exact)
     nets = tuple(nets)
     first = jax.tree_util.tree_map(lambda t: t[0], nets)
     widths, _, _ = _prepare(first, x[0], y[0])
-    for l, layer in enumerate(nets, start=1):
-        core.check_finite(f"layer {l}: W", layer.W)
-        core.check_finite(f"layer {l}: b", layer.b)
-    core.check_finite("x", x)
-    core.check_finite("y", y)
     n = x.shape[0]
-    segs = core.segments(nets, batched=True)
+    threads = default_threads() if threads is None else _check_threads(threads)
     c = core.get_cost(cost)
-    if progress is None or n < PROGRESS_MIN_NETWORKS:
-        lv = _sweep_levels(segs, x, y, c)
+    if n >= PROGRESS_MIN_NETWORKS:
+
+        def rows(start: int, stop: int, size: int):
+            return jax.tree_util.tree_map(partial(_pad_rows, start=start, stop=stop, size=size), (nets, x, y))
+
+        lv, _, _, _ = _chunked_levels(rows, n, c, progress=progress, threads=threads)
     else:
-        size = -(-n // PROGRESS_CHUNKS)
-        parts = []
-        for i in range(0, n, size):
-            m = min(size, n - i)
-            segs_c, x_c, y_c = jax.tree_util.tree_map(partial(_pad_rows, start=i, stop=i + m, size=size), (segs, x, y))
-            parts.append(jax.tree_util.tree_map(partial(_head, m=m), _sweep_levels(segs_c, x_c, y_c, c)))
-            progress(m)
-        lv = jax.tree_util.tree_map(lambda *t: np.concatenate(t), *parts)
-    if progress is not None and n < PROGRESS_MIN_NETWORKS:
-        progress(n)
+        _check_finite(nets, x, y)
+        lv = _sweep_levels(core.segments(nets, batched=True), x, y, c)
+        if progress is not None:
+            progress(n)
     co = None
     if coalitions:
         co = coalition_values(nets, x, y, lv.E, lv.P, cost=cost, stacked=True)
@@ -287,22 +292,136 @@ def sweep(
     return redecide_mode(h, nets, np.asarray(x), np.asarray(y), cost=cost, exact=exact, batched=True)
 
 
-#: a sweep with a ``progress`` callback runs in this many chunks ...
+def sweep_drawn(
+    draw: Callable[[int, int, int], tuple[Sequence[core.Layer], Any, Any]],
+    n: int,
+    *,
+    cost: str | Callable[[jax.Array, jax.Array], jax.Array] = "quadratic",
+    exact: str = "never",
+    progress: Callable[[int], Any] | None = None,
+    threads: int | None = None,
+) -> Hierarchy:
+    """The hierarchy of ``n`` networks that ``draw`` supplies chunk by chunk, several chunks at once.
+
+    ``draw(start, stop, size)`` returns ``(nets, x, y)`` with ``size`` rows
+    (leading axis, as for :func:`sweep`): rows ``0 .. stop − start − 1`` are
+    networks ``start .. stop − 1`` and their examples, the rest pad the last
+    chunk (any finite networks of the same shapes, for example repeats of the
+    last).  From ``PROGRESS_MIN_NETWORKS`` networks on, the ``n`` networks are cut into
+    ``PROGRESS_CHUNKS`` chunks of one size (one compiled program; fewer networks are one
+    chunk), and ``threads`` chunks (default:
+    :func:`default_threads`) are drawn and swept at once, each on its own
+    thread: on the CPU one sweep keeps about one core busy (its small LAPACK
+    calls run one matrix at a time), drawing the next chunk overlaps sweeping
+    this one, and no more than ``threads`` chunks of networks are held at a
+    time (``gradbounds check --networks N`` draws its networks this way).
+    Every network's numbers are bitwise those of :func:`sweep` on the stacked
+    networks.
+
+    ``draw`` is called from worker threads and must give the same networks
+    every time: an open example that ``exact`` re-decides (as in
+    :func:`sweep`) has its network drawn again, ``draw(k, k + 1, size)``.
+    ``progress`` as in :func:`sweep`.  The examples of all networks are kept
+    (the result's re-decision needs them); the networks are not.
+    """
+    check_exact(exact)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n: expected a number of networks >= 1, got {n!r}")
+    threads = default_threads() if threads is None else _check_threads(threads)
+    c = core.get_cost(cost)
+    lv, first, x, y = _chunked_levels(draw, int(n), c, progress=progress, threads=threads)
+    widths = core.validate_network(first)
+    h = _result(lv, first, widths, cost, ("network", "example"), None)
+    size = _chunk_size(int(n))
+
+    def network(k: int):
+        nets, _, _ = draw(k, k + 1, size)
+        return jax.tree_util.tree_map(lambda t: t[0], tuple(nets))
+
+    return redecide_mode(h, network, x, y, cost=cost, exact=exact, batched=True)
+
+
+def default_threads() -> int:
+    """How many chunks a large sweep runs at once: the CPU cores this process may use, at most
+    ``MAX_THREADS``; one on a GPU or TPU (there the network axis is sharded over the devices instead)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_THREADS))
+
+
+def _check_threads(threads: Any) -> int:
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads: expected an int >= 1, got {threads!r}")
+    return int(threads)
+
+
+def _check_finite(nets, x, y) -> None:
+    for l, layer in enumerate(nets, start=1):
+        core.check_finite(f"layer {l}: W", layer.W)
+        core.check_finite(f"layer {l}: b", layer.b)
+    core.check_finite("x", x)
+    core.check_finite("y", y)
+
+
+def _chunk_size(n: int) -> int:
+    return n if n < PROGRESS_MIN_NETWORKS else -(-n // PROGRESS_CHUNKS)
+
+
+def _chunked_levels(draw, n: int, c, *, progress, threads: int):
+    """Levels of ``n`` networks from ``draw`` in chunks, ``threads`` at once; with the first network and
+    every example (NumPy).  A failure in any chunk is raised here, and the chunks not started are dropped."""
+    size = _chunk_size(n)
+
+    def chunk(start: int):
+        stop = min(start + size, n)
+        nets, x, y = draw(start, stop, size)
+        nets = tuple(nets)
+        _check_finite(nets, x, y)
+        lv = _sweep_levels(core.segments(nets, batched=True), x, y, c)
+        first = jax.tree_util.tree_map(lambda t: np.asarray(t)[0], nets) if start == 0 else None
+        m = stop - start
+        return jax.tree_util.tree_map(partial(_head, m=m), lv), first, np.asarray(x)[:m], np.asarray(y)[:m], m
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gradbounds-sweep")
+    try:
+        futures = [pool.submit(chunk, start) for start in range(0, n, size)]
+        parts = []
+        for f in futures:  # in order: the progress callback runs on this thread
+            parts.append(f.result())
+            if progress is not None:
+                progress(parts[-1][-1])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    lv = jax.tree_util.tree_map(lambda *t: np.concatenate(t), *[p[0] for p in parts])
+    x = np.concatenate([p[2] for p in parts])
+    y = np.concatenate([p[3] for p in parts])
+    return lv, parts[0][1], x, y
+
+
+#: a sweep runs in this many chunks (on several threads, with a progress bar's update after each) ...
 PROGRESS_CHUNKS = 20
-#: ... when it has at least this many networks (fewer: one call, then ``progress(n)``).
+#: ... when it has at least this many networks (fewer: one call)
 PROGRESS_MIN_NETWORKS = 64
+#: the most chunks :func:`default_threads` runs at once
+MAX_THREADS = 4
 
 
 def _pad_rows(t, *, start: int, stop: int, size: int):
-    """Rows ``start:stop`` of ``t``, padded to ``size`` rows by repeating the last."""
-    t = t[start:stop]
+    """Rows ``start:stop`` of ``t``, padded to ``size`` rows by repeating the last.  On the CPU in NumPy (a
+    view, copied only to pad, and no program compiled for the slices); elsewhere on the device."""
+    xp = np if isinstance(t, np.ndarray) or jax.default_backend() == "cpu" else jnp
+    t = xp.asarray(t)[start:stop]
     pad = size - t.shape[0]
-    return t if pad == 0 else jnp.concatenate([t, jnp.repeat(t[-1:], pad, axis=0)])
+    return t if pad == 0 else xp.concatenate([t, xp.repeat(t[-1:], pad, axis=0)])
 
 
 def _head(t, *, m: int) -> np.ndarray:
-    """The first ``m`` rows of ``t`` as NumPy (waits for the computation)."""
-    return np.asarray(t[:m])
+    """The first ``m`` rows of ``t`` as NumPy (waits for the computation; no program is compiled)."""
+    return np.asarray(t)[:m]
 
 
 def _sweep_levels(segs, x, y, cost) -> Levels:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from jax.typing import ArrayLike
@@ -150,7 +150,7 @@ def open_examples(h: Hierarchy) -> np.ndarray:
 
 def redecide(
     h: Hierarchy,
-    net: Sequence[core.Layer],
+    net: Sequence[core.Layer] | Callable[[int], Sequence[core.Layer]],
     x: ArrayLike,
     y: ArrayLike,
     *,
@@ -162,7 +162,8 @@ def redecide(
 
     ``x``, ``y`` are those ``h`` was computed at (one example or a batch;
     ``batched``: ``net`` has a leading network axis and ``x``, ``y`` are
-    ``(N, n, ·)``, as for :func:`gradbounds.sweep`).  Only the examples of
+    ``(N, n, ·)``, as for :func:`gradbounds.sweep`; or ``net`` is a function
+    ``k ↦`` network ``k``, as for :func:`gradbounds.bounds.sweep_drawn`).  Only the examples of
     :func:`open_examples` are recomputed: their inconclusive codes take
     :func:`decide`'s, and every enclosure becomes its intersection with the
     ball enclosure (both rigorous), so that a deep network whose float
@@ -179,11 +180,12 @@ def redecide(
     per_net = flat.shape[0] // codes.shape[0] if batched else flat.shape[0]
     lv = h.levels
     for i in np.flatnonzero(open_examples(h)):
-        net_i, where = tuple(net), f"example {i}"
         if batched:
             k = int(i) // per_net
-            net_i = jax.tree_util.tree_map(lambda t, k=k: t[k], tuple(net))
+            net_i = net(k) if callable(net) else jax.tree_util.tree_map(lambda t, k=k: t[k], tuple(net))
             where = f"network {k}, example {int(i) % per_net}"
+        else:
+            net_i, where = tuple(cast(Sequence[core.Layer], net)), f"example {i}"
         new, ref = _decide_with_balls(net_i, xs2[i], ys2[i], cost=cost, max_work=max_work)
         flat[i] = np.where(flat[i] == 1, new, flat[i])
         if ref is not None:
@@ -204,7 +206,7 @@ def check_exact(exact: str) -> None:
 
 def redecide_mode(
     h: Hierarchy,
-    net: Sequence[core.Layer],
+    net: Sequence[core.Layer] | Callable[[int], Sequence[core.Layer]],
     x: ArrayLike,
     y: ArrayLike,
     *,

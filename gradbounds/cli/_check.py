@@ -56,7 +56,13 @@ def add_arguments(p) -> None:
     src.add_argument("--init", help="nielsen (default), standard-normal, glorot, he, orthogonal, gaussian")
     src.add_argument("--sw2", type=float, help="sigma_w^2, a variance (gaussian, orthogonal; default 1)")
     src.add_argument("--sb2", type=float, help="sigma_b^2, a variance (gaussian, orthogonal; default 0)")
-    src.add_argument("--networks", type=int, metavar="N", help="number of random networks (default 1)")
+    src.add_argument(
+        "--networks",
+        type=int,
+        metavar="N",
+        help="number of random networks (default 1; drawn and checked in chunks, as many at once as there"
+        " are cores, at most 4: the numbers do not depend on the cores)",
+    )
     src.add_argument(
         "--network", metavar="FILE", help="a user's network (.npz, .safetensors, .pt/.pth state dict) instead"
     )
@@ -190,6 +196,9 @@ def compute(args):
         n_L=ws[-1],
         dtype=np.dtype(dtype).name,
     )
+    co = getattr(args, "attribution", "sequential") == "shapley"
+    if draw is not None and examples is not None and args.networks > 1 and not co:
+        return _sweep_in_chunks(args, statics)
     # Two threads: XLA compiles without the GIL, so on two cores a cold check compiles the draws' program
     # while the hierarchy's is traced, exported and compiled from the shapes alone (and the underflow
     # depths' program, below, while the hierarchy runs).  Every result is the same as one after another.
@@ -221,7 +230,6 @@ def compute(args):
                 x, y = x0, y0
         else:
             x, y, x0, y0 = drawn["x"], drawn["y"], drawn["x0"], drawn["y0"]
-        co = getattr(args, "attribution", "sequential") == "shapley"
         under_f = pool.submit(gb.core.underflow_depths, net, x0, y0, cost=args.cost, dtypes=UNDERFLOW)
         if nets is None:
             h = gb.hierarchy(net, x, y, cost=args.cost, coalitions=co)
@@ -246,7 +254,72 @@ def compute(args):
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _sweep_in_chunks(args, statics):
+    """Many drawn networks: drawn and checked chunk by chunk, two or more chunks at once
+    (:func:`gradbounds.bounds.sweep_drawn`), exactly the numbers of :func:`_draw` and one sweep."""
+    import gradbounds as gb
+    from gradbounds.cli._progress import progress_bar
+
+    kn, kd = (np.asarray(k) for k in _network_keys(args.seed, networks=args.networks))
+    rows = {k: statics[k] for k in ("draw", "examples", "n_0", "n_L", "dtype")}
+    first: dict[str, Any] = {}
+
+    def draw(start: int, stop: int, size: int):
+        i = np.minimum(np.arange(start, start + size), stop - 1)  # the last chunk repeats its last network
+        nets, x, y = _draw_rows(kn[i], kd[i], **rows)
+        if start == 0 and not first:  # the first network and example, for the underflow depths
+            first.update(net=jax.tree_util.tree_map(lambda t: np.asarray(t)[0], nets))
+            first.update(x0=np.asarray(x)[0, 0], y0=np.asarray(y)[0, 0])
+        return nets, x, y
+
+    bar = progress_bar(
+        args.networks,
+        unit="net",
+        desc="check",
+        quiet=getattr(args, "quiet", False),
+        stdout_data="-" in (getattr(args, "json", None), getattr(args, "csv", None)),
+    )
+    try:
+        h = gb.bounds.sweep_drawn(
+            draw, args.networks, cost=args.cost, exact=args.exact, progress=None if bar is None else bar.update
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    net = tuple(first["net"])
+    gb.core.check_cost_defined(args.cost, net[-1].activation)
+    return h, gb.core.underflow_depths(net, first["x0"], first["y0"], cost=args.cost, dtypes=UNDERFLOW)
+
+
 UNDERFLOW = ("float32", "float64")  # the dtypes whose plain backprop's underflow check reports
+
+
+@core.stored_program(static_argnames=("networks",))
+def _network_keys(seed, networks):
+    """The key data of every network's key and every network's examples' key, as :func:`_draw` splits them."""
+    k_net, k_data = jax.random.split(jax.random.key(seed))
+    return tuple(jax.random.key_data(jax.random.split(k, networks)) for k in (k_net, k_data))
+
+
+@core.stored_program(static_argnames=("draw", "examples", "n_0", "n_L", "dtype"))
+def _draw_rows(k_nets, k_examples, draw, examples, n_0, n_L, dtype):
+    """Networks and examples from rows of :func:`_network_keys` (key data): :func:`_draw`'s numbers."""
+    return _draw_many(
+        jax.random.wrap_key_data(k_nets), jax.random.wrap_key_data(k_examples), draw, examples, n_0, n_L, dtype
+    )
+
+
+def _draw_many(k_nets, k_examples, draw, examples, n_0, n_L, dtype) -> tuple[Any, Any, Any]:
+    """``(nets, x, y)`` of one network per key in ``k_nets`` (``None`` without ``draw``) and ``examples``
+    examples per key in ``k_examples`` (``None, None`` without ``examples``)."""
+    import gradbounds as gb
+
+    nets = x = y = None
+    if draw is not None:
+        nets = jax.vmap(lambda k: gb.init_network(k, dtype=dtype, **dict(draw)))(k_nets)
+    if examples is not None:
+        x, y = jax.vmap(lambda k: gb.core.draw_examples(k, examples, n_0, n_L, dtype))(k_examples)
+    return nets, x, y
 
 
 @core.stored_program(static_argnames=("draw", "networks", "examples", "n_0", "n_L", "dtype"))
@@ -264,16 +337,19 @@ def _draw(seed, draw, networks, examples, n_0, n_L, dtype):
 
     k_net, k_data = jax.random.split(jax.random.key(seed))
     out: dict = {"net": None, "nets": None, "x": None, "y": None, "x0": None, "y0": None}
-    if draw is not None:
-        build = lambda k: gb.init_network(k, dtype=dtype, **dict(draw))  # noqa: E731
-        if networks == 1:
-            out["net"] = build(k_net)
-        else:
-            out["nets"] = jax.vmap(build)(jax.random.split(k_net, networks))
-            out["net"] = jax.tree_util.tree_map(lambda t: t[0], out["nets"])
+    if networks == 1:
+        if draw is not None:
+            out["net"] = gb.init_network(k_net, dtype=dtype, **dict(draw))
+        if examples is not None:
+            x, y = gb.core.draw_examples(k_data, examples, n_0, n_L, dtype)
+    else:
+        nets, x, y = _draw_many(
+            jax.random.split(k_net, networks), jax.random.split(k_data, networks), draw, examples, n_0, n_L, dtype
+        )
+        if draw is not None:
+            out["nets"] = nets
+            out["net"] = jax.tree_util.tree_map(lambda t: t[0], nets)
     if examples is not None:
-        ex = lambda k: gb.core.draw_examples(k, examples, n_0, n_L, dtype)  # noqa: E731
-        x, y = ex(k_data) if networks == 1 else jax.vmap(ex)(jax.random.split(k_data, networks))
         out["x0"], out["y0"] = x.reshape(-1, n_0)[0], y.reshape(-1, n_L)[0]
         if networks == 1 and examples == 1:
             x, y = x[0], y[0]

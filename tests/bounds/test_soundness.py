@@ -398,6 +398,18 @@ def test_exact_auto_decides_from_python_what_floats_leave_open(monkeypatch):
     assert (h2.codes == 0).all() and h2.verdict == "holds"
     s = gb.sweep(nets, x, y, cost="softmax-cross-entropy", exact="auto")
     assert (s.codes == 0).all()
+
+    def rows(start, stop, size):  # sweep_drawn draws each open network again to re-decide it
+        drawn.append((start, stop, size))
+        i = np.minimum(np.arange(start, start + size), stop - 1)
+        return jax.tree_util.tree_map(lambda t: t[i], tuple(nets)), x[i], y[i]
+
+    drawn = []
+    s2 = gb.bounds.sweep_drawn(rows, 2, cost="softmax-cross-entropy", exact="auto")
+    assert drawn == [(0, 2, 2), (0, 1, 2), (1, 2, 2)]
+    assert (s2.codes == 0).all()
+    for k in s.levels._fields:
+        np.testing.assert_array_equal(getattr(s2.levels, k), getattr(s.levels, k), err_msg=k)
     # the enclosures are the intersection with the ball ones: finite, and as tight as the balls (1e-13 in log10)
     for r in (h2, s):
         assert not gb.bounds.open_examples(r).any()

@@ -179,3 +179,21 @@ def test_check_attribution_shapley_table_and_json(capsys):
         assert sh["activation"] == pytest.approx(seq["activation"], abs=1e-9)
     code, out, _ = run(capsys, "check", "--widths", "8,6,6,4", "--json", "-")
     assert "slack_log10_shapley" not in json.loads(out)["layers"][0]
+
+
+def test_check_many_networks_reports_the_sweep_of_the_networks_its_seed_gives(capsys, tmp_path):
+    """--networks N draws its networks chunk by chunk (on threads, as gradbounds.bounds.sweep_drawn does):
+    key(seed) split into (k_net, k_data), then N keys from each, exactly gradbounds.sweep's numbers on them."""
+    import jax
+
+    n, path = 70, tmp_path / "many.json"
+    argv = ["check", "--widths", "5,4,3", "--activation", "tanh", "--init", "nielsen", "--seed", "4"]
+    code, _, err = run(capsys, *argv, "--networks", str(n), "--json", str(path))
+    assert code == 0, err
+    k_net, k_data = jax.random.split(key(4))
+    nets = jax.vmap(lambda k: gb.init_network(k, (5, 4, 3), activation="tanh", init="nielsen"))(
+        jax.random.split(k_net, n)
+    )
+    x, y = jax.vmap(lambda k: gb.core.draw_examples(k, 1, 5, 3, np.float64))(jax.random.split(k_data, n))
+    want = gb.sweep(nets, x, y).to_dict()
+    assert json.loads(path.read_text())["layers"] == want["layers"]

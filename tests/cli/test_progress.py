@@ -67,7 +67,7 @@ def test_check_no_bar_without_a_terminal(capsys, monkeypatch):
     assert code == 0 and err == "" and "verdict: holds" in out
 
 
-def test_sweep_in_chunks_gives_the_numbers_of_one_call():
+def test_sweep_with_progress_gives_the_numbers_without():
     n = _api.PROGRESS_MIN_NETWORKS + 6  # not a multiple of the chunk size: the last chunk is padded
     # CHECK's shapes (one example a network), so the two programs compiled there serve here
     nets = jax.vmap(lambda k: gb.init_network(k, (5, 4, 3), activation="tanh"))(jax.random.split(key(1), n))
