@@ -201,7 +201,7 @@ def run(*, quick: bool = False, log=print) -> dict:
 
     import gradbounds.cli
 
-    n_networks = 100 if quick else 1000
+    n_networks = 100 if quick else 20000
     repeats = 3 if quick else 7
     nets, x, y = problem(n_networks)
     h = api(nets, x, y)
@@ -285,17 +285,27 @@ def run(*, quick: bool = False, log=print) -> dict:
     )
 
 
-WHY = """Why the hierarchy goals are missed: every variant spends its time in the same LAPACK kernels on
-tiny matrices (per network: 4 SVDs of 30 x 10 products for P and the lower bound, 8 spectral norms of
-30 x 30 or 30 x 10 matrices for J and the weights), one matrix per call, about 10 us each; the arithmetic
-around them is already vectorised everywhere.  gradbounds replaces 8 of the 12 SVDs by a Gram matrix, a
-tridiagonal reduction and a Sturm bisection with a stated error bound, and batches everything else, which
-buys about 2x over the loop and a little over PyTorch.  The hierarchy could go further only by giving up
-accuracy (power iteration instead of exact norms, or sigma_min from the Gram matrix, which loses the
-lower bound below 1e-7 of sigma_max) or by writing a batched small-matrix eigensolver, which XLA on the
-CPU does not provide: textbook Cholesky, Householder tridiagonalisation and one-sided Jacobi SVD
-written with jnp operations over the batch axis (bench/kernels.py, `python -m bench.kernels`) agree
+WHY = """Why the hierarchy goals are missed.  The API now runs a sweep of 64 networks or more in 20
+chunks, as many at once as there are cores (gradbounds.bounds.sweep_drawn): side by side against one call
+(commit 7e1c7f4) that is 4.40 -> 3.97 s at 20000 networks and 0.43 -> 0.31 s at 2000 on 2 cores.  Every
+variant spends its time in the same LAPACK kernels on tiny matrices (per network: 4 SVDs of 30 x 10
+products for P and the lower bound, 8 spectral norms of 30 x 30 or 30 x 10 matrices for J and the
+weights), one matrix per call, about 10 us each; the arithmetic around them is already vectorised
+everywhere.  gradbounds replaces 8 of the 12 SVDs by a Gram matrix, a tridiagonal reduction and a Sturm
+bisection with a stated error bound, and batches everything else.  The hierarchy could go further only
+by giving up accuracy (power iteration instead of exact norms, or sigma_min from the Gram matrix, which
+loses the lower bound below 1e-7 of sigma_max) or by writing a batched small-matrix eigensolver, which
+XLA on the CPU does not provide: textbook Cholesky, Householder tridiagonalisation and one-sided Jacobi
+SVD written with jnp operations over the batch axis (bench/kernels.py, `python -m bench.kernels`) agree
 with LAPACK to 3e-15 but ran 1.3-30x slower per matrix than one LAPACK call per matrix on this 2-core
 CPU (XLA runs each loop step as separate passes over the whole batch).  jaxlib's batched kernels would
-use the second core, but they block on XLA's thread pool and deadlocked this computation
-(gradbounds._norms.one_at_a_time), so they run one matrix per call on one core."""
+use the second core inside one program, but they block on XLA's thread pool and deadlocked this
+computation (gradbounds._norms.one_at_a_time); the chunks use it from threads instead.
+
+The command line also draws its networks, which PyTorch's row is given: 20000 seed networks are 470
+million normal numbers (threefry bits and an inverse error function in float64, about 20 ns each on one
+core), about 9 s of CPU time, more than PyTorch's whole computation.  `check --networks N` draws and
+checks chunk by chunk on two threads, so drawing one chunk overlaps checking another, and holds a few
+chunks of networks instead of all 4.2 GB: side by side against commit 7e1c7f4, 13.67 -> 8.21 s at 20000
+networks and 1.15 -> 0.75 s at 2000.  That is within about 15 % of its CPU time (draws and sweep) spread
+over 2 cores; 3x PyTorch would need the same random numbers at a third of their cost in JAX."""

@@ -240,3 +240,25 @@ def test_a_program_that_could_not_be_kept_is_still_ready(store, compiles, monkey
     assert not _entries(store) and compiles == ["_scaled"]
     _same(_scaled(x, 2.0, 3, "full"), _scaled.jitted(x, 2.0, power=3, name="full"))
     assert compiles == ["_scaled"]
+
+
+def test_the_process_keeps_the_most_recently_used_programs_and_drops_the_oldest(store, compiles, monkeypatch):
+    """At most ``_LOADED_MAX`` compiled programs are kept in the process: a kept one runs without a compile
+    (used again, it becomes the newest), the least recently used is dropped and compiled from its entry when
+    it is called again, with the same numbers."""
+    monkeypatch.setattr(_programs, "_LOADED", _programs.OrderedDict())
+    monkeypatch.setattr(_programs, "_LOADED_MAX", 2)
+    xs = {n: jnp.linspace(0.0, 1.0, n) for n in (11, 12, 13)}
+    want = {n: _scaled.jitted(x, 2.0, power=3, name="lru") for n, x in xs.items()}
+    for n in (11, 12):
+        _same(_scaled(xs[n], 2.0, 3, "lru"), want[n])
+    assert len(compiles) == 2
+    _same(_scaled(xs[11], 2.0, 3, "lru"), want[11])  # kept: no compile, and now the newest
+    assert len(compiles) == 2
+    _same(_scaled(xs[13], 2.0, 3, "lru"), want[13])  # a third: 12, the least recently used, is dropped
+    assert len(compiles) == 3 and len(_programs._LOADED) == 2
+    _same(_scaled(xs[11], 2.0, 3, "lru"), want[11])
+    assert len(compiles) == 3
+    TRACES.clear()
+    _same(_scaled(xs[12], 2.0, 3, "lru"), want[12])  # dropped: compiled again from its entry, not traced
+    assert len(compiles) == 4 and not TRACES
