@@ -74,12 +74,12 @@ def test_the_command_writes_no_cache_when_it_is_off(tmp_path):
     assert not _files(tmp_path / "xdg") and not _files(tmp_path / "home")
 
 
-def _run_check(tmp_path, cache: str) -> tuple[str, str]:
+def _run_check(tmp_path, cache: str, *args: str) -> tuple[str, str]:
     """Stdout and stderr of ``gradbounds check`` in a fresh process, the program store logging on stderr."""
     full = {k: v for k, v in os.environ.items() if k not in (ENV, "XDG_CACHE_HOME")}
     full.update(HOME=str(tmp_path / "home"), JAX_PLATFORMS="cpu", GRADBOUNDS_LOG_PROGRAMS="1", **{ENV: cache})
     r = subprocess.run(
-        [sys.executable, "-m", "gradbounds.cli", "check", "--widths", "3,2,2", "--examples", "2"],
+        [sys.executable, "-m", "gradbounds.cli", "check", "--widths", "3,2,2", *(args or ("--examples", "2"))],
         env=full,
         capture_output=True,
         text=True,
@@ -107,3 +107,16 @@ def test_a_second_run_loads_the_exported_programs_and_prints_the_same_bytes(tmp_
     assert err_third.count("unusable") == 3 and err_third.count("exported") == 3
     assert first == off and second == off and third == off
     assert all(p.stat().st_size > 100 for p in entries)
+
+
+def test_many_networks_keep_their_draws_and_print_the_same_bytes(tmp_path):
+    """--networks N draws chunk by chunk with two kept programs (the keys, the rows); a warm run loads them."""
+    cache, many = tmp_path / "c", ("--networks", "70", "--seed", "5")
+    off, _ = _run_check(tmp_path, "off", *many)
+    first, err_first = _run_check(tmp_path, str(cache), *many)
+    assert "_network_keys: exported" in err_first and "_draw_rows: exported" in err_first
+    second, err_second = _run_check(tmp_path, str(cache), *many)
+    assert "_network_keys: loaded" in err_second and "_draw_rows: loaded" in err_second
+    assert "exported" not in err_second
+    assert "medians over network x example (70 in all)" in off
+    assert first == off and second == off
