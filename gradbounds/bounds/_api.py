@@ -375,8 +375,15 @@ def _chunked_levels(draw, n: int, c, *, progress, threads: int):
     """Levels of ``n`` networks from ``draw`` in chunks, ``threads`` at once; with the first network and
     every example (NumPy).  A failure in any chunk is raised here, and the chunks not started are dropped."""
     size = _chunk_size(n)
+    # a `with jax.enable_x64(...)` around the call holds on this thread only: the workers take its value (with
+    # another, a float64 network would be cut to float32 silently)
+    x64 = bool(jax.config.read("jax_enable_x64"))
 
     def chunk(start: int):
+        with jax.enable_x64(x64):
+            return _chunk(start)
+
+    def _chunk(start: int):
         stop = min(start + size, n)
         nets, x, y = draw(start, stop, size)
         nets = tuple(nets)

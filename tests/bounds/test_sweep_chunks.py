@@ -154,3 +154,32 @@ def test_threaded_chunks_on_several_host_devices_finish_with_the_same_numbers(de
     p = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.split() == [str(devices), "True"]
+
+
+_X64_SCRIPT = textwrap.dedent(
+    """
+    import jax
+    import numpy as np
+    import gradbounds as gb
+
+    assert not jax.config.read("jax_enable_x64")
+    with jax.enable_x64(True):  # on this thread only: the sweep's workers must take it
+        n = 70
+        keys = jax.random.split(jax.random.key(1), n)
+        nets = jax.vmap(lambda k: gb.init_network(k, (5, 4, 3), activation="tanh", dtype="float64"))(keys)
+        x = jax.random.uniform(jax.random.key(2), (n, 1, 5), dtype=np.float64)
+        y = jax.random.uniform(jax.random.key(3), (n, 1, 3), dtype=np.float64)
+        a, b = gb.sweep(nets, x, y, threads=1), gb.sweep(nets, x, y, threads=2)
+    same = all(np.array_equal(getattr(a.levels, k), getattr(b.levels, k)) for k in a.levels._fields)
+    print(a.levels.E.dtype, b.levels.E.dtype, same)
+    """
+)
+
+
+@pytest.mark.slow
+def test_the_threads_take_a_thread_local_x64_setting():
+    """``with jax.enable_x64(True)`` in a process that has it off: float64 chunks stay float64 on the workers."""
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    p = subprocess.run([sys.executable, "-c", _X64_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.split() == ["float64", "float64", "True"]
