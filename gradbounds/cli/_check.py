@@ -184,7 +184,8 @@ def compute(args):
             sb2=float(args.sb2),
         )
         # the arguments are checked by tracing alone (nothing compiled), so a bad one is named outside vmap
-        jax.eval_shape(lambda: gb.init_network(jax.random.key(0), dtype=dtype, **draw))
+        shape_net = jax.eval_shape(lambda: gb.init_network(jax.random.key(0), dtype=dtype, **draw))
+        gb.core.check_cost_defined(args.cost, shape_net[-1].activation)  # before any work
         net = None
     ws = parse_ints(args.widths) if net is None else gb.core.validate_network(net)
     examples = None if args.data else args.examples
@@ -287,7 +288,6 @@ def _sweep_in_chunks(args, statics):
         if bar is not None:
             bar.close()
     net = tuple(first["net"])
-    gb.core.check_cost_defined(args.cost, net[-1].activation)
     return h, gb.core.underflow_depths(net, first["x0"], first["y0"], cost=args.cost, dtypes=UNDERFLOW)
 
 

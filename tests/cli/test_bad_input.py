@@ -51,8 +51,10 @@ def _truncate(path, keep=0.5):
 
 # ------------------------------------------------------------------ class 6: undefined costs
 @pytest.mark.parametrize("out_act", ["tanh", "relu"])
-def test_cross_entropy_with_an_output_outside_0_1(capsys, tmp_path, out_act):
-    line = run_bad(capsys, tmp_path, "check", "--widths", "3,2", "--activation", out_act, "--cost", "cross-entropy")
+@pytest.mark.parametrize("networks", ["1", "70"])  # one network, and many drawn in chunks
+def test_cross_entropy_with_an_output_outside_0_1(capsys, tmp_path, out_act, networks):
+    argv = ["check", "--widths", "3,2", "--activation", out_act, "--cost", "cross-entropy", "--networks", networks]
+    line = run_bad(capsys, tmp_path, *argv)
     assert "cross-entropy" in line and out_act in line and "overflow" not in line
 
 
