@@ -380,15 +380,12 @@ def _chunked_levels(draw, n: int, c, *, progress, threads: int):
     x64 = bool(jax.config.read("jax_enable_x64"))
 
     def chunk(start: int):
-        with jax.enable_x64(x64):
-            return _chunk(start)
-
-    def _chunk(start: int):
         stop = min(start + size, n)
-        nets, x, y = draw(start, stop, size)
-        nets = tuple(nets)
-        _check_finite(nets, x, y)
-        lv = _sweep_levels(core.segments(nets, batched=True), x, y, c)
+        with jax.enable_x64(x64):
+            nets, x, y = draw(start, stop, size)
+            nets = tuple(nets)
+            _check_finite(nets, x, y)
+            lv = _sweep_levels(core.segments(nets, batched=True), x, y, c)
         first = jax.tree_util.tree_map(lambda t: np.asarray(t)[0], nets) if start == 0 else None
         m = stop - start
         return jax.tree_util.tree_map(partial(_head, m=m), lv), first, np.asarray(x)[:m], np.asarray(y)[:m], m

@@ -185,8 +185,9 @@ def compute(args):
         )
         # the arguments are checked by tracing alone (nothing compiled), so a bad one is named outside vmap
         shape_net = jax.eval_shape(lambda: gb.init_network(jax.random.key(0), dtype=dtype, **draw))
-        gb.core.check_cost_defined(args.cost, shape_net[-1].activation)  # before any work
         net = None
+    # a cost undefined for the output activation is named before any work
+    gb.core.check_cost_defined(args.cost, (shape_net if net is None else net)[-1].activation)
     ws = parse_ints(args.widths) if net is None else gb.core.validate_network(net)
     examples = None if args.data else args.examples
     statics = dict(
@@ -209,7 +210,6 @@ def compute(args):
         if args.networks == 1 and not args.data and gb.core.program_store() is not None:
             shapes = jax.eval_shape(functools.partial(_draw.jitted, **statics), args.seed)
             net_a = shapes["net"] if net is None else net
-            gb.core.check_cost_defined(args.cost, net_a[-1].activation)
             # a preparation that fails costs only time: the real call does the work and raises a real error
             # (stored_program logs a failed export with GRADBOUNDS_LOG_PROGRAMS=1)
             pool.submit(
@@ -220,7 +220,6 @@ def compute(args):
         net = drawn["net"] if net is None else net
         nets = drawn["nets"]
         ws = gb.core.validate_network(net)
-        gb.core.check_cost_defined(args.cost, net[-1].activation)
         if args.data:
             x, y = gb.io.load_examples(args.data, ws[0], ws[-1], np.dtype(dtype))
             x0, y0 = x[0], y[0]
@@ -235,20 +234,7 @@ def compute(args):
         if nets is None:
             h = gb.hierarchy(net, x, y, cost=args.cost, coalitions=co)
         else:
-            from gradbounds.cli._progress import progress_bar
-
-            bar = progress_bar(
-                args.networks,
-                unit="net",
-                desc="check",
-                quiet=getattr(args, "quiet", False),
-                stdout_data="-" in (getattr(args, "json", None), getattr(args, "csv", None)),
-            )
-            try:
-                h = gb.sweep(nets, x, y, cost=args.cost, coalitions=co, progress=None if bar is None else bar.update)
-            finally:
-                if bar is not None:
-                    bar.close()
+            h = _with_bar(args, lambda progress: gb.sweep(nets, x, y, cost=args.cost, coalitions=co, progress=progress))
         h = _redecide(h, net, nets, x, y, args)
         return h, under_f.result()
     finally:  # on an error or Ctrl-C, what has not started is dropped (exit still waits for a running task)
@@ -259,7 +245,6 @@ def _sweep_in_chunks(args, statics):
     """Many drawn networks: drawn and checked chunk by chunk, two or more chunks at once
     (:func:`gradbounds.bounds.sweep_drawn`), exactly the numbers of :func:`_draw` and one sweep."""
     import gradbounds as gb
-    from gradbounds.cli._progress import progress_bar
 
     kn, kd = (np.asarray(k) for k in _network_keys(args.seed, networks=args.networks))
     rows = {k: statics[k] for k in ("draw", "examples", "n_0", "n_L", "dtype")}
@@ -273,6 +258,21 @@ def _sweep_in_chunks(args, statics):
             first.update(x0=np.asarray(x)[0, 0], y0=np.asarray(y)[0, 0])
         return nets, x, y
 
+    h = _with_bar(
+        args,
+        lambda progress: gb.bounds.sweep_drawn(
+            draw, args.networks, cost=args.cost, exact=args.exact, progress=progress
+        ),
+    )
+    net = tuple(first["net"])
+    return h, gb.core.underflow_depths(net, first["x0"], first["y0"], cost=args.cost, dtypes=UNDERFLOW)
+
+
+def _with_bar(args, sweep):
+    """``sweep(progress)`` with a bar over ``args.networks`` networks (none with --quiet, off a terminal, or
+    when --json - or --csv - writes the data to stdout), closed however the sweep ends."""
+    from gradbounds.cli._progress import progress_bar
+
     bar = progress_bar(
         args.networks,
         unit="net",
@@ -281,14 +281,10 @@ def _sweep_in_chunks(args, statics):
         stdout_data="-" in (getattr(args, "json", None), getattr(args, "csv", None)),
     )
     try:
-        h = gb.bounds.sweep_drawn(
-            draw, args.networks, cost=args.cost, exact=args.exact, progress=None if bar is None else bar.update
-        )
+        return sweep(None if bar is None else bar.update)
     finally:
         if bar is not None:
             bar.close()
-    net = tuple(first["net"])
-    return h, gb.core.underflow_depths(net, first["x0"], first["y0"], cost=args.cost, dtypes=UNDERFLOW)
 
 
 UNDERFLOW = ("float32", "float64")  # the dtypes whose plain backprop's underflow check reports
