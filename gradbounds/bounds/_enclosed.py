@@ -254,6 +254,35 @@ def all_weight_stats(segs):
     return tuple(out)
 
 
+def _backward_runs(segs, acts, zs, ens, wstats):
+    """The backward pass's items ``(z^l, σ'-enclosure^l, stats of W^{l+1})``, ``l = 1..L-1``, as runs.
+
+    Consecutive layers whose items have the same shapes and activation form one run (stacked
+    along a leading axis), so each distinct step is traced and compiled once: the seed network's
+    ``z^1..z^3`` with ``W^2..W^4`` are one run although ``W^1`` cuts the segments elsewhere.
+    Returns ``[(activation, item), ...]`` in layer order.
+    """
+    runs = []
+    for s, seg in enumerate(segs):
+        parts = []
+        if seg.length > 1:  # the segment's own next weights (segment 0's stats leave out W^1)
+            st = wstats[s] if s == 0 else jax.tree_util.tree_map(lambda t: t[1:], wstats[s])
+            parts.append((zs[s][:-1], jax.tree_util.tree_map(lambda t: t[:-1], ens[s]), st))
+        if s < len(segs) - 1:  # the last layer of the segment, with the next segment's first W
+            st = jax.tree_util.tree_map(lambda t: t[:1], wstats[s + 1])
+            parts.append((zs[s][-1:], jax.tree_util.tree_map(lambda t: t[-1:], ens[s]), st))
+        for item in parts:
+            key = (seg.activation, jax.tree_util.tree_map(lambda t: (t.shape[1:], t.dtype), item))
+            if runs and runs[-1][0] == key:
+                runs[-1][2].append(item)
+            else:
+                runs.append((key, acts[s], [item]))
+    return [
+        (act, jax.tree_util.tree_map(lambda *t: jnp.concatenate(t) if len(t) > 1 else t[0], *items))
+        for _, act, items in runs
+    ]
+
+
 def levels_core(segs, wstats, x, y, *, cost):
     """Point levels, their first-order error estimates and rigorous enclosures for one example.
 
@@ -289,7 +318,10 @@ def levels_core(segs, wstats, x, y, *, cost):
             wh = enc.up(jnp.exp(wstats[i][6]), 2)
             w_hi = wh if i > 0 else jnp.concatenate([jnp.full((1,), jnp.inf, dtype), wh])
         step = forward_step(act, dtype, exact_input=i == 0 and seg.length == 1)  # x is exact: e^0 = 0
-        carry, (z, en) = core.scan_or_loop(step, carry, (seg.W, seg.b, w_hi))
+        if seg.length > 1:  # one scan even for short runs: each copy of the step is compiled anew
+            carry, (z, en) = jax.lax.scan(step, carry, (seg.W, seg.b, w_hi))
+        else:
+            carry, (z, en) = core.scan_or_loop(step, carry, (seg.W, seg.b, w_hi))
         zs.append(z)
         ens.append(en)
     a, ea = carry[0], carry[1]
@@ -361,17 +393,12 @@ def levels_core(segs, wstats, x, y, *, cost):
     else:
         carry = (v, eta, Q, psi, qhi, None, None, None, None)
     pieces = []
-    for s in reversed(range(len(segs))):
-        seg, act = segs[s], acts[s]
+    for act, item in reversed(_backward_runs(segs, acts, zs, ens, wstats)):
         step = _step_factory(n_L, dtype, act)
-        if s < len(segs) - 1:
-            st = jax.tree_util.tree_map(lambda t: t[0], wstats[s + 1])
-            item = (zs[s][-1], jax.tree_util.tree_map(lambda t: t[-1], ens[s]), st)
-            carry, o = step(carry, item)
+        if jax.tree_util.tree_leaves(item)[0].shape[0] == 1:
+            carry, o = step(carry, jax.tree_util.tree_map(lambda t: t[0], item))
             pieces.append(jax.tree_util.tree_map(lambda t: t[None], o))
-        if seg.length > 1:
-            st = wstats[s] if s == 0 else jax.tree_util.tree_map(lambda t: t[1:], wstats[s])
-            item = (zs[s][:-1], jax.tree_util.tree_map(lambda t: t[:-1], ens[s]), st)
+        else:
             # one scan even for short runs: the step is a large program, compiled once this way
             carry, o = jax.lax.scan(step, carry, item, reverse=True)
             pieces.append(o)

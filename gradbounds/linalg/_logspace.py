@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from gradbounds.linalg._enclosures import down, gamma, unit_roundoff, up
 
@@ -61,8 +62,22 @@ def sub_up(a, b):
     return up(jnp.where(jnp.isnan(d), jnp.inf, d))
 
 
+# Up to this length a reverse cumulative sum is one masked row sum (O(n²) work, one kernel); longer
+# ones are jnp.cumsum, which on CPU lowers to an associative scan of slices, pads and concatenations:
+# a dozen kernels for every call, and the hierarchy makes some fifty calls on vectors of length L.
+REV_CUMSUM_DIRECT = 64
+
+
 def rev_cumsum(x):
-    """``y_l = Σ_{i ≥ l} x_i`` along the last axis (the point value, no error bound)."""
+    """``y_l = Σ_{i ≥ l} x_i`` along the last axis (the point value, no error bound).
+
+    The order of the additions is XLA's; every error bound here (``γ_N Σ|x_i|``) holds for any order.
+    """
+    n = x.shape[-1]
+    if n <= REV_CUMSUM_DIRECT:
+        i = np.arange(n)
+        later = (i[None, :] >= i[:, None]).reshape((1,) * (x.ndim - 1) + (n, n))  # row l: the terms i ≥ l
+        return jnp.sum(jnp.where(later, jnp.expand_dims(x, -2), jnp.zeros((), x.dtype)), axis=-1, dtype=x.dtype)
     return jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1)
 
 

@@ -9,16 +9,40 @@ import pytest
 from gradbounds.linalg import logspace as ls
 
 
+@pytest.mark.parametrize("n", (5, ls.REV_CUMSUM_DIRECT, 200))  # the masked row sums and the scan
 @pytest.mark.parametrize("dtype", (jnp.float64, jnp.float32))
-def test_rev_cumsum_bounds_contain_the_exact_sums(dtype):
-    """Reverse running sums of 200 terms of mixed sign and magnitude: the exact rational sum lies inside."""
+def test_rev_cumsum_bounds_contain_the_exact_sums(dtype, n):
+    """Reverse running sums of mixed sign and magnitude: the exact rational sum lies inside."""
     rng = np.random.default_rng(0)
-    t = (rng.normal(size=200) * 10.0 ** rng.uniform(-8, 8, size=200)).astype(dtype)
+    t = (rng.normal(size=n) * 10.0 ** rng.uniform(-8, 8, size=n)).astype(dtype)
     lo, hi = (np.asarray(a) for a in ls.rev_cumsum_bounds(jnp.asarray(t), jnp.asarray(t)))
-    for l in range(0, 200, 7):
+    for l in range(0, n, 7 if n > 64 else 1):
         exact = sum(Fraction(float(v)) for v in t[l:])
         assert Fraction(float(lo[l])) <= exact <= Fraction(float(hi[l])), l
         assert lo[l] <= hi[l]
+
+
+@pytest.mark.parametrize("n", (1, 7, ls.REV_CUMSUM_DIRECT, ls.REV_CUMSUM_DIRECT + 1, 300))
+def test_rev_cumsum_matches_numpy_with_batch_axes_and_infinities(n):
+    """``y_l = Σ_{i≥l} x_i`` on a ``(2, 3, n)`` batch, both paths: to rounding (``4nu Σ|x_i|``) against numpy's
+    sequential sums; an infinite term reaches every earlier sum and no later one; ``+inf`` meeting ``−inf`` is NaN."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(2, 3, n)) * 10.0 ** rng.uniform(-3, 3, size=(2, 3, n))
+    x[0, 1, n // 2] = -np.inf
+    x[1, 2, n - 1] = np.inf
+    if n > 1:
+        x[1, 2, 0] = -np.inf
+    got = np.asarray(ls.rev_cumsum(jnp.asarray(x)))
+    with np.errstate(invalid="ignore"):  # inf + (−inf)
+        want = np.flip(np.cumsum(np.flip(x, -1), -1), -1)
+    assert got.shape == x.shape
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    assert np.array_equal(got[~fin & ~np.isnan(want)], want[~fin & ~np.isnan(want)])
+    mag = np.flip(np.cumsum(np.flip(np.where(np.isfinite(x), np.abs(x), 0.0), -1), -1), -1)
+    assert np.all(np.abs(got - want)[fin] <= 4 * n * 2.0**-53 * mag[fin])
+    ints = np.asarray(ls.rev_cumsum(jnp.arange(n, dtype=jnp.int32)))
+    assert ints.dtype == np.int32 and list(ints) == [sum(range(l, n)) for l in range(n)]
 
 
 def test_a_proved_zero_wins_over_an_unbounded_factor():

@@ -1,0 +1,47 @@
+"""The enclosed hierarchy's program structure (gradbounds.bounds._enclosed): one step per distinct layer shape."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradbounds as gb
+from gradbounds import core
+from gradbounds.bounds import _enclosed
+
+
+@pytest.mark.parametrize(
+    ("widths", "acts", "runs"),
+    [
+        ((784, 30, 30, 30, 30, 10), ("sigmoid",) * 5, [(3, "sigmoid"), (1, "sigmoid")]),
+        (
+            (4, 6, 6, 6, 6, 3),
+            ("sigmoid", "tanh", "tanh", "sigmoid", "sigmoid"),
+            [(1, "sigmoid"), (2, "tanh"), (1, "sigmoid")],
+        ),
+        ((5, 5, 5, 5), ("tanh",) * 3, [(2, "tanh")]),
+        ((3, 7, 2, 7, 2), ("relu",) * 4, [(1, "relu"), (1, "relu"), (1, "relu")]),
+        ((3, 4), ("sigmoid",), []),
+    ],
+)
+def test_backward_runs_stack_equal_layers_across_segments(widths, acts, runs):
+    """Layer ``l``'s backward item is ``(z^l, its σ' enclosure, the stats of W^{l+1})``; consecutive items of one
+    shape and activation form one run (one traced and compiled step) even where the forward segments are cut
+    (the seed network: ``W^1`` is its own segment, yet ``l = 1, 2, 3`` are one run).  Each item is the right one:
+    ``z^l`` tagged by ``l`` and ``log‖W^{l+1}‖`` from that matrix alone."""
+    net = gb.init_network(jax.random.key(0), widths, activation=list(acts), dtype=jnp.float64)
+    segs = core.segments(net)
+    act_objs = [core.get_activation(seg.activation) for seg in segs]
+    starts = np.cumsum([0] + [seg.length for seg in segs])
+    zs = [
+        jnp.asarray(np.arange(starts[s], starts[s + 1], dtype=np.float64)[:, None] + 1 + 0 * seg.b)
+        for s, seg in enumerate(segs)
+    ]
+    ens = [tuple(z for _ in range(4)) for z in zs]
+    got = _enclosed._backward_runs(segs, act_objs, zs, ens, _enclosed.all_weight_stats(segs))
+    assert [(int(item[0].shape[0]), act.name) for act, item in got] == runs
+    layers = np.concatenate([np.asarray(item[0][:, 0]) for _, item in got]) if got else np.zeros(0)
+    np.testing.assert_array_equal(layers, np.arange(1, len(net)))  # z^1 .. z^{L-1}, in order
+    log_w = np.concatenate([np.asarray(item[2][0]) for _, item in got]) if got else np.zeros(0)
+    want = [float(_enclosed.weight_stats(net[l].W)[0]) for l in range(1, len(net))]
+    np.testing.assert_array_equal(log_w, want)
