@@ -20,6 +20,7 @@ from gradbounds.linalg._norms import log_norm_scaled as log_norm_scaled
 from gradbounds.linalg._norms import one_at_a_time as one_at_a_time
 from gradbounds.linalg._norms import pow2_scale as pow2_scale
 from gradbounds.linalg._norms import single_threaded_blas as single_threaded_blas
+from gradbounds.linalg._norms import sturm_loops as sturm_loops
 from gradbounds.linalg._norms import svdvals as svdvals
 from gradbounds.linalg._norms import tridiagonal as tridiagonal
 
@@ -32,6 +33,7 @@ __all__ = (
     "one_at_a_time",
     "pow2_scale",
     "single_threaded_blas",
+    "sturm_loops",
     "svdvals",
     "tridiagonal",
     "ellipsoids",

@@ -36,6 +36,7 @@ References:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Callable, Iterator
 
 import jax
@@ -43,6 +44,23 @@ import jax.numpy as jnp
 import numpy as np
 
 UNROLL_MAX = 64  # Sturm recurrences up to this length are unrolled into one fused kernel
+_STURM_LOOPS: contextvars.ContextVar[bool] = contextvars.ContextVar("gradbounds_sturm_loops", default=False)
+
+
+@contextlib.contextmanager
+def sturm_loops() -> Iterator[None]:
+    """While active, :func:`lam_max_tridiagonal` traces its Sturm recurrence as a loop at every length.
+
+    The same operations in the same order (bitwise the same eigenvalues), in a smaller program: at
+    XLA's optimisation level 0 an unrolled recurrence is not fused into one kernel but left as
+    dozens, which cost compile and load time (the single-network hierarchy, compiled quickly, uses
+    this; the optimised sweep keeps the unrolled kernel, which runs faster there).  Per thread.
+    """
+    token = _STURM_LOOPS.set(True)
+    try:
+        yield
+    finally:
+        _STURM_LOOPS.reset(token)
 
 
 def one_at_a_time(fn: Callable) -> Callable:
@@ -174,7 +192,7 @@ def lam_max_tridiagonal(d: jax.Array, off: jax.Array) -> jax.Array:
     def above(x):
         q = x - d[0]
         ok = q > 0
-        if k <= UNROLL_MAX:
+        if k <= UNROLL_MAX and not _STURM_LOOPS.get():
             for i in range(1, k):
                 q = (x - d[i]) - e2[i - 1] / q
                 ok = ok & (q > 0)

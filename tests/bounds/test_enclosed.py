@@ -45,3 +45,17 @@ def test_backward_runs_stack_equal_layers_across_segments(widths, acts, runs):
     log_w = np.concatenate([np.asarray(item[2][0]) for _, item in got]) if got else np.zeros(0)
     want = [float(_enclosed.weight_stats(net[l].W)[0]) for l in range(1, len(net))]
     np.testing.assert_array_equal(log_w, want)
+
+
+def test_the_quickly_compiled_hierarchy_traces_its_sturm_recurrences_as_loops():
+    """The single-network program (XLA level 0) takes the smaller program of :func:`gradbounds.linalg.sturm_loops`
+    (more while loops, fewer operations); the optimised one keeps the unrolled recurrences."""
+    from gradbounds.bounds import _api
+
+    net = gb.init_network(jax.random.key(1), (4, 6, 6, 3), dtype=jnp.float64)
+    segs, x, y = core.segments(net), jnp.ones((1, 4)), jnp.zeros((1, 3))
+    c = core.get_cost("quadratic")
+    quick = _api._levels_batch.jitted.lower(segs, x, y, cost=c).as_text()
+    many = _api._levels_many.jitted.lower(segs, x, y, cost=c).as_text()
+    assert quick.count("stablehlo.while") > many.count("stablehlo.while")
+    assert quick.count("stablehlo.divide") < many.count("stablehlo.divide")

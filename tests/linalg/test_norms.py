@@ -76,6 +76,24 @@ def test_lam_max_tridiagonal_brackets_the_largest_eigenvalue():
         assert abs(got - want) <= 16 * 2.0**-53 * scale + 1e-15 * scale, (n, got, want)
 
 
+@pytest.mark.parametrize("k", (2, 7, 30, linalg.UNROLL_MAX))
+def test_sturm_recurrence_as_a_loop_gives_the_unrolled_eigenvalue_bitwise(k):
+    """:func:`linalg.sturm_loops` changes the program's shape, not its numbers: the same eigenvalue bit for
+    bit, jitted and under vmap; the loop really is traced (a while loop in the lowering), and only inside."""
+    rng = np.random.default_rng(k)
+    d = jnp.asarray(rng.uniform(0.0, 2.0, size=(3, k)))
+    off = jnp.asarray(rng.normal(size=(3, k - 1)))
+    f = jax.vmap(linalg.lam_max_tridiagonal)
+    unrolled = jax.jit(f)
+    with linalg.sturm_loops():
+        looped = jax.jit(lambda a, b: f(a, b))  # a new function: traced here, under the context
+        text = looped.lower(d, off).as_text()
+        got = looped(d, off)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(unrolled(d, off)))
+    assert text.count("stablehlo.while") == 2  # the bisection and, inside it, the recurrence
+    assert jax.jit(lambda a, b: f(a, b)).lower(d, off).as_text().count("stablehlo.while") == 1
+
+
 def test_one_matrix_per_call_gives_the_batched_numbers_bitwise():
     """The fast-and-safe path (one LAPACK call per matrix under vmap) against the plain batched call."""
     A = jax.random.normal(jax.random.key(0), (4, 3, 9, 5))
