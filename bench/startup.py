@@ -95,11 +95,11 @@ segs = jax.eval_shape(core.segments, net)
 x = jax.ShapeDtypeStruct((1, widths[0]), jnp.float64)
 y = jax.ShapeDtypeStruct((1, widths[-1]), jnp.float64)
 t0 = time.perf_counter()
-traced = jax.jit(_api._levels_examples, static_argnames=("cost",)).trace(segs, x, y, cost=core.get_cost("quadratic"))
+traced = _api._levels_batch.jitted.trace(segs, x, y, cost=core.get_cost("quadratic"))  # its options, as hierarchy
 t1 = time.perf_counter()
 lowered = traced.lower()
 t2 = time.perf_counter()
-compiled = lowered.compile(compiler_options=dict(_api.FAST_COMPILE))
+compiled = lowered.compile()
 t3 = time.perf_counter()
 kernels = sum(1 for line in compiled.as_text().splitlines() if " fusion(" in line and "ROOT" not in line)
 print(json.dumps(dict(trace=t1 - t0, lower=t2 - t1, compile=t3 - t2, kernels=kernels)))
@@ -243,8 +243,15 @@ on 2026-12-01 (fresh processes, three rounds), the backward steps of equal shape
 across the forward segments, the forward runs scanned from length 2, and reverse cumulative sums of up
 to 64 terms as one masked sum took the seed hierarchy from 671 to 523 kernels, its compile alone from
 2.06 to 1.56 s (trace + lower 1.07 to 0.94 s), the loading of its compiled program from 0.46 to 0.35 s,
-a cold check from 5.3 to 4.5 s and a warm one from 1.35 to 1.23 s.  The goals need a program several
-times smaller again."""
+a cold check from 5.3 to 4.5 s and a warm one from 1.35 to 1.23 s; its Sturm recurrences traced as
+loops (gradbounds.linalg.sturm_loops, bitwise the same numbers) then 523 to 464 kernels, compile 1.59
+to 1.50 s, loading 0.36 to 0.31 s.  Tried and dropped: one packed output vector per backward step
+(the scan's 30 output writes become one, but each scalar then roots its own kernel: 523 to 519); the
+draws at XLA level 0 (their normal numbers change in the last bit; level 1 kept them for the seed
+network, compile 1.0 to 0.7 s, with nothing to guarantee it for every init and dtype); the underflow
+depths compiled quickly (a 61-layer float32 network then underflows at another depth); XLA options
+for the CPU's instruction set, vector width and emitter checks (compile time within noise).  The goals
+need a program several times smaller again: the enclosures' scalar quantities computed as vectors."""
 
 
 if __name__ == "__main__":
