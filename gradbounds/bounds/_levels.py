@@ -130,14 +130,6 @@ class Levels(NamedTuple):
 jax.export.register_namedtuple_serialization(Levels, serialized_name="gradbounds.bounds.Levels")  # stored programs
 
 
-def _rcumsum(x):
-    return jnp.flip(jnp.cumsum(jnp.flip(x, -1), -1), -1)
-
-
-def _safe_log(x):
-    return jnp.log(jnp.where(x > 0, x, 0.0))
-
-
 def _weight_stats(segs, u: float | None = None):
     """Per segment, the statistics of every ``W^r`` the levels use (one network, shared by its examples).
 
