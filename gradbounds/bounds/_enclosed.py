@@ -278,7 +278,7 @@ def _backward_runs(segs, acts, zs, ens, wstats):
             else:
                 runs.append((key, acts[s], [item]))
     return [
-        (act, jax.tree_util.tree_map(lambda *t: jnp.concatenate(t) if len(t) > 1 else t[0], *items))
+        (act, items[0] if len(items) == 1 else jax.tree_util.tree_map(lambda *t: jnp.concatenate(t), *items))
         for _, act, items in runs
     ]
 
