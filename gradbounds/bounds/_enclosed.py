@@ -283,6 +283,11 @@ def _backward_runs(segs, acts, zs, ens, wstats):
     ]
 
 
+def _wider_float(t, dtype) -> bool:
+    """Whether ``t`` is a float type at least as wide as ``dtype`` (then promotion, not a cast, meets them)."""
+    return bool(jnp.issubdtype(t, jnp.floating)) and jnp.finfo(t).bits >= jnp.finfo(dtype).bits
+
+
 def levels_core(segs, wstats, x, y, *, cost):
     """Point levels, their first-order error estimates and rigorous enclosures for one example.
 
@@ -296,6 +301,10 @@ def levels_core(segs, wstats, x, y, *, cost):
     tiny = ls.smallest_normal(dtype)
     acts = [core.get_activation(seg.activation) for seg in segs]
     L = sum(seg.length for seg in segs)
+    # an input of a narrower type (float32 or int into a float64 network) in the network's dtype: exactly what
+    # promotion made of it in the first product, and a scanned segment needs a carry of one type
+    x, y = (jnp.asarray(t) for t in (x, y))
+    x, y = (t if _wider_float(t.dtype, dtype) else t.astype(dtype) for t in (x, y))
 
     # forward pass with a running componentwise error bound
     zs, ens = [], []
