@@ -23,7 +23,9 @@ the random draws' program and the hierarchy's side by side this way).
 The key holds everything that determines the program: the function, the
 static arguments, the pytree structure (activation names included) and the
 shape, dtype and weak type of every array, the gradbounds, JAX and jaxlib
-versions, ``jax_enable_x64`` and the devices.  A call whose static arguments
+versions, a digest of gradbounds' own source files (so a changed or updated
+tree with an unchanged version never runs an old program), ``jax_enable_x64``
+and the devices.  A call whose static arguments
 are not plain values (a callable cost) or made while the activation registry
 differs from the built-in one is never stored.  An entry that cannot be read
 or called (corrupt, truncated, from another JAX) falls back to the ordinary
@@ -98,6 +100,19 @@ def _plain(v: Any) -> str | None:
     return None
 
 
+@functools.cache
+def _source_digest() -> str:
+    """SHA-256 of every ``.py`` file of the installed gradbounds package (path and bytes), read once a process
+    (about 2 ms): programs are stored per source tree, not per version alone."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _key(name: str, statics: dict, dynamic: tuple) -> str | None:
     """The hash naming the entry for these arguments, or ``None`` when the call must not be stored."""
     from gradbounds import __version__
@@ -121,6 +136,7 @@ def _key(name: str, statics: dict, dynamic: tuple) -> str | None:
         [
             name,
             __version__,
+            _source_digest(),
             jax.__version__,
             str(getattr(jaxlib, "__version__", "")),
             f"x64={jax.dtypes.canonicalize_dtype(np.float64)}",

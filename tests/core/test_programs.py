@@ -98,6 +98,22 @@ def test_an_entry_of_other_shapes_is_never_used(store):
     _same(_scaled(x, 1.0, 2, "c"), _scaled.jitted(x, 1.0, power=2, name="c"))
 
 
+def test_a_changed_source_tree_never_runs_a_program_stored_from_the_old_one(store, monkeypatch):
+    """The key holds a digest of gradbounds' source files: the same version with other code is another entry
+    (traced and exported anew), so a fix takes effect with a warm cache; back to the old tree, the old entry."""
+    x = jnp.arange(3.0)
+    _scaled(x, 1.0, 2, "f")
+    assert len(TRACES) == 1 and len(_entries(store)) == 1
+    digest = _programs._source_digest()
+    assert len(digest) == 64 and digest == _programs._source_digest()  # read once a process
+    monkeypatch.setattr(_programs, "_source_digest", lambda: "0" * 64)
+    _scaled(x, 1.0, 2, "f")
+    assert len(TRACES) == 2 and len(_entries(store)) == 2
+    monkeypatch.setattr(_programs, "_source_digest", lambda: digest)
+    _scaled(x, 1.0, 2, "f")
+    assert len(TRACES) == 2
+
+
 def test_shapes_dtypes_weak_types_and_static_arguments_never_share_an_entry(store):
     calls = [
         (jnp.arange(3.0), 1.0, 2, "d"),
