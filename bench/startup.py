@@ -115,13 +115,17 @@ def compile_times(rounds: int) -> list[dict]:
     for widths, act in SHAPES:
         runs = []
         for _ in range(rounds):
+            # no compilation cache of the user's (JAX_COMPILATION_CACHE_DIR would make rounds 2 and 3 loads)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "GRADBOUNDS_"))}
             r = subprocess.run(
                 [sys.executable, "-c", _COMPILE_ONE, json.dumps(widths), act],
                 capture_output=True,
                 text=True,
                 timeout=600,
-                check=True,
+                env=dict(env, JAX_ENABLE_COMPILATION_CACHE="false"),
             )
+            if r.returncode != 0:
+                raise RuntimeError(f"compiling the hierarchy for {widths}: exit {r.returncode}: {r.stderr[-2000:]}")
             runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
         med = {k: float(np.median([r[k] for r in runs])) for k in ("trace", "lower", "compile")}
         med["total"] = float(np.median([r["trace"] + r["lower"] + r["compile"] for r in runs]))
@@ -188,7 +192,7 @@ def run(*, quick: bool = False, log=print) -> dict:
         dict(what="first check vs --help (cold)", ratio=cold / help_, goal="<= 2.5x (time ratio)"),
         dict(what="second check vs --help (warm)", ratio=warm / help_, goal="<= 1.5x (time ratio)"),
         dict(
-            what="hierarchy compile for a new shape (seed network, alone) vs 1 s",
+            what="hierarchy trace + lower + compile for a new shape (seed network, alone) vs 1 s",
             ratio=comp[0]["total"] / 1.0,
             goal="<= 1x (time ratio)",
         ),
@@ -236,13 +240,15 @@ programs from the persistent cache ({lv_warm:.1f} s, {draw_warm:.1f} s and {uf_w
 lowered everything to find its cache keys (2.9x on a quiet machine); before the cache (commit 7eee9e2,
 measured once on this machine on 2026-11-30 at load 3) a first check took 19.4 s and a second one
 18.7 s against 1.24 s for `--help` (15.6x, 15.1x): 56 programs, nothing kept.  The hierarchy's compile
-is the size of its program ({alone:.1f} s alone for the seed network, {kernels} kernels): one step of the
+is the size of its program ({alone:.1f} s alone for the seed network, tracing and lowering included;
+{kernels} kernels, counted as XLA's fusions): one step of the
 forward pass, one of the backward pass and the weights' statistics per distinct layer shape, each
 step some hundred kernels of the enclosures' norms, certificates and scalar bookkeeping.  Side by side
 on 2026-12-01 (fresh processes, three rounds), the backward steps of equal shape stacked into one scan
 across the forward segments, the forward runs scanned from length 2, and reverse cumulative sums of up
-to 64 terms as one masked sum took the seed hierarchy from 671 to 523 kernels, its compile alone from
-2.06 to 1.56 s (trace + lower 1.07 to 0.94 s), the loading of its compiled program from 0.46 to 0.35 s,
+to 64 terms as one masked sum took the seed hierarchy from 671 to 523 kernels, its XLA compile from
+2.06 to 1.56 s (trace + lower 1.07 to 0.94 s; a script's timing, not this table's), the loading of its
+compiled program from 0.46 to 0.35 s,
 a cold check from 5.3 to 4.5 s and a warm one from 1.35 to 1.23 s; its Sturm recurrences traced as
 loops (gradbounds.linalg.sturm_loops, bitwise the same numbers) then 523 to 464 kernels, compile 1.59
 to 1.50 s, loading 0.36 to 0.31 s.  Tried and dropped: one packed output vector per backward step
