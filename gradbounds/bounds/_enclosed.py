@@ -378,7 +378,9 @@ def levels_core(segs, wstats, x, y, *, cost):
     ndL = jnp.linalg.norm(dL)
     ndp = jnp.where(ndL > 0, ndL, 1.0)
     v = dL / ndp
-    errL = enc.up(rho_m * (jnp.abs(gt) + egt) + jnp.abs(mt) * egt + 2 * u * jnp.abs(dL) + tiny, 3)
+    # ρ = 0 (M_L known exactly, or the identity) times an unbounded g error is 0, not NaN
+    err_m = jnp.where(rho_m > 0, rho_m * (jnp.abs(gt) + egt), 0.0)
+    errL = enc.up(err_m + jnp.abs(mt) * egt + 2 * u * jnp.abs(dL) + tiny, 3)
     _, errL_hi = enc.norm2_bounds(errL)
     eta = enc.up(errL_hi / ndp, 2)
     eM = e_M + e_g

@@ -186,20 +186,24 @@ def down(x, ulps: int = 1):
 
 
 def log_up(x):
-    """An upper bound on ``log x`` (``x ≥ 0``; ``−inf`` at 0): ``log`` within 4 ulp (``C_LOG_FN/2``) assumed."""
+    """An upper bound on ``log x`` (``x ≥ 0``; ``−inf`` at 0): ``log`` within 4 ulp (``C_LOG_FN/2``) assumed.
+
+    A NaN ``x`` (an error bound that met ``0·∞``) has no upper bound: ``+inf``, never the ``−inf`` of a
+    proved zero.
+    """
     u = unit_roundoff(jnp.result_type(x))
     pos = x > 0
     ell = jnp.log(jnp.where(pos, x, 1.0))
     ell = jnp.where(x == 1, 0.0, ell + C_LOG_FN * u * (1.0 + jnp.abs(ell)))  # log 1 = 0 exactly
-    return jnp.where(pos, ell, -jnp.inf)
+    return jnp.where(pos, ell, jnp.where(jnp.isnan(x), jnp.inf, -jnp.inf))
 
 
 def log_down(x):
-    """A lower bound on ``log x`` (``x ≥ 0``; ``−inf`` at 0)."""
+    """A lower bound on ``log x`` (``x ≥ 0``; ``−inf`` at 0 and at NaN, ``+inf`` at ``+inf``)."""
     u = unit_roundoff(jnp.result_type(x))
     pos = x > 0
     ell = jnp.log(jnp.where(pos, x, 1.0))
-    ell = jnp.where(x == 1, 0.0, ell - C_LOG_FN * u * (1.0 + jnp.abs(ell)))
+    ell = jnp.where(x == 1, 0.0, jnp.where(x == jnp.inf, jnp.inf, ell - C_LOG_FN * u * (1.0 + jnp.abs(ell))))
     return jnp.where(pos, ell, -jnp.inf)
 
 

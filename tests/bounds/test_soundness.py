@@ -455,3 +455,64 @@ def test_deep_float_enclosures_stay_tight_and_contain_the_exact_values():
         assert np.all(hi - lo < 1e-8), (k, float(np.max(hi - lo)))
     # and the comparisons that do not involve 'lower' are decided from floats alone
     assert (np.asarray(h.codes)[..., [COMPARISONS.index(c) for c in COMPARISONS if "lower" not in c]] == 0).all()
+
+
+# ------------------------------------------------------------------ an unbounded output error (found in session 12)
+# g's error bound is +inf where softmax's error analysis gives up, where the forward error bound overflows, and
+# for a user cost; times an exactly known M_L (ρ = 0) that was 0·inf = NaN, and log_up(NaN) was −inf: the
+# enclosure of E claimed a proved zero (hi = −inf, every comparison 'holds') while E was about 1.
+@pytest.mark.parametrize(("dtype", "spread"), [(np.float32, 1e7), (np.float64, 1e15)])
+def test_softmax_logits_spread_past_the_error_analysis_never_prove_a_zero(dtype, spread):
+    h, _ = _check_one(
+        [[[0.5, -0.25], [0.75, 1.0]], [[spread, 0.0], [0.0, 1.0]]],
+        [[0.1, -0.2], [0.0, 0.0]],
+        ["tanh", "linear"],
+        [1.0, 0.5],
+        [0.0, 1.0],
+        cost="softmax-cross-entropy",
+        dtype=dtype,
+    )
+    assert np.all(np.asarray(h.enclosure("E")[1]) > -np.inf)  # never a proved zero: E is about 1
+
+
+def test_softmax_after_cancellation_in_z_float32():
+    """x = (1e8, 1, −1e8, …) into a float32 linear layer: z is computed with an absolute error of about 6."""
+    W = [
+        [1, 1, 1, 0.07779993, -0.74722683],
+        [1, 1, 1, 0.285211, 0.5891261],
+        [1, 1, 1, 1.284204, 0.39366361],
+        [1, 1, 1, -0.6952969, 0.07541381],
+    ]
+    x = [1e8, 1.0, -1e8, 1.6810587e-01, 5.4840547e-01]
+    h, ref = _check_one(
+        [W], [[-2.0, -2.0, -1.0, 0.0]], ["linear"], x, [0, 0, 1, 0], cost="softmax-cross-entropy", dtype=np.float32
+    )
+    assert ref["E"][0][0] > -0.1 and h.enclosure("E")[1][0] == np.inf
+
+
+@pytest.mark.parametrize(
+    ("Ws", "bs", "acts", "y", "cost"),
+    [
+        ([[[1e308, 1e308]]], [[0.5]], ["sigmoid"], [0.0], "cross-entropy"),
+        ([[[1e308, 1e308]]], [[0.5]], ["linear"], [0.0], "quadratic"),
+        ([[[1e308, 1e308], [1.0, 1.0]]], [[0.5, 0.25]], ["linear"], [0.0, 1.0], "softmax-cross-entropy"),
+        ([[[1e308, 1e308], [1.0, 1.0]], [[1.0, 2.0]]], [[0.5, 0.25], [0.1]], ["tanh", "linear"], [0.0], "quadratic"),
+    ],
+)
+def test_an_overflowing_forward_error_bound_never_proves_a_zero(Ws, bs, acts, y, cost):
+    """A row (1e308, 1e308) at x = (1, −1): z = b exactly in floats, but the bound |W||x| overflows."""
+    h, _ = _check_one(Ws, bs, acts, [1.0, -1.0], y, cost=cost)
+    assert np.all(np.asarray(h.enclosure("E")[1]) == np.inf)
+
+
+@pytest.mark.parametrize("act", ["linear", "relu", "tanh"])
+def test_a_user_cost_gives_the_vacuous_enclosure_of_E(act):
+    """A user cost has no error bound for ∇_a C (docs/design.md §3.4): E's enclosure is [−inf, +inf], and no
+    comparison with E holds or is violated from it."""
+    net = _net([[[0.5, -0.25], [1.0, 2.0]]], [[0.125, -0.5]], act)
+    h = gb.hierarchy(
+        net, jnp.asarray([1.0, 0.5]), jnp.asarray([0.0, 1.0]), cost=lambda a, t: 0.5 * jnp.sum((a - t) ** 2)
+    )
+    lo, hi = h.enclosure("E")
+    assert lo[0] == -np.inf and hi[0] == np.inf
+    assert np.all(np.asarray(h.codes)[:, :2] == 1)  # lower <= E and E <= P: inconclusive

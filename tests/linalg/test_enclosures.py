@@ -234,3 +234,12 @@ def test_sigma_max_lower_bound_when_the_top_vector_misses_the_last_coordinate(ca
         exact = _mp_svals(B)[0]
         assert mpmath.mpf(float(lo)) <= exact <= mpmath.mpf(float(hi))
         assert float(hi) / float(lo) - 1 < 1e-10, (case, B.shape)
+
+
+@pytest.mark.parametrize("dtype", (jnp.float32, jnp.float64))
+def test_log_bounds_of_nan_are_vacuous_never_a_proved_zero(dtype):
+    """An error bound that met 0·∞ is NaN: its log's upper bound is +inf and its lower bound −inf; 0 alone is
+    a proved zero (−inf on both sides), and 1 is exactly 0."""
+    x = jnp.asarray([jnp.nan, 0.0, 1.0, jnp.inf], dtype)
+    assert np.asarray(enc.log_up(x)).tolist() == [np.inf, -np.inf, 0.0, np.inf]
+    assert np.asarray(enc.log_down(x)).tolist() == [-np.inf, -np.inf, 0.0, np.inf]
