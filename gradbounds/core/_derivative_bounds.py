@@ -302,7 +302,10 @@ def _signed_from_float(v_lo, v_hi, u, tiny):
         # outward: the value v moves up when up, so |v| moves up when s > 0, down when s < 0
         grow = (s > 0) == up
         ell = jnp.where(grow, ell + e, ell - e)
-        return s, jnp.where(a > 0, ell, -jnp.inf)
+        # a NaN bound is no bound (+inf above, −inf below), never the (NaN, −inf) of a proved zero
+        nan = jnp.isnan(v)
+        s = jnp.where(nan, 1.0 if up else -1.0, s)
+        return s, jnp.where(nan, jnp.inf, jnp.where(a > 0, ell, -jnp.inf))
 
     s_lo, l_lo = conv(v_lo, False)
     s_hi, l_hi = conv(v_hi, True)
@@ -348,6 +351,9 @@ def _piecewise_smooth(fn_err, z_lo, z_hi, crit_lo, crit_hi, cmin, cmax, u, tiny)
     has_max = (z_lo <= crit_hi[1]) & (z_hi >= crit_hi[0])
     lo = jnp.where(has_min, jnp.minimum(lo, cmin), lo)
     hi = jnp.where(has_max, jnp.maximum(hi, cmax), hi)
+    # an infinite end (the forward error bound overflowed) makes v NaN (0·inf): the global extremes hold
+    lo = jnp.where(jnp.isnan(lo), cmin, lo)
+    hi = jnp.where(jnp.isnan(hi), cmax, hi)
     # rounding of v ± e: one ulp outward
     lo = jnp.nextafter(lo, jnp.full_like(lo, -jnp.inf))
     hi = jnp.nextafter(hi, jnp.full_like(hi, jnp.inf))

@@ -148,3 +148,28 @@ def test_scaled_value_rounds_outward():
             for i in range(5):
                 ex = s * mpmath.exp(mpmath.mpf(float(ell[i]))) * mpmath.mpf(2) ** (-int(e[i]))
                 assert lo[i] <= ex <= hi[i]
+
+
+@pytest.mark.parametrize("name", db.KNOWN)
+@pytest.mark.parametrize("dtype", (np.float64, np.float32))
+def test_an_infinite_radius_gives_a_global_enclosure_never_a_zero(name, dtype):
+    """``r = inf`` (the forward error bound overflowed): the enclosure holds σ' over the whole real line. gelu and
+    silu evaluated σ' at ±inf (0·inf = NaN), and NaN bounds became (NaN, −inf): σ' = 0, proved."""
+    z = np.asarray([1e29, -1e29, 0.0, 3.0], dtype)
+    s_lo, l_lo, s_hi, l_hi = (
+        np.asarray(t) for t in db.deriv_enclosure(name, jnp.asarray(z), jnp.full(4, np.inf, dtype))
+    )
+    assert not (np.isnan(s_lo).any() or np.isnan(s_hi).any() or np.isnan(l_lo).any() or np.isnan(l_hi).any())
+    f = MP_DERIV[name.split(":")[0]]
+    for t in (-50.0, -2.3993572805154675, -1.0, 0.5, 2.3993572805154675, 50.0):
+        v = f(mpmath.mpf(t))
+        for i in range(4):
+            assert _val(s_lo[i], l_lo[i]) <= v <= _val(s_hi[i], l_hi[i]), (name, t, i)
+
+
+def test_a_nan_float_bound_is_no_bound():
+    """The signed-log form of a NaN float bound: ``+inf`` above, ``−inf`` below (never ``(NaN, −inf)``)."""
+    s_lo, l_lo, s_hi, l_hi = (
+        np.asarray(t) for t in db._signed_from_float(jnp.asarray([np.nan]), jnp.asarray([np.nan]), 2.0**-53, 2.0**-1022)
+    )
+    assert (s_lo[0], l_lo[0], s_hi[0], l_hi[0]) == (-1.0, np.inf, 1.0, np.inf)
