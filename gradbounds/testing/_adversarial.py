@@ -42,6 +42,12 @@ and replays exactly.  The kinds (:data:`ADVERSARIAL_KINDS`):
 ``quadratic-near-target``
    quadratic cost with ``y`` within two ulps of the computed ``a^L``, so
    the exact ``g = a^L − y`` is of the size of ``a^L``'s rounding error.
+``overflowing-bound``
+   every row of ``W^1`` holds ``C`` and ``C`` (``C`` within a factor ``10^{0.4}``
+   of the dtype's largest float) against inputs ``1`` and ``−1`` (one input:
+   ``W^1 = C``, ``b^1 = −C``), so ``z^1`` is small (the big terms cancel
+   exactly when summed first) while the forward error bound ``|W||a| + |b|``
+   overflows: every enclosure must stay sound (wide) with an infinite radius.
 
 References:
   Higham 2002, *Accuracy and Stability of Numerical Algorithms*, §1.7
@@ -77,6 +83,7 @@ ADVERSARIAL_KINDS = (
     "tiny-gradient",
     "cross-entropy-near-target",
     "quadratic-near-target",
+    "overflowing-bound",
 )
 """Kinds of :func:`adversarial_problems` (module docstring)."""
 
@@ -190,6 +197,18 @@ def _build(kind, ws, acts, dt, seed, N, p):
         y = (t > 0).astype(np.float64)
     elif kind == "quadratic-near-target":
         layers = _plain(rng, ws, N)
+    elif kind == "overflowing-bound":
+        layers = _plain(rng, ws, N)
+        C = 10.0 ** (_max_exp10(dt) - p["below_max"])
+        W1, b1 = layers[0]
+        if n0 >= 2:  # z = C·1 + C·(−1) + (the rest): exact, while |W||x| = 2C + … overflows
+            x[:, :2] = (1.0, -1.0)
+            W1[:, :, 0] = W1[:, :, 1] = C
+        else:  # z = C·1 − C + b: exact
+            x[:, 0] = 1.0
+            W1[:, :, 0] = C
+            b1 = -C + 0.0 * b1
+        layers[0] = (W1, b1)
     else:  # pragma: no cover
         raise AssertionError(kind)
     nets = tuple(Layer(jnp.asarray(W.astype(dt)), jnp.asarray(b.astype(dt)), a) for (W, b), a in zip(layers, acts))
@@ -233,6 +252,8 @@ def _params(draw, kind, ws, dt, min_log10_sv, max_abs_z, max_log10_g):
         return {"log10_C": draw(st.integers(4, 17 if dt == jnp.float64 else 8))}
     if kind in ("huge-gradient", "tiny-gradient"):
         return {"log10_g": draw(st.floats(1.0, min(max_log10_g, top - 2)))}
+    if kind == "overflowing-bound":
+        return {"below_max": draw(st.floats(0.01, 0.29))}  # 2C > max: log10 2 = 0.301
     return {}
 
 

@@ -16,16 +16,16 @@ the opposite.  The check can therefore only miss an error smaller than the
 reference's width (below 2^-60 relative, plus one float step of the log10).
 
 Count.  ``test_enclosures_and_verdicts_on_adversarial_networks`` runs, for
-each of the 8 kinds of :func:`gradbounds.testing.adversarial_problems` as the
+each of the 9 kinds of :func:`gradbounds.testing.adversarial_problems` as the
 kind that sets a batch's structure (widths 1–4, depth 1–5, float32 or
 float64; ``mix_kinds``: the batch is shared with every other kind that
 structure admits) and for each error propagation (step by step, and with
 ellipsoidal error sets forced on), ``share(0.01)`` Hypothesis examples (1 in
-the derandomised ``ci`` profile) of ``BATCH = 630`` networks: 8 × 2 × 630 =
-10,080 adversarial networks per ``make test``; ``test_count`` asserts the number.  The cost is
-one jitted :func:`gradbounds.sweep` compilation per batch (16 in all; compiling
+the derandomised ``ci`` profile) of ``BATCH = 630`` networks: 9 × 2 × 630 =
+11,340 adversarial networks per ``make test``; ``test_count`` asserts the number.  The cost is
+one jitted :func:`gradbounds.sweep` compilation per batch (18 in all; compiling
 dominates, so batches are large and few) and the reference per network (about
-1.6 ms of CPU each, 16 s in all).  Then one test per class of issue 10 with its
+1.6 ms of CPU each, 18 s in all).  Then one test per class of issue 10 with its
 concrete input.
 
 References:
