@@ -380,6 +380,7 @@ def deriv_enclosure(name: str, z, r, *, gamma: float | None = None):
     """
     z = jnp.asarray(z)
     r = jnp.asarray(r, z.dtype)
+    r = jnp.where(jnp.isnan(r), jnp.inf, r)  # a NaN radius is no bound on z, never an exact z
     dtype = z.dtype
     u = float(jnp.finfo(dtype).eps) / 2
     tiny = float(jnp.finfo(dtype).tiny)

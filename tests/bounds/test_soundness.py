@@ -559,3 +559,19 @@ def test_a_pre_activation_past_the_exponent_range_gives_wide_sound_bounds(dtype,
     h, ref = _check_one([[[w]], [[0.1]]], [[0.0], [0.0]], ["sigmoid", "tanh"], [1.0], [0.0], dtype=dtype)
     for k in ("E", "P", "J"):
         assert np.asarray(h.enclosure(k)[1])[0] < -1e6 and ref[k][1][0] < -1e6, k
+
+
+@pytest.mark.parametrize(
+    ("act", "bs"),
+    [
+        ("relu", [[0.0], [0.0, 1.0], [1.0]]),
+        ("hard_tanh", [[0.0], [0.0, 0.25], [0.25]]),
+        ("leaky_relu:0.5", [[0.0], [0.0, 1.0], [1.0]]),
+    ],
+)
+def test_a_zero_weight_against_an_unbounded_error_is_no_radius(act, bs):
+    """Found by a second probe: layer 1's error bound overflows, and layer 3's weight 0 against it made the forward
+    radius 0·inf = NaN; relu's and hard_tanh's σ' over a NaN radius were a proved 0 (leaky relu's the slope alone),
+    so P, J and D claimed proved zeros where the exact log10 is 0.3 (relu) or 299.7 (hard_tanh's J)."""
+    Ws = [[[1e300, 1e300]], [[1e300], [1.0]], [[0.0, 1.0]]]
+    _check_one(Ws, bs, act, [1.0, -1.0], [0.0])

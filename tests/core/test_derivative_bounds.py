@@ -173,3 +173,13 @@ def test_a_nan_float_bound_is_no_bound():
         np.asarray(t) for t in db._signed_from_float(jnp.asarray([np.nan]), jnp.asarray([np.nan]), 2.0**-53, 2.0**-1022)
     )
     assert (s_lo[0], l_lo[0], s_hi[0], l_hi[0]) == (-1.0, np.inf, 1.0, np.inf)
+
+
+@pytest.mark.parametrize("name", db.KNOWN)
+def test_a_nan_radius_is_no_radius(name):
+    """A NaN error radius (``0·∞`` upstream) encloses σ' as an infinite one does, never as an exact ``z``."""
+    z = jnp.asarray([-1.0, 0.0, 2.0])
+    got = [np.asarray(t) for t in db.deriv_enclosure(name, z, jnp.full(3, jnp.nan))]
+    want = [np.asarray(t) for t in db.deriv_enclosure(name, z, jnp.full(3, jnp.inf))]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
