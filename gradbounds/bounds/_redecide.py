@@ -113,8 +113,9 @@ def _tightened(lv, i: int, ref: dict[str, Any], where: str):
     for k in ENCLOSED:
         lo = np.array(getattr(lv, "lo_" + k)).reshape(-1, L)
         hi = np.array(getattr(lv, "hi_" + k)).reshape(-1, L)
-        b_lo = _ln_outward(ref[k][0], lo.dtype, up=False)
-        b_hi = _ln_outward(ref[k][1], hi.dtype, up=True)
+        # a NaN ball (arb's σ' far out in a tail, at 128 bits) says nothing: the float enclosure stands
+        b_lo = np.where(np.isnan(ref[k][0]), -np.inf, _ln_outward(ref[k][0], lo.dtype, up=False))
+        b_hi = np.where(np.isnan(ref[k][1]), np.inf, _ln_outward(ref[k][1], hi.dtype, up=True))
         new_lo, new_hi = np.maximum(lo[i], b_lo), np.minimum(hi[i], b_hi)
         if (new_lo > new_hi).any():
             l = int(np.flatnonzero(new_lo > new_hi)[0]) + 1

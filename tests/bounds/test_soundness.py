@@ -575,3 +575,16 @@ def test_a_zero_weight_against_an_unbounded_error_is_no_radius(act, bs):
     so P, J and D claimed proved zeros where the exact log10 is 0.3 (relu) or 299.7 (hard_tanh's J)."""
     Ws = [[[1e300, 1e300]], [[1e300], [1.0]], [[0.0, 1.0]]]
     _check_one(Ws, bs, act, [1.0, -1.0], [0.0])
+
+
+def test_a_nan_ball_leaves_the_float_enclosure_standing():
+    """Found by the second probe: arb's σ' ball is NaN far out in a tail (silu at z = 1e300, at 128 bits), and
+    ``exact="auto"`` intersected the float enclosure with it: NaN enclosures, silently.  A NaN ball says nothing."""
+    Ws = [np.array([[1e300, 1.0], [1e300, 1e300]]), np.array([[1.0, -1.0], [2.0, 0.5]])]
+    net = gb.network_from_arrays(Ws, [np.zeros(2), np.zeros(2)], ["silu", "linear"])
+    x, y = jnp.asarray([1.0, -1.0]), jnp.zeros(2)
+    assert np.isnan(ball_levels(net, np.asarray(x), np.asarray(y))["E"][0][0])  # the ball really is NaN there
+    h = gb.hierarchy(net, x, y, exact="auto")
+    for k in LEVELS:
+        assert not np.isnan(np.asarray(h.enclosure(k))).any(), k
+    assert not (np.asarray(h.codes) == 2).any()
