@@ -97,7 +97,8 @@ def _ln_outward(log10_bound: np.ndarray, dtype, *, up: bool) -> np.ndarray:
     toward = np.inf if up else -np.inf
     for _ in range(2):  # the rounding of ln 10 and of the product, each under half an ulp
         v = np.nextafter(v, toward)
-    out = v.astype(dtype)
+    with np.errstate(over="ignore"):  # beyond float32's range: ±inf, moved back to ±max below when outward
+        out = v.astype(dtype)
     moved = (out < v) if up else (out > v)
     return np.where(moved, np.nextafter(out, np.asarray(toward, dtype)), out)
 

@@ -362,6 +362,19 @@ def _piecewise_smooth(fn_err, z_lo, z_hi, crit_lo, crit_hi, cmin, cmax, u, tiny)
 
 # ------------------------------------------------------------------ the enclosure
 def deriv_enclosure(name: str, z, r, *, gamma: float | None = None):
+    """Enclosure of ``σ'(t)`` for every real ``t ∈ [z − r, z + r]``, in signed-log form (:func:`_deriv_enclosure`).
+
+    A bound whose log overflowed (``log|σ'|`` below ``−max``, as tanh's at ``|z| = 3e38`` in float32) is the
+    most negative finite log on its outward side, never the ``−inf`` of a proved zero (a zero has sign 0).
+    """
+    s_lo, l_lo, s_hi, l_hi = _deriv_enclosure(name, z, r, gamma=gamma)
+    big = -float(jnp.finfo(jnp.result_type(l_hi)).max)
+    l_hi = jnp.where((s_hi > 0) & (l_hi == -jnp.inf), big, l_hi)
+    l_lo = jnp.where((s_lo < 0) & (l_lo == -jnp.inf), big, l_lo)
+    return s_lo, l_lo, s_hi, l_hi
+
+
+def _deriv_enclosure(name: str, z, r, *, gamma: float | None = None):
     """Enclosure of ``σ'(t)`` for every real ``t ∈ [z − r, z + r]``, in signed-log form.
 
     .. math:: σ'(t) ∈ [s_{lo} e^{ℓ_{lo}},\\ s_{hi} e^{ℓ_{hi}}] \\quad ∀ t ∈ [z − r, z + r].

@@ -34,11 +34,22 @@ def log_product(a, b):
     return jnp.where((a == -jnp.inf) | (b == -jnp.inf), -jnp.inf, a + b)
 
 
+def _not_below(s, finite):
+    """An upper bound that overflowed to ``−inf`` from finite terms (logs beyond ``−max``, as a sigmoid's
+    ``σ'`` at ``|z| = 1e308`` twice): the most negative float, never the ``−inf`` of a proved zero."""
+    return jnp.where(finite & (s == -jnp.inf), -float(jnp.finfo(jnp.result_type(s)).max), s)
+
+
+def _not_above(s, finite):
+    """A lower bound that overflowed to ``+inf`` from finite terms: the largest float, never ``+inf``."""
+    return jnp.where(finite & (s == jnp.inf), float(jnp.finfo(jnp.result_type(s)).max), s)
+
+
 def add_down(*xs):
     """A lower bound on ``Σ xs`` (the log of a product), each addition rounded down."""
     out = xs[0]
     for x in xs[1:]:
-        out = down(log_product(out, x))
+        out = down(_not_above(log_product(out, x), jnp.isfinite(out) & jnp.isfinite(x)))
     return out
 
 
@@ -46,20 +57,20 @@ def add_up(*xs):
     """An upper bound on ``Σ xs`` (the log of a product), each addition rounded up."""
     out = xs[0]
     for x in xs[1:]:
-        out = up(log_product(out, x))
+        out = up(_not_below(log_product(out, x), jnp.isfinite(out) & jnp.isfinite(x)))
     return out
 
 
 def sub_down(a, b):
     """A lower bound on ``a − b`` from a lower bound ``a`` and an upper bound ``b`` (``−inf`` where undefined)."""
     d = a - b
-    return down(jnp.where(jnp.isnan(d), -jnp.inf, d))
+    return down(_not_above(jnp.where(jnp.isnan(d), -jnp.inf, d), jnp.isfinite(a) & jnp.isfinite(b)))
 
 
 def sub_up(a, b):
     """An upper bound on ``a − b`` from an upper bound ``a`` and a lower bound ``b`` (``+inf`` where undefined)."""
     d = a - b
-    return up(jnp.where(jnp.isnan(d), jnp.inf, d))
+    return up(_not_below(jnp.where(jnp.isnan(d), jnp.inf, d), jnp.isfinite(a) & jnp.isfinite(b)))
 
 
 # Up to this length a reverse cumulative sum is one masked row sum (O(n²) work, one kernel); longer
@@ -91,4 +102,7 @@ def rev_cumsum_bounds(lo_terms, hi_terms):
     g = gamma(N + 1, unit_roundoff(lo_terms.dtype))
     a_lo = jnp.where(jnp.isfinite(lo_terms), jnp.abs(lo_terms), 0.0)
     a_hi = jnp.where(jnp.isfinite(hi_terms), jnp.abs(hi_terms), 0.0)
-    return down(rev_cumsum(lo_terms) - g * rev_cumsum(a_lo), 2), up(rev_cumsum(hi_terms) + g * rev_cumsum(a_hi), 2)
+    # a sum of finite terms that overflowed is the largest float of its sign, never a proved 0 or an infinity
+    s_lo = _not_above(rev_cumsum(lo_terms), rev_cumsum((lo_terms == jnp.inf).astype(jnp.int32)) == 0)
+    s_hi = _not_below(rev_cumsum(hi_terms), rev_cumsum((hi_terms == -jnp.inf).astype(jnp.int32)) == 0)
+    return down(s_lo - g * rev_cumsum(a_lo), 2), up(s_hi + g * rev_cumsum(a_hi), 2)

@@ -588,3 +588,27 @@ def test_a_nan_ball_leaves_the_float_enclosure_standing():
     for k in LEVELS:
         assert not np.isnan(np.asarray(h.enclosure(k))).any(), k
     assert not (np.asarray(h.codes) == 2).any()
+
+
+@pytest.mark.parametrize(
+    ("Ws", "acts", "x"),
+    [
+        ([[[3e38, 0.0], [0.0, 3e38]], [[3e38, 1.0], [1.0, -3e38]]], ["tanh", "tanh"], [0.9, -0.8]),
+        ([[[0.0, 0.0], [1.0, 2.0]], [[3e38, 3e38], [1.0, -3e38]]], ["linear", "tanh"], [1.0, -1.0]),
+        ([[[3e38, 3e38], [1.0, 2.0]], [[3e38, 1.0], [1.0, -3e38]]], ["tanh", "tanh"], [1.0, -1.0]),
+    ],
+)
+def test_float32_logs_beyond_the_float_range_never_prove_a_zero(Ws, acts, x):
+    """Found by the second probe: in float32, tanh's log σ' at |z| = 3e38 (about −6e38) and sums of such logs
+    overflow to −inf, which an upper bound read as a proved zero (D, P and lower below their exact values, also
+    after the ball re-decision).  Overflowed upper bounds are now −max, overflowed lower bounds +max."""
+    h, _ = _check_one(Ws, [[0.0, 0.0], [0.0, 0.0]], acts, x, [0.0, 0.0], dtype=np.float32)
+    net = _net(Ws, [[0.0, 0.0], [0.0, 0.0]], acts, np.float32)
+    h2 = gb.hierarchy(net, jnp.asarray(x, jnp.float32), jnp.zeros(2, jnp.float32), exact="auto")
+    ref = reference_levels(
+        [(np.asarray(W, np.float32), np.zeros(2, np.float32), a) for W, a in zip(Ws, acts)],
+        np.asarray(x, np.float32),
+        np.zeros(2, np.float32),
+    )
+    found = check_against_reference(h2, [ref], lambda i: "exact=auto")
+    assert not found, "\n".join(found)

@@ -62,3 +62,22 @@ def test_products_round_outward():
     assert float(ls.sub_down(ninf, ninf)[0]) == -np.inf and float(ls.sub_up(ninf, ninf)[0]) == np.inf
     d_lo, d_hi = float(ls.sub_down(a, b)[0]), float(ls.sub_up(a, b)[0])
     assert Fraction(d_lo) <= Fraction(0.1) - Fraction(0.2) <= Fraction(d_hi)
+
+
+@pytest.mark.parametrize("dtype", (jnp.float32, jnp.float64))
+def test_an_overflowed_log_sum_is_the_largest_float_never_a_proved_zero_or_infinity(dtype):
+    """Logs of extreme products overflow: an upper bound that reaches −inf from finite terms is −max (a proved zero
+    comes only from a −inf term), a lower bound that reaches +inf from finite terms is +max."""
+    big = float(jnp.finfo(dtype).max)
+    a = jnp.asarray([-0.6 * big, -0.6 * big, 0.0], dtype)
+    b = jnp.asarray([-0.6 * big, -jnp.inf, 1.0], dtype)
+    up_ab = np.asarray(ls.add_up(a, b))
+    assert np.isfinite(up_ab[0]) and up_ab[0] < -0.99 * big and up_ab[1] == -np.inf  # overflow; a proved zero
+    down_aa = np.asarray(ls.add_down(-a, -a))[:2]
+    assert np.all(np.isfinite(down_aa)) and np.all(down_aa > 0.99 * big)
+    d = float(np.asarray(ls.sub_up(a[:1], -a[:1]))[0])
+    assert np.isfinite(d) and d < -0.99 * big
+    lo, hi = (np.asarray(t) for t in ls.rev_cumsum_bounds(a, a))
+    assert hi[0] > -np.inf and lo[0] <= hi[0]  # -1.2 max: not a proved zero (here the rounding term makes it +inf)
+    _, hi2 = (np.asarray(t) for t in ls.rev_cumsum_bounds(b, b))
+    assert hi2[0] == -np.inf and hi2[1] == -np.inf  # a proved zero in the product stays one
