@@ -102,6 +102,16 @@ def _sqrt(x: arb) -> arb:
     return x.sqrt()
 
 
+def _max_abs(balls):
+    """A ball containing ``max_i |b_i|``; NaN if any ball is (Python's ``max`` would drop a NaN that came second)."""
+    from flint import arb  # lazy: import gradbounds stays light
+
+    absd = [abs(t) for t in balls]
+    if any(t.is_nan() for t in absd):
+        return arb("nan")
+    return arb(max(t.lower() for t in absd)).union(arb(max(t.upper() for t in absd)))
+
+
 def _vnorm(v) -> arb:
     from flint import arb
 
@@ -260,7 +270,7 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
     else:
         raise Unresolved(f"cost {cost!r} with output activation {acts[-1].name!r}: no ball form")
     ng = _vnorm(g)
-    normM = arb(max(abs(t).lower() for t in m)).union(arb(max(abs(t).upper() for t in m)))
+    normM = _max_abs(m)
     delta = _column([s * t for s, t in zip(m, g)])
     Pi = _diag(m)
     prodB, prodS, prodW, prodGam = normM, normM, arb(1), gamma_L
@@ -286,7 +296,7 @@ def _balls(net: Sequence[core.Layer], x: np.ndarray, y: np.ndarray, cost: str) -
             norm_B, norm_W = _svals(B)[0], _svals(Ws[l])[0]
             prodB = prodB * norm_B
             absd = [abs(t) for t in d]
-            S = arb(max(t.lower() for t in absd)).union(arb(max(t.upper() for t in absd)))
+            S = _max_abs(d)
             prodS = prodS * S
             prodW = prodW * norm_W
             prodGam = prodGam * gammas[l - 1]()

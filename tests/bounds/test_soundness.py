@@ -612,3 +612,18 @@ def test_float32_logs_beyond_the_float_range_never_prove_a_zero(Ws, acts, x):
     )
     found = check_against_reference(h2, [ref], lambda i: "exact=auto")
     assert not found, "\n".join(found)
+
+
+def test_a_nan_sigma_prime_ball_makes_the_reference_nan_not_wrong():
+    """Found by the second probe: arb's silu' at z = 1e300 is NaN, and ``max|σ'|`` over a layer took Python's
+    ``max``, which drops a NaN that comes second: the ball reference gave D = 10^300.097 for an exact
+    10^300.398, and ``exact="always"`` then reported a false soundness bug.  Now the reference is NaN (no claim)
+    and the float enclosures, which hold the exact values (mpmath), stand."""
+    Ws = [np.array([[1e300, 1e300], [1e300, 1.0]]), np.array([[1.0, -1.0], [2.0, 0.5]])]
+    net = gb.network_from_arrays(Ws, [np.zeros(2), np.zeros(2)], ["silu", "linear"])
+    x, y = np.array([1.0, -1.0]), np.zeros(2)
+    ref = ball_levels(net, x, y)
+    assert np.isnan(ref["D"][0][0]) or ref["D"][0][0] <= 300.3979400086 <= ref["D"][1][0]
+    h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y), exact="always")  # no false "disjoint" error
+    lo, hi = (np.asarray(t) for t in h.enclosure("D"))
+    assert lo[0] <= 300.3979400086 <= hi[0]
