@@ -186,11 +186,8 @@ def down(x, ulps: int = 1):
 
 
 def log_up(x):
-    """An upper bound on ``log x`` (``x ≥ 0``; ``−inf`` at 0): ``log`` within 4 ulp (``C_LOG_FN/2``) assumed.
-
-    A NaN ``x`` (an error bound that met ``0·∞``) has no upper bound: ``+inf``, never the ``−inf`` of a
-    proved zero.
-    """
+    """An upper bound on ``log x`` (``x ≥ 0``; ``−inf`` at 0, ``+inf`` at NaN, a bound that met ``0·∞``, never a
+    proved zero): ``log`` within 4 ulp (``C_LOG_FN/2``) assumed."""
     u = unit_roundoff(jnp.result_type(x))
     pos = x > 0
     ell = jnp.log(jnp.where(pos, x, 1.0))
