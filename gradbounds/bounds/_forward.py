@@ -39,11 +39,6 @@ from gradbounds.linalg import enclosures as enc
 from gradbounds.linalg import logspace as ls
 
 
-def _no_nan(r):
-    """An error bound that met ``0·∞`` is no bound: ``+inf``, never NaN (σ' of relu over a NaN radius was a proved 0)."""
-    return jnp.where(jnp.isnan(r), jnp.inf, r)
-
-
 def tighter(old, new):
     """The smaller of two rigorous upper bounds; a non-finite ``new`` (an ellipsoid that overflowed) is no information."""
     return jnp.where(jnp.isfinite(new), jnp.minimum(old, new), old)
@@ -73,7 +68,7 @@ def forward_step(act, dtype, *, exact_input: bool = False):
             t = jnp.stack([linalg.abs_matmul(W, (g1 * jnp.abs(a))[:, None])[:, 0], jnp.zeros_like(z)], axis=-1)
         else:
             t = linalg.abs_matmul(W, jnp.stack([g1 * jnp.abs(a), ea], axis=-1))
-        t = _no_nan(t)  # 0·inf (a zero weight against an unbounded error): no bound, not NaN
+        t = ls.vacuous_if_nan(t)  # 0·inf (a zero weight against an unbounded error): no bound, not NaN
         local = enc.up(
             (t[:, 0] + g1 * jnp.abs(b)) * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny
         )  # |W â + b − ẑ|, rounded up
@@ -82,7 +77,7 @@ def forward_step(act, dtype, *, exact_input: bool = False):
         # normwise alternative: ‖δz‖ ≤ ‖W‖‖e‖ + ‖local‖ (each |δz_i| ≤ ‖δz‖); the smaller bound wins
         _, nloc = enc.norm2_bounds(local)
         _, nr = enc.norm2_bounds(r)
-        nz = _no_nan(jnp.where(en2 > 0, enc.up(w_hi * en2 + nloc, 2), nloc))
+        nz = ls.vacuous_if_nan(jnp.where(en2 > 0, enc.up(w_hi * en2 + nloc, 2), nloc))
         nz = jnp.minimum(nz, nr)
         r = jnp.minimum(r, nz)
         # ellipsoidal alternative: e ∈ E(T̂ + τI) gives |(We)_i| ≤ ((W T Wᵀ)_ii + τ')^{1/2}
@@ -94,7 +89,7 @@ def forward_step(act, dtype, *, exact_input: bool = False):
             rW = enc.up(t[:, 1] * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny)  # |W|e, rounded up
             rW = tighter(rW, ell.diag_hi(U, tU))
             r = tighter(r, enc.up((rW + local) * (1 + 2 * u) + tiny))
-        r = _no_nan(r)
+        r = ls.vacuous_if_nan(r)
         en = db.activation_enclosure(act, z, r)
         a_new = act.fn(z)
         _, mag = db.mig_mag(*en)

@@ -29,6 +29,12 @@ def smallest_normal(dtype) -> float:
     return float(jnp.finfo(dtype).tiny)
 
 
+def vacuous_if_nan(x, *, upper: bool = True):
+    """A NaN bound (one that met ``0·∞`` or ``∞ − ∞``) is no bound: ``+inf`` as an upper bound, ``−inf`` as a
+    lower one, never a NaN that a later ``min``/``max`` drops or a comparison reads as a proved zero."""
+    return jnp.where(jnp.isnan(x), jnp.inf if upper else -jnp.inf, x)
+
+
 def log_product(a, b):
     """``log(AB)`` from ``log A`` and ``log B``: a proved zero (``−inf``) wins over an unbounded ``+inf``."""
     return jnp.where((a == -jnp.inf) | (b == -jnp.inf), -jnp.inf, a + b)
@@ -64,13 +70,13 @@ def add_up(*xs):
 def sub_down(a, b):
     """A lower bound on ``a − b`` from a lower bound ``a`` and an upper bound ``b`` (``−inf`` where undefined)."""
     d = a - b
-    return down(_not_above(jnp.where(jnp.isnan(d), -jnp.inf, d), jnp.isfinite(a) & jnp.isfinite(b)))
+    return down(_not_above(vacuous_if_nan(d, upper=False), jnp.isfinite(a) & jnp.isfinite(b)))
 
 
 def sub_up(a, b):
     """An upper bound on ``a − b`` from an upper bound ``a`` and a lower bound ``b`` (``+inf`` where undefined)."""
     d = a - b
-    return up(_not_below(jnp.where(jnp.isnan(d), jnp.inf, d), jnp.isfinite(a) & jnp.isfinite(b)))
+    return up(_not_below(vacuous_if_nan(d), jnp.isfinite(a) & jnp.isfinite(b)))
 
 
 # Up to this length a reverse cumulative sum is one masked row sum (O(n²) work, one kernel); longer
@@ -102,7 +108,10 @@ def rev_cumsum_bounds(lo_terms, hi_terms):
     g = gamma(N + 1, unit_roundoff(lo_terms.dtype))
     a_lo = jnp.where(jnp.isfinite(lo_terms), jnp.abs(lo_terms), 0.0)
     a_hi = jnp.where(jnp.isfinite(hi_terms), jnp.abs(hi_terms), 0.0)
+    # the six sums as one (each row's additions as alone; the counts of infinite terms are exact in floats)
+    n_lo, n_hi = (lo_terms == jnp.inf).astype(lo_terms.dtype), (hi_terms == -jnp.inf).astype(hi_terms.dtype)
+    s_lo, s_hi, c_lo, c_hi, r_lo, r_hi = rev_cumsum(jnp.stack([lo_terms, hi_terms, n_lo, n_hi, a_lo, a_hi]))
     # a sum of finite terms that overflowed is the largest float of its sign, never a proved 0 or an infinity
-    s_lo = _not_above(rev_cumsum(lo_terms), rev_cumsum((lo_terms == jnp.inf).astype(jnp.int32)) == 0)
-    s_hi = _not_below(rev_cumsum(hi_terms), rev_cumsum((hi_terms == -jnp.inf).astype(jnp.int32)) == 0)
-    return down(s_lo - g * rev_cumsum(a_lo), 2), up(s_hi + g * rev_cumsum(a_hi), 2)
+    s_lo = _not_above(s_lo, c_lo == 0)
+    s_hi = _not_below(s_hi, c_hi == 0)
+    return down(s_lo - g * r_lo, 2), up(s_hi + g * r_hi, 2)

@@ -39,6 +39,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import mpmath
 import numpy as np
 import pytest
 from flint import arb, ctx
@@ -622,8 +623,20 @@ def test_a_nan_sigma_prime_ball_makes_the_reference_nan_not_wrong():
     Ws = [np.array([[1e300, 1e300], [1e300, 1.0]]), np.array([[1.0, -1.0], [2.0, 0.5]])]
     net = gb.network_from_arrays(Ws, [np.zeros(2), np.zeros(2)], ["silu", "linear"])
     x, y = np.array([1.0, -1.0]), np.zeros(2)
+    # D^1 = max|silu'(z^1)| ‖W^2‖ ‖a^2 − y‖ (linear output, σ' = 1), exactly for the given floats in mpmath
+    with mpmath.workprec(1200):  # 1e300 − 1 exactly: 1e300 ≈ 2^997
+        W1, W2 = (mpmath.matrix([[mpmath.mpf(float(v)) for v in row] for row in W]) for W in Ws)
+        z1 = W1 * mpmath.matrix([1, -1])
+        sig = [1 / (1 + mpmath.exp(-z)) for z in z1]
+        dsilu = max(abs(s * (1 + z * (1 - s))) for s, z in zip(sig, z1))
+        g = W2 * mpmath.matrix([z * s for z, s in zip(z1, sig)])
+        G2 = W2.T * W2
+        tr, det = G2[0, 0] + G2[1, 1], G2[0, 0] * G2[1, 1] - G2[0, 1] * G2[1, 0]
+        norm_w2 = mpmath.sqrt((tr + mpmath.sqrt(tr**2 - 4 * det)) / 2)  # the larger singular value of a 2×2
+        exact = float(mpmath.log10(dsilu * norm_w2 * mpmath.norm(g)))
+    assert abs(exact - 300.3979) < 1e-4  # log10(√5 · √1.25 · 1e300): the setting is the one the probe found
     ref = ball_levels(net, x, y)
-    assert np.isnan(ref["D"][0][0]) or ref["D"][0][0] <= 300.3979400086 <= ref["D"][1][0]
+    assert np.isnan(ref["D"][0][0]) or ref["D"][0][0] <= exact <= ref["D"][1][0]
     h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y), exact="always")  # no false "disjoint" error
     lo, hi = (np.asarray(t) for t in h.enclosure("D"))
-    assert lo[0] <= 300.3979400086 <= hi[0]
+    assert np.nextafter(lo[0], -np.inf) <= exact <= np.nextafter(hi[0], np.inf)  # `exact`'s own last-bit rounding

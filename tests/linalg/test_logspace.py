@@ -64,6 +64,13 @@ def test_products_round_outward():
     assert Fraction(d_lo) <= Fraction(0.1) - Fraction(0.2) <= Fraction(d_hi)
 
 
+def test_a_nan_bound_is_vacuous():
+    """``vacuous_if_nan``: NaN (a bound that met ``0·∞`` or ``∞ − ∞``) is ``+inf`` above and ``−inf`` below."""
+    x = jnp.asarray([jnp.nan, 1.5, -jnp.inf, jnp.inf])
+    np.testing.assert_array_equal(ls.vacuous_if_nan(x), [np.inf, 1.5, -np.inf, np.inf])
+    np.testing.assert_array_equal(ls.vacuous_if_nan(x, upper=False), [-np.inf, 1.5, -np.inf, np.inf])
+
+
 @pytest.mark.parametrize("dtype", (jnp.float32, jnp.float64))
 def test_an_overflowed_log_sum_is_the_largest_float_never_a_proved_zero_or_infinity(dtype):
     """Logs of extreme products overflow: an upper bound that reaches −inf from finite terms is −max (a proved zero
@@ -78,6 +85,10 @@ def test_an_overflowed_log_sum_is_the_largest_float_never_a_proved_zero_or_infin
     d = float(np.asarray(ls.sub_up(a[:1], -a[:1]))[0])
     assert np.isfinite(d) and d < -0.99 * big
     lo, hi = (np.asarray(t) for t in ls.rev_cumsum_bounds(a, a))
-    assert hi[0] > -np.inf and lo[0] <= hi[0]  # -1.2 max: not a proved zero (here the rounding term makes it +inf)
+    # the sum −1.2·max overflows, and so does its error term γ·Σ|t_i| (+inf): the upper bound is −max + inf = +inf,
+    # where an unclamped −inf + inf was NaN, no bound at all; the lower bound is −inf (no information, also sound)
+    assert hi[0] == np.inf and lo[0] == -np.inf
+    lo1, hi1 = (np.asarray(t)[1:] for t in ls.rev_cumsum_bounds(a, a))
+    assert np.all(np.isfinite(lo1)) and np.all(lo1 <= hi1)  # the later sums do not overflow
     _, hi2 = (np.asarray(t) for t in ls.rev_cumsum_bounds(b, b))
     assert hi2[0] == -np.inf and hi2[1] == -np.inf  # a proved zero in the product stays one
