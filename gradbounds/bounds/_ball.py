@@ -66,6 +66,7 @@ from jax.typing import ArrayLike
 
 from gradbounds import core
 from gradbounds.bounds._enclosed import ENCLOSED
+from gradbounds.core._balls import magnitude_bits
 
 if TYPE_CHECKING:
     from flint import arb, arb_mat
@@ -333,12 +334,19 @@ def _accuracy(ball) -> int:
 
 
 def _down(v) -> float:
+    """A float ``≤ v`` (an exact arb number); past the float range ``+max``, never ``+inf``."""
     f = float(v)
+    if f == math.inf and v.is_finite():
+        return float(np.finfo(np.float64).max)
     return float(np.nextafter(f, -np.inf)) if math.isfinite(f) else f
 
 
 def _up(v) -> float:
+    """A float ``≥ v``; past the float range ``−max``, never the ``−inf`` of a proved zero (``log10 σ'`` at
+    ``|z| = 1e300`` is about ``−4e299·|z|``)."""
     f = float(v)
+    if f == -math.inf and v.is_finite():
+        return -float(np.finfo(np.float64).max)
     return float(np.nextafter(f, np.inf)) if math.isfinite(f) else f
 
 
@@ -375,7 +383,9 @@ def ball_levels(
     Returns:
       ``{level: (lo, hi)}`` with float arrays of shape ``(L,)`` (log10, rounded
       outwards; ``lo = -inf`` where the ball reaches 0), ``"precision"``:
-      the bits used, and ``"ratio_decided"``: ``{"JD": ..., "DG": ...}``, per
+      the bits used, ``"positive"``: ``{level: bool array}``, true where the level is
+      proved > 0 (``lo`` can be ``-inf`` there too, a log10 below the float range),
+      and ``"ratio_decided"``: ``{"JD": ..., "DG": ...}``, per
       layer 1 where ``J/D`` (``D/G``) is proved ≤ 1 with the common factors
       cancelled (``‖W‖``, ``‖g‖``; ``‖B^r‖ = S_r‖W^{r+1}‖`` exactly where every
       ``|σ'_r|`` is the same exact number), -1 where proved > 1, else 0; and
@@ -420,6 +430,8 @@ def ball_levels(
             out: dict[str, Any] = {
                 k: tuple(np.array(v) for v in zip(*(_log10_interval(b) for b in res[k]))) for k in ENCLOSED
             }
+            # where a level is proved nonzero (its log10 may still be below the float range, lo = -inf)
+            out["positive"] = {k: np.array([bool(b.lower() > 0) for b in res[k]]) for k in ENCLOSED}
             out["ratio_decided"] = {k: np.array([_le_one(b) for b in res[k]]) for k in ("JD", "DG")}
             out["ties"] = res["ties"]
             out["precision"] = prec
@@ -432,13 +444,15 @@ def _start_precision(net: Sequence[core.Layer], x: np.ndarray) -> int:
 
     A deep network loses bits in every layer (the balls widen like the product
     of ``‖|W^l|‖``); the backward pass loses about as many again, so the full
-    computation starts at ``128 + 2·lost + 2·REL_BITS``, rounded up to a power of 2.
+    computation starts at ``128 + 2·lost + 2·REL_BITS``, rounded up to a power of 2,
+    plus ``k·log2|z|`` for a twin whose ``exp`` has an exponent of degree ``k`` in ``z``
+    (far out in a tail, ``e^{-z}`` needs ``z`` to 2^-128 absolute, not relative).
     """
     from flint import arb, arb_mat, ctx
 
     with ctx.workprec(128):
         a = _column([arb(float(t)) for t in x])
-        worst, done = 128, 0
+        worst, done, far = 128, 0, 0
         try:
             for layer in net:
                 done += 1
@@ -449,11 +463,13 @@ def _start_precision(net: Sequence[core.Layer], x: np.ndarray) -> int:
                 W = arb_mat(np.asarray(layer.W, np.float64).tolist())
                 z = [t + arb(float(c)) for t, c in zip(_entries(W * a), np.asarray(layer.b, np.float64))]
                 worst = min([worst] + [t.rel_accuracy_bits() for t in z if not t.is_zero()])
+                # exp(±z^k) needs z to about 2^-128 absolute: k·log2|z| more bits (sigmoid' at z = -1.5e306 + 0.1)
+                far = max([far] + [getattr(twin, "degree", 0) * magnitude_bits(t) for t in z])
                 if worst < 16:  # the rest is lost anyway: extrapolate from the layers so far
                     break
                 a = _column([twin(t, False) for t in z])
         except core.Straddle:
             pass
         lost = (128 - max(worst, 0)) * len(net) / max(1, done)
-    need = int(128 + 2 * lost + 2 * REL_BITS)
+    need = int(128 + 2 * lost + 2 * REL_BITS + far)
     return min(MAX_PREC, 1 << max(7, (need - 1).bit_length()))

@@ -93,7 +93,10 @@ def _decide_with_balls(net, x, y, *, cost, max_work):
 
 def _ln_outward(log10_bound: np.ndarray, dtype, *, up: bool) -> np.ndarray:
     """A natural-log bound of ``dtype`` from a log10 bound: ``× ln 10`` rounded outward, then cast outward."""
-    v = np.asarray(log10_bound, np.float64) * math.log(10.0)
+    # a finite log10 past max/ln 10 (log10 erf' ≈ -4e399 at z = 1e200 is -max in the reference) overflows here
+    # to ∓inf: the outward steps below take it back to ∓max, never the -inf of a proved zero
+    with np.errstate(over="ignore"):
+        v = np.asarray(log10_bound, np.float64) * math.log(10.0)
     toward = np.inf if up else -np.inf
     for _ in range(2):  # the rounding of ln 10 and of the product, each under half an ulp
         v = np.nextafter(v, toward)

@@ -68,8 +68,40 @@ def _phi_pdf(t):
     return (-t * t / 2).exp() / (2 * arb.pi()).sqrt()
 
 
-def _smooth(fn, deriv):
-    return lambda t, d: deriv(t) if d else fn(t)
+def magnitude_bits(t) -> int:
+    """``⌈log2 sup|t|⌉`` (0 for ``|t| ≤ 1`` and for a ball that is not finite)."""
+    if not t.is_finite():
+        return 0
+    man, exp = t.abs_upper().man_exp()
+    return max(0, int(man).bit_length() + int(exp)) if man != 0 else 0
+
+
+def _far(degree: int, twin):
+    """``twin`` evaluated ``degree · log2|t|`` bits above the working precision.
+
+    ``exp(±t^k)`` (and ``erfc``, ``tanh``) reduce their argument modulo ``log 2``
+    and lose about ``k·log2|t|`` bits doing it: at the re-decision's 128 bits,
+    sigmoid'(1e300) was NaN and tanh'(1e300) a ball around 0 (no claim), where
+    ``e^{-1e300}`` is a perfectly good arb number.  ``k`` is the degree of the
+    exponent: 1 (sigmoid, tanh, softplus, silu, elu, selu), 2 (erf, gelu: ``e^{-t²}``),
+    3 (gelu_tanh: ``tanh`` of a cubic).
+    """
+
+    def wide(t, d):
+        extra = degree * magnitude_bits(t)
+        if extra == 0:
+            return twin(t, d)
+        from flint import ctx
+
+        with ctx.workprec(ctx.prec + extra + 16):
+            return twin(t, d)
+
+    wide.degree = degree  # type: ignore[attr-defined]  # read by the ball reference's starting precision
+    return wide
+
+
+def _smooth(fn, deriv, degree: int = 1):
+    return _far(degree, lambda t, d: deriv(t) if d else fn(t))
 
 
 def _relu(t, d):
@@ -124,6 +156,16 @@ def _hard_tanh(t, d):
     return _arb(1) if hi > 0 else (_arb(-1) if lo < 0 else t)
 
 
+def _gelu_d(t):
+    """``Φ(t) + tφ(t)``; far below 0, where arb's ``erfc`` gives only a ball around 0, from Mills' ratio
+    ``0 < Φ(t)/φ(t) < 1/|t|`` (``t < 0``; Gordon 1941): ``gelu'(t) ∈ φ(t)·[t, t + 1/|t|]``."""
+    v = _phi_cdf(t) + t * _phi_pdf(t)
+    if v.contains(0) and t < -1:
+        p = _phi_pdf(t)
+        return p * t - p / t * _arb(0).union(_arb(1))
+    return v
+
+
 def _erf_d(t):
     from flint import arb
 
@@ -132,11 +174,12 @@ def _erf_d(t):
 
 sigmoid = _smooth(_sig, lambda t: _sig(t) * _sig(-t))
 tanh = _smooth(lambda t: t.tanh(), lambda t: t.sech() * t.sech())
-relu, elu, selu, hard_tanh = _relu, _elu, _selu, _hard_tanh
+relu, hard_tanh = _relu, _hard_tanh
+elu, selu = _far(1, _elu), _far(1, _selu)
 softplus = _smooth(lambda t: t.exp().log1p(), _sig)
-gelu = _smooth(lambda t: t * _phi_cdf(t), lambda t: _phi_cdf(t) + t * _phi_pdf(t))
+gelu = _smooth(lambda t: t * _phi_cdf(t), _gelu_d, 2)
 silu = _smooth(lambda t: t * _sig(t), lambda t: _sig(t) * (1 + t * _sig(-t)))
-erf = _smooth(lambda t: t.erf(), _erf_d)
+erf = _smooth(lambda t: t.erf(), _erf_d, 2)
 
 
 def linear(t, d):
@@ -201,7 +244,7 @@ def _gelu_tanh_d(t):
     return _sig(u2) * (1 + t * du2 * _sig(-u2))
 
 
-gelu_tanh = _smooth(lambda t: t * _sig(_gelu_tanh_u2(t)), _gelu_tanh_d)
+gelu_tanh = _smooth(lambda t: t * _sig(_gelu_tanh_u2(t)), _gelu_tanh_d, 3)
 
 
 def gelu_tanh_gamma():

@@ -97,7 +97,9 @@ def check_against_reference(h, refs, what) -> list[str]:
         for k in LEVELS:
             lo, hi = (np.asarray(a)[idx] if idx else np.asarray(a) for a in encl[k])
             rlo, rhi = ref[k]
-            bad = np.isnan(lo) | np.isnan(hi) | (hi < rlo) | (lo > rhi)
+            # a proved zero (hi = -inf) where the reference proves the level positive is wrong even when the
+            # reference's own log10 is below the float range (rlo = -inf too)
+            bad = np.isnan(lo) | np.isnan(hi) | (hi < rlo) | (lo > rhi) | ((hi == -np.inf) & ref["positive"][k])
             for l in np.flatnonzero(bad):
                 problems.append(
                     f"{what(i)}: layer {l + 1}: exact log10 {k} in [{rlo[l]!r}, {rhi[l]!r}] "
@@ -578,13 +580,23 @@ def test_a_zero_weight_against_an_unbounded_error_is_no_radius(act, bs):
     _check_one(Ws, bs, act, [1.0, -1.0], [0.0])
 
 
-def test_a_nan_ball_leaves_the_float_enclosure_standing():
-    """Found by the second probe: arb's σ' ball is NaN far out in a tail (silu at z = 1e300, at 128 bits), and
-    ``exact="auto"`` intersected the float enclosure with it: NaN enclosures, silently.  A NaN ball says nothing."""
+def test_a_nan_ball_leaves_the_float_enclosure_standing(monkeypatch):
+    """Found by the second probe: arb's σ' ball was NaN far out in a tail (silu at z = 1e300, at 128 bits), and
+    ``exact="auto"`` intersected the float enclosure with it: NaN enclosures, silently.  A NaN ball says nothing.
+    The twins no longer give NaN there, so a NaN reference is injected (every level, layer 1)."""
+    from gradbounds.bounds import _redecide
+
+    def nan_at_layer_1(*args, **kwargs):
+        ref = ball_levels(*args, **kwargs)
+        for k in LEVELS:
+            for end in ref[k]:
+                end[0] = np.nan
+        return ref
+
+    monkeypatch.setattr(_redecide, "ball_levels", nan_at_layer_1)
     Ws = [np.array([[1e300, 1.0], [1e300, 1e300]]), np.array([[1.0, -1.0], [2.0, 0.5]])]
     net = gb.network_from_arrays(Ws, [np.zeros(2), np.zeros(2)], ["silu", "linear"])
     x, y = jnp.asarray([1.0, -1.0]), jnp.zeros(2)
-    assert np.isnan(ball_levels(net, np.asarray(x), np.asarray(y))["E"][0][0])  # the ball really is NaN there
     h = gb.hierarchy(net, x, y, exact="auto")
     for k in LEVELS:
         assert not np.isnan(np.asarray(h.enclosure(k))).any(), k
@@ -615,11 +627,12 @@ def test_float32_logs_beyond_the_float_range_never_prove_a_zero(Ws, acts, x):
     assert not found, "\n".join(found)
 
 
-def test_a_nan_sigma_prime_ball_makes_the_reference_nan_not_wrong():
-    """Found by the second probe: arb's silu' at z = 1e300 is NaN, and ``max|σ'|`` over a layer took Python's
-    ``max``, which drops a NaN that comes second: the ball reference gave D = 10^300.097 for an exact
-    10^300.398, and ``exact="always"`` then reported a false soundness bug.  Now the reference is NaN (no claim)
-    and the float enclosures, which hold the exact values (mpmath), stand."""
+def test_sigma_prime_far_in_a_tail_gives_the_exact_reference_not_a_wrong_one():
+    """Found by the second probe: arb's silu' at z = 1e300 was NaN at 128 bits, and ``max|σ'|`` over a layer took
+    Python's ``max``, which drops a NaN that comes second: the ball reference gave D = 10^300.097 for an exact
+    10^300.398, and ``exact="always"`` then reported a false soundness bug.  The twins now work
+    ``k·log2|z|`` bits above the working precision (and the reference starts there), so the reference holds
+    the exact value (mpmath), as do the float enclosures."""
     Ws = [np.array([[1e300, 1e300], [1e300, 1.0]]), np.array([[1.0, -1.0], [2.0, 0.5]])]
     net = gb.network_from_arrays(Ws, [np.zeros(2), np.zeros(2)], ["silu", "linear"])
     x, y = np.array([1.0, -1.0]), np.zeros(2)
@@ -636,7 +649,65 @@ def test_a_nan_sigma_prime_ball_makes_the_reference_nan_not_wrong():
         exact = float(mpmath.log10(dsilu * norm_w2 * mpmath.norm(g)))
     assert abs(exact - 300.3979) < 1e-4  # log10(√5 · √1.25 · 1e300): the setting is the one the probe found
     ref = ball_levels(net, x, y)
-    assert np.isnan(ref["D"][0][0]) or ref["D"][0][0] <= exact <= ref["D"][1][0]
+    assert ref["D"][0][0] <= exact <= ref["D"][1][0]  # was NaN (no claim), and before that 300.097
+    assert ref["D"][1][0] - ref["D"][0][0] < 1e-12
     h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y), exact="always")  # no false "disjoint" error
     lo, hi = (np.asarray(t) for t in h.enclosure("D"))
     assert np.nextafter(lo[0], -np.inf) <= exact <= np.nextafter(hi[0], np.inf)  # `exact`'s own last-bit rounding
+
+
+FAR_TAIL = ("sigmoid", "tanh", "erf", "gelu", "gelu_tanh", "silu", "softplus", "elu", "selu")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act", FAR_TAIL)
+def test_far_in_a_tail_the_reference_is_exact_and_the_enclosures_hold_it(act, dtype):
+    """Pre-activations ``±c·10^k`` up to the float range, with a small term added (so ``z`` is not a float): the
+    ball reference was NaN (no claim, the property test checked nothing) for silu, sigmoid and softplus from
+    ``|z| ≈ 1e150``, and gelu_tanh from 1e20, because ``exp(±z^k)`` at 128 bits, or of a ball whose radius
+    is ``|z|·2^-prec``, loses ``k·log2|z|`` bits.  Now the reference is finite at every layer, and the float
+    enclosures (``exact="never"`` and ``"auto"``) hold it; log10 σ' below ``-max`` (erf at ``|z| = 1e200``) is
+    a proved positive level, never a proved zero, in the reference and in the enclosures."""
+    rng = np.random.default_rng(11)
+    top = 307 if dtype == np.float64 else 37
+    for k in (9, top // 2, top - 1):
+        for sign in (-1.0, 1.0):
+            b1 = sign * 10.0**k * rng.uniform(1.0, 1.7, 2)
+            layers = [
+                ((0.1 * rng.standard_normal((2, 2))).astype(dtype), b1.astype(dtype), act),
+                (rng.standard_normal((2, 2)).astype(dtype), rng.standard_normal(2).astype(dtype), "linear"),
+            ]
+            x, y = rng.uniform(-1, 1, 2).astype(dtype), rng.uniform(0, 1, 2).astype(dtype)
+            ref = reference_levels(layers, x, y)
+            for lev in LEVELS:
+                assert not np.isnan(np.asarray(ref[lev])).any(), (lev, k, sign, ref[lev])
+            net = tuple(gb.Layer(jnp.asarray(W), jnp.asarray(b), a) for W, b, a in layers)
+            for exact in ("never", "auto"):
+                h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y), exact=exact)
+                where = f"k={k} sign={sign} exact={exact}"
+                found = check_against_reference(h, [ref], lambda i, where=where: where)
+                assert not found, "\n".join(found)
+
+
+def test_a_log10_below_the_float_range_is_a_positive_level_in_the_reference():
+    """erf' at z = 1e200 is e^{-1e400}: log10 ≈ -4.3e399, below -max.  The reference's upper end was
+    ``float(-4.3e399) = -inf``, a proved zero; now it is ``-max``, with ``positive`` set, and the re-decision's
+    conversion to natural logs keeps an overflowed upper bound at ``-max`` too."""
+    from gradbounds.bounds._redecide import _ln_outward
+
+    layers = [(np.array([[1.0]]), np.array([1e200]), "erf"), (np.array([[2.0]]), np.array([0.5]), "linear")]
+    ref = reference_levels(layers, np.array([0.3]), np.array([0.1]))
+    big = np.finfo(np.float64).max
+    assert ref["D"][0][0] == -np.inf and ref["D"][1][0] == -big and ref["positive"]["D"][0]
+    assert ref["D"][1][1] > -np.inf and ref["positive"]["D"][1]
+    up_, down_ = (
+        _ln_outward(np.array([-big]), np.float64, up=True)[0],
+        _ln_outward(np.array([big]), np.float64, up=False)[0],
+    )
+    assert -big <= up_ < -0.99 * big  # -max (two steps up), not -inf (a proved zero)
+    assert 0.99 * big < down_ <= big  # not +inf
+    net = tuple(gb.Layer(jnp.asarray(W), jnp.asarray(b), a) for W, b, a in layers)
+    for exact in ("never", "auto"):
+        h = gb.hierarchy(net, jnp.asarray([0.3]), jnp.asarray([0.1]), exact=exact)
+        assert np.asarray(h.enclosure("D")[1])[0] > -np.inf, exact
+        assert not check_against_reference(h, [ref], lambda i, exact=exact: exact)
