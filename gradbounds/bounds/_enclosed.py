@@ -92,21 +92,33 @@ ELLIPSOID_DEPTH = 8
 def weight_stats(W):
     """Per weight matrix (one network): the point log-norm and its first-order error, and its enclosure data.
 
-    Returns ``(log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi)``: ``W = 2^f Ws`` exactly,
-    ``cn_hi`` upper bounds on the column norms of ``Ws``, ``[lw_lo, lw_hi] ∋ log‖W‖``.
+    Returns ``(log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi, dw)``: ``‖W − 2^f Ws‖_F ≤ 2^f dw`` (``dw = 0``:
+    ``W = 2^f Ws`` exactly), ``cn_hi`` upper bounds on the column norms of ``2^{-f} W``,
+    ``[lw_lo, lw_hi] ∋ log‖W‖``.
+
+    ``dw`` is what XLA's flush to zero drops: a subnormal entry of ``W`` (flushed as an input, at most
+    ``2^{-f} tiny`` scaled) and an entry that scales below ``tiny`` (flushed as a result, at most ``tiny``).
     """
     dtype = W.dtype
     u = enc.unit_roundoff(dtype)
+    tiny = ls.smallest_normal(dtype)
     s1, s2, f = linalg.pow2_scale(jnp.max(jnp.abs(W)))
     Ws = W * s1 * s2
+    flushed = ls.subnormal(W) | ((W != 0) & (jnp.abs(W) < jnp.ldexp(jnp.asarray(tiny, dtype), jnp.maximum(f, 0))))
+    count = jnp.sum(flushed).astype(dtype)
+    dw = jnp.where(count > 0, enc.up(jnp.ldexp(jnp.asarray(tiny, dtype), jnp.maximum(-f, 0)) * jnp.sqrt(count), 2), 0.0)
     log_w, err_w = linalg.log_norm(W, u)  # the point value and its first-order error, as before
     lam_hat = jnp.exp(2 * (log_w - f.astype(dtype) * LOG2))
     s_lo, s_hi = enc.sigma_max_bounds(Ws, lam_hat=lam_hat)
+    # Weyl: |σ(2^{-f}W) − σ(Ws)| ≤ dw (the same bits where nothing was flushed)
+    s_lo = jnp.where(dw > 0, jnp.maximum(enc.down(s_lo - dw), 0.0), s_lo)
+    s_hi = jnp.where(dw > 0, enc.up(s_hi + dw), s_hi)
     sl, sh = enc.shift_log(f, dtype)
     lw_lo = enc.down(enc.log_down(s_lo) + sl)
     lw_hi = enc.up(enc.log_up(s_hi) + sh)
     _, cn_hi = enc.norm2_bounds(Ws, axis=0)
-    return log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi
+    cn_hi = jnp.where(dw > 0, enc.up(cn_hi + dw), cn_hi)
+    return log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi, dw
 
 
 def _scaled_deriv(act, z, en, *, M_one=False):
@@ -146,7 +158,7 @@ def _step_factory(n_L: int, dtype, act):
     def step(carry, item):
         v, eta, Q, psi, qhi, TE, tE, TP, tP = carry
         z, en, Wst = item
-        log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi = Wst
+        log_w, err_w, Ws, f, cn_hi, lw_lo, lw_hi, dw = Wst
         sd = _scaled_deriv(act, z, en)
         dt, rho, e = sd["dt"], sd["rho"], sd["e"]
         n_l, n_next = z.shape[-1], Ws.shape[0]
@@ -161,6 +173,8 @@ def _step_factory(n_L: int, dtype, act):
             + (n_l * n_next + 1) * tiny,
             3,
         )
+        # flushed weights: ‖diag(dt)(2^{-f}W − Ws)ᵀ‖ ≤ max|dt|·dw (ρ's part is in cn_hi)
+        beta = jnp.where(dw > 0, enc.up(beta + enc.up(jnp.max(jnp.abs(dt)) * dw, 2)), beta)
         log_b, err_b = linalg.log_norm_scaled(B, u)  # the point value and its first-order error, as before
         fro2 = jnp.sum(B * B)
         b_lo, b_hi = enc.sigma_max_bounds(B, lam_hat=jnp.exp(2 * log_b))
@@ -356,6 +370,14 @@ def levels_core(segs, wstats, x, y, *, cost):
         eg = enc.up(u * jnp.abs(g) + ea)
     else:
         eg = jnp.full_like(g, jnp.inf)
+    # XLA flushes subnormal targets (as inputs: g moves by at most ny·tiny, softmax's Σy included) and a
+    # subnormal difference a − y (as a result, at most tiny): a computed g_j near 0 next to a nonzero y_j below
+    # 2^{p+1}·tiny (further up, two distinct floats differ by at least tiny).  The same bits elsewhere.
+    ny = jnp.sum(ls.subnormal(y)).astype(dtype)
+    y_nz = ls.subnormal(y) | (y != 0)
+    near = (jnp.abs(g) < 2 * tiny) & y_nz & (jnp.abs(y) < tiny * 2.0 ** (jnp.finfo(dtype).nmant + 2))
+    g_flush = jnp.where(near, tiny, 0.0) + jnp.where(ny > 0, (ny + 1) * tiny, 0.0)
+    eg = jnp.where(g_flush > 0, enc.up(eg + g_flush, 2), eg)
     s1, s2, e_g = linalg.pow2_scale(jnp.max(jnp.abs(g)))
     gt = g * s1 * s2
     egt = enc.up(eg * s1 * s2 + tiny)

@@ -39,6 +39,22 @@ from gradbounds.linalg import enclosures as enc
 from gradbounds.linalg import logspace as ls
 
 
+def _flushed(W, b, a, ea, tiny):
+    """A bound on what XLA's flush of subnormal *inputs* drops from ``z = W a + b`` (0 where there are none).
+
+    A subnormal ``W_ij`` (``|W_ij| < tiny``) drops ``W_ij a_j``: at most ``tiny·Σ_j(|â_j| + e_j)`` in a row
+    that has one; a subnormal ``a_j`` (an input ``x``; computed activations are never subnormal) drops at most
+    ``max_j |W_ij|·tiny`` each; a subnormal ``b_i``, at most ``tiny``.  Not rounded: ``local`` rounds it up.
+    """
+    row = jnp.any(ls.subnormal(W), axis=-1)
+    # tiny·s for s < 1 would itself flush to 0: tiny·max(s, 1) (a power of two times a normal float: exact)
+    wa = jnp.where(row, tiny * jnp.maximum(enc.sum_up(enc.up(jnp.abs(a) + ea)), 1.0), 0.0)
+    nx = jnp.sum(ls.subnormal(a)).astype(W.dtype)  # a count: exact
+    xa = jnp.where(nx > 0, enc.up(nx * tiny * jnp.maximum(jnp.max(jnp.abs(W), axis=-1), 1.0)), 0.0)
+    tot = wa + xa + jnp.where(ls.subnormal(b), tiny, 0.0)
+    return jnp.where(tot > 0, enc.up(tot, 2), 0.0)
+
+
 def tighter(old, new):
     """The smaller of two rigorous upper bounds; a non-finite ``new`` (an ellipsoid that overflowed) is no information."""
     return jnp.where(jnp.isfinite(new), jnp.minimum(old, new), old)
@@ -72,6 +88,8 @@ def forward_step(act, dtype, *, exact_input: bool = False):
         local = enc.up(
             (t[:, 0] + g1 * jnp.abs(b)) * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny
         )  # |W â + b − ẑ|, rounded up
+        fl = _flushed(W, b, a, ea, tiny)
+        local = jnp.where(fl > 0, enc.up(local + fl), local)  # the same bits where nothing was flushed
         r = t[:, 1] + local
         r = enc.up(r * (1 + 2 * enc.gamma(n + 3, u)) + (n + 2) * tiny)
         # normwise alternative: ‖δz‖ ≤ ‖W‖‖e‖ + ‖local‖ (each |δz_i| ≤ ‖δz‖); the smaller bound wins

@@ -18,6 +18,7 @@ References:
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -27,6 +28,22 @@ from gradbounds.linalg._enclosures import down, gamma, unit_roundoff, up
 def smallest_normal(dtype) -> float:
     """The smallest positive normal number of a float dtype (XLA on CPU flushes below it)."""
     return float(jnp.finfo(dtype).tiny)
+
+
+def subnormal(x):
+    """Where ``x`` is subnormal (a bit test: a float comparison reads such an input as 0 too).
+
+    XLA on CPU flushes subnormal inputs of arithmetic to zero (denormals-are-zero): ``W·a`` with
+    ``W = 1e-39`` in float32 is 0 for any ``a``, so a subnormal weight, input or target needs its own error
+    term (at most ``tiny`` in magnitude each), which a bound on rounding alone does not give.
+    """
+    dt = jnp.result_type(x)
+    fi = jnp.finfo(dt)
+    ut = {16: jnp.uint16, 32: jnp.uint32, 64: jnp.uint64}[fi.bits]
+    i = jax.lax.bitcast_convert_type(x, ut)
+    man = (1 << fi.nmant) - 1
+    expo = ((1 << (fi.bits - 1)) - 1) & ~man
+    return ((i & np.asarray(expo, ut)) == 0) & ((i & np.asarray(man, ut)) != 0)
 
 
 def vacuous_if_nan(x, *, upper: bool = True):

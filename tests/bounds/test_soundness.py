@@ -48,6 +48,7 @@ from hypothesis import strategies as st
 
 import gradbounds as gb
 from gradbounds.bounds import COMPARISONS, _enclosed, ball_levels, decided
+from gradbounds.linalg import logspace as ls
 from gradbounds.testing import ADVERSARIAL_KINDS, AdversarialProblem, adversarial_problems
 
 LEVELS = ("lower", "E", "P", "J", "D", "G")
@@ -97,6 +98,8 @@ def check_against_reference(h, refs, what) -> list[str]:
         for k in LEVELS:
             lo, hi = (np.asarray(a)[idx] if idx else np.asarray(a) for a in encl[k])
             rlo, rhi = ref[k]
+            for l in np.flatnonzero(np.isnan(rlo) | np.isnan(rhi)):  # `hi < nan` is False: it would pass unchecked
+                problems.append(f"{what(i)}: layer {l + 1}: the reference of {k} is NaN, so it checks nothing")
             # a proved zero (hi = -inf) where the reference proves the level positive is wrong even when the
             # reference's own log10 is below the float range (rlo = -inf too)
             bad = np.isnan(lo) | np.isnan(hi) | (hi < rlo) | (lo > rhi) | ((hi == -np.inf) & ref["positive"][k])
@@ -711,3 +714,86 @@ def test_a_log10_below_the_float_range_is_a_positive_level_in_the_reference():
         h = gb.hierarchy(net, jnp.asarray([0.3]), jnp.asarray([0.1]), exact=exact)
         assert np.asarray(h.enclosure("D")[1])[0] > -np.inf, exact
         assert not check_against_reference(h, [ref], lambda i, exact=exact: exact)
+
+
+# ------------------------------------------------------------------ subnormal inputs, which XLA on CPU flushes
+_F32 = np.float32
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid", "linear"])
+def test_a_subnormal_weight_against_a_large_input_is_an_error_term(act):
+    """XLA on CPU reads a subnormal input of a product as 0: ``W = 1e-39`` times ``x = 1e35`` gave ``z = 0``
+    where the exact ``z`` is 1e-4, and the forward error bound (rounding only) missed it: the enclosures of
+    lower, E, P, … excluded the exact values (found by the thorough property test's tiny-gradient kind)."""
+    layers = [
+        (np.array([[1e-39, 1.0]], _F32), np.array([0.0], _F32), act),
+        (np.array([[2.0]], _F32), np.array([0.0], _F32), "linear"),
+    ]
+    x, y = np.array([1e35, 1e-3], _F32), np.zeros(1, _F32)
+    assert np.asarray(jax.jit(jnp.matmul)(layers[0][0], x))[0] == np.float32(1e-3)  # the flush is real
+    ref = reference_levels(layers, x, y)
+    net = tuple(gb.Layer(jnp.asarray(W), jnp.asarray(b), a) for W, b, a in layers)
+    found = check_against_reference(gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y)), [ref], lambda i: act)
+    assert not found, "\n".join(found)
+
+
+def test_subnormal_weights_in_the_backward_pass_widen_the_products():
+    """The network the thorough profile found: ``W^2`` of order 1e-37 in float32, one entry subnormal.  Its
+    scaling ``2^{-f} W`` flushed that entry (3.5 % of the largest), so σ_min(W^2) and the level lower at layer
+    1 were enclosed below the exact 10^-74.124 (hi = 10^-74.245)."""
+    layers = [
+        (
+            np.array([[-1.3123337], [-0.37375745], [-0.5149955]], _F32),
+            np.array([-1.3168138, 0.1854793, 1.7156471], _F32),
+            "linear",
+        ),
+        (
+            np.array(
+                [
+                    [-2.144021e-38, 3.2039479e-38, -2.9806035e-37],
+                    [-4.3240503e-38, -4.758951e-39, 1.8193990e-37],
+                    [-1.1694666e-37, 2.6237753e-38, 3.3366360e-37],
+                ],
+                _F32,
+            ),
+            np.array([3.911397e-38, -3.220459e-37, -5.856874e-38], _F32),
+            "linear",
+        ),
+    ]
+    assert ls.subnormal(jnp.asarray(layers[1][0])).any()
+    x, y = np.array([-0.70192283], _F32), np.zeros(3, _F32)
+    ref = reference_levels(layers, x, y)
+    net = tuple(gb.Layer(jnp.asarray(W), jnp.asarray(b), a) for W, b, a in layers)
+    for exact in ("never", "auto"):
+        h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y), exact=exact)
+        found = check_against_reference(h, [ref], lambda i, exact=exact: exact)
+        assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("where", ["x", "y", "b", "g"])
+def test_subnormal_inputs_targets_biases_and_differences_are_error_terms(where):
+    """Each place a subnormal enters, in float64 and against the reference: an input times a large weight, a
+    target (``g = a − y`` read with ``y = 0``), a bias, and a difference ``a − y`` that is itself subnormal
+    (two floats near ``tiny``, flushed as a result to an exact-looking ``g = 0``)."""
+    t = float(np.finfo(np.float64).tiny)
+    W1, b1, x, y = np.array([[1e300, 1.0]]), np.array([0.0]), np.array([t / 4, 1e-3]), np.array([0.5])
+    if where == "y":
+        W1, x, y = np.array([[1.0, 1.0]]), np.array([0.0, 0.0]), np.array([t / 8])
+    elif where == "b":
+        W1, x, b1, y = np.array([[1.0, 1.0]]), np.array([0.0, 0.0]), np.array([t / 2]), np.array([0.0])
+    elif where == "g":  # a^1 = 1.5 tiny exactly, y = 1.5 tiny - tiny/8: the difference tiny/8 is flushed
+        W1, x, y = np.array([[1.0, 0.5]]), np.array([t, t]), np.array([1.5 * t - t / 8])
+    layers = [(W1, b1, "linear")]
+    ref = reference_levels(layers, x, y)
+    assert ref["positive"]["E"][0]  # the exact gradient is not zero
+    net = tuple(gb.Layer(jnp.asarray(W), jnp.asarray(b), a) for W, b, a in layers)
+    h = gb.hierarchy(net, jnp.asarray(x), jnp.asarray(y))
+    found = check_against_reference(h, [ref], lambda i: where)
+    assert not found, "\n".join(found)
+
+
+def test_subnormal_is_a_bit_test():
+    for dt in (jnp.float32, jnp.float64):
+        t = float(jnp.finfo(dt).tiny)
+        v = jnp.asarray([0.0, -0.0, t, -t, t / 2, -t / 4, 1.0, jnp.inf, jnp.nan], dt)
+        np.testing.assert_array_equal(jax.jit(ls.subnormal)(v), [0, 0, 0, 0, 1, 1, 0, 0, 0])
