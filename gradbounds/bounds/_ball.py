@@ -66,7 +66,6 @@ from jax.typing import ArrayLike
 
 from gradbounds import core
 from gradbounds.bounds._enclosed import ENCLOSED
-from gradbounds.core._balls import magnitude_bits
 
 if TYPE_CHECKING:
     from flint import arb, arb_mat
@@ -464,7 +463,8 @@ def _start_precision(net: Sequence[core.Layer], x: np.ndarray) -> int:
                 z = [t + arb(float(c)) for t, c in zip(_entries(W * a), np.asarray(layer.b, np.float64))]
                 worst = min([worst] + [t.rel_accuracy_bits() for t in z if not t.is_zero()])
                 # exp(±z^k) needs z to about 2^-128 absolute: k·log2|z| more bits (sigmoid' at z = -1.5e306 + 0.1)
-                far = max([far] + [getattr(twin, "degree", 0) * magnitude_bits(t) for t in z])
+                extra = getattr(twin, "extra_bits", None)
+                far = max([far] + ([extra(t) for t in z] if extra else []))
                 if worst < 16:  # the rest is lost anyway: extrapolate from the layers so far
                     break
                 a = _column([twin(t, False) for t in z])

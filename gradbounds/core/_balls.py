@@ -96,7 +96,8 @@ def _far(degree: int, twin):
         with ctx.workprec(ctx.prec + extra + 16):
             return twin(t, d)
 
-    wide.degree = degree  # type: ignore[attr-defined]  # read by the ball reference's starting precision
+    # read by the ball reference's starting precision (bounds._ball)
+    wide.extra_bits = lambda t: degree * magnitude_bits(t)  # type: ignore[attr-defined]
     return wide
 
 

@@ -103,7 +103,7 @@ import numpy as np
 
 from gradbounds.core._activations import LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
 from gradbounds.core._closed_forms import MP_LOCK
-from gradbounds.linalg._logspace import vacuous_if_nan
+from gradbounds.linalg import logspace
 
 C_LOG = 64.0
 C_FN = 16.0
@@ -394,7 +394,7 @@ def _deriv_enclosure(name: str, z, r, *, gamma: float | None = None):
     """
     z = jnp.asarray(z)
     r = jnp.asarray(r, z.dtype)
-    r = vacuous_if_nan(r)  # a NaN radius is no bound on z, never an exact z
+    r = logspace.vacuous_if_nan(r)  # a NaN radius is no bound on z, never an exact z
     dtype = z.dtype
     u = float(jnp.finfo(dtype).eps) / 2
     tiny = float(jnp.finfo(dtype).tiny)
