@@ -49,7 +49,7 @@ def _flushed(W, b, a, ea, tiny):
     row = jnp.any(ls.subnormal(W), axis=-1)
     # tiny·s for s < 1 would itself flush to 0: tiny·max(s, 1) (a power of two times a normal float: exact)
     wa = jnp.where(row, tiny * jnp.maximum(enc.sum_up(enc.up(jnp.abs(a) + ea)), 1.0), 0.0)
-    nx = jnp.sum(ls.subnormal(a)).astype(W.dtype)  # a count: exact
+    nx = jnp.sum(ls.subnormal(a)).astype(W.dtype)  # a count (exact below 2^p; the up() below covers the rest)
     xa = jnp.where(nx > 0, enc.up(nx * tiny * jnp.maximum(jnp.max(jnp.abs(W), axis=-1), 1.0)), 0.0)
     tot = wa + xa + jnp.where(ls.subnormal(b), tiny, 0.0)
     return jnp.where(tot > 0, enc.up(tot, 2), 0.0)

@@ -797,3 +797,30 @@ def test_subnormal_is_a_bit_test():
         t = float(jnp.finfo(dt).tiny)
         v = jnp.asarray([0.0, -0.0, t, -t, t / 2, -t / 4, 1.0, jnp.inf, jnp.nan], dt)
         np.testing.assert_array_equal(jax.jit(ls.subnormal)(v), [0, 0, 0, 0, 1, 1, 0, 0, 0])
+
+
+def test_a_narrower_input_keeps_its_subnormals_when_cast():
+    """Found in review: a float32 ``x`` into a float64 network (``sweep_drawn`` and ``levels`` take it) was cast
+    with XLA's convert, which flushes a float32 subnormal (1e-40, a normal float64) to 0; the flush test then saw
+    0.  With ``W = 1e30`` the enclosure of E was ``[-inf, -152.2]`` for an exact log10 E of -10.0000023."""
+    from gradbounds.bounds._enclosed import _exact_cast
+
+    x32 = np.array([1e-40, -3e-45, 1.5, 0.0, np.finfo(np.float32).tiny], np.float32)
+    np.testing.assert_array_equal(
+        jax.jit(lambda t: _exact_cast(t, jnp.float64))(jnp.asarray(x32)), x32.astype(np.float64)
+    )
+    layers = [(np.array([[1e30]]), np.array([0.0]), "linear"), (np.array([[1.0]]), np.array([0.0]), "linear")]
+    x = np.array([1e-40], np.float32)
+    ref = reference_levels(layers, x.astype(np.float64), np.zeros(1))
+
+    def draw(start, stop, size):
+        nets = tuple(
+            gb.Layer(jnp.asarray(W)[None].repeat(size, 0), jnp.asarray(b)[None].repeat(size, 0), a)
+            for W, b, a in layers
+        )
+        return nets, jnp.asarray(x)[None, None].repeat(size, 0), jnp.zeros((size, 1, 1))
+
+    found = check_against_reference(gb.bounds.sweep_drawn(draw, 1), [ref], lambda i: "sweep_drawn")
+    assert not found, "\n".join(found)
+    with pytest.raises(ValueError, match="cast it with NumPy first"):
+        _exact_cast(jnp.zeros(2, jnp.bfloat16), jnp.float32)  # bfloat16's subnormals are subnormal in float32

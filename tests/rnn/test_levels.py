@@ -1,5 +1,7 @@
 """The per-step hierarchy: E <= P <= J (<= G) on generated cells, rigorous enclosures, T = 10^4 in log space."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import mpmath
@@ -227,3 +229,19 @@ def test_gated_enclosures_contain_the_50_digit_levels(kind):
         assert np.all(res.lo[X] <= ref) and np.all(ref <= res.hi[X]), (X, res.lo[X] - ref, res.hi[X] - ref)
         assert np.all(res.hi[X] - res.lo[X] < 1e-9)
     assert res.verdict == "holds"
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_enclosures_refuse_subnormal_weights_and_inputs(kind):
+    """XLA on CPU reads a subnormal input as 0 and the recurrent enclosures have no term for it (a plain tanh cell
+    with weight_ih = 1e-39 against x = 1e35 in float32 enclosed log10 E below -18, exactly -4.0): a clear error,
+    naming the array, instead of an enclosure; the point levels still come back."""
+    cell = rnn.init_cell(jax.random.key(0), kind, hidden=1, inputs=1, outputs=1, dtype=jnp.float32)
+    cell = dataclasses.replace(cell, weight_ih=jnp.full_like(cell.weight_ih, 1e-39))
+    xs, y = jnp.full((2, 1), 1e35, jnp.float32), jnp.zeros(1, jnp.float32)
+    with pytest.raises(ValueError, match="weight_ih: expected no subnormal entries"):
+        rnn.bptt(cell, xs, y)
+    assert np.asarray(rnn.bptt(cell, xs, y, enclosures=False).levels["E"]).size == 3  # T + 1 levels
+    ok = dataclasses.replace(cell, weight_ih=jnp.full_like(cell.weight_ih, 0.5))
+    with pytest.raises(ValueError, match="xs: expected no subnormal entries"):
+        rnn.bptt(ok, jnp.full((2, 1), 1e-40, jnp.float32), y)
