@@ -72,7 +72,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradbounds import core, linalg
-from gradbounds.bounds._forward import forward_step, tighter
+from gradbounds.bounds._forward import exact_cast, forward_step, tighter
 from gradbounds.bounds._softmax import softmax_g_error
 from gradbounds.core import enclosures as db
 from gradbounds.linalg import ellipsoids as ell
@@ -308,25 +308,6 @@ def _wider_float(t, dtype) -> bool:
     return bool(jnp.issubdtype(t, jnp.floating)) and jnp.finfo(t).bits >= jnp.finfo(dtype).bits
 
 
-def _exact_cast(t, dtype):
-    """``t`` in the wider ``dtype``, exactly: XLA's convert flushes a subnormal of ``t``'s type to 0 (1e-40 in
-    float32 is a normal float64), so those are rebuilt from their bits as ``±m·2^{emin−p}`` (exact: ``m`` has
-    at most ``p`` bits and the power of two is normal in ``dtype``)."""
-    if not jnp.issubdtype(t.dtype, jnp.floating):
-        return t.astype(dtype)
-    fs = jnp.finfo(t.dtype)
-    scale = 2.0 ** (fs.minexp - fs.nmant)
-    if scale < float(jnp.finfo(dtype).tiny):
-        raise ValueError(
-            f"x and y: expected {jnp.dtype(dtype).name} (the network's dtype) or a type whose subnormals are normal in "
-            f"it, got {jnp.dtype(t.dtype).name}: cast it with NumPy first (XLA would flush its subnormals to 0)"
-        )
-    ut = {16: jnp.uint16, 32: jnp.uint32, 64: jnp.uint64}[fs.bits]
-    man = jax.lax.bitcast_convert_type(t, ut) & np.asarray((1 << fs.nmant) - 1, ut)
-    exact = jnp.where(jnp.signbit(t), -1.0, 1.0).astype(dtype) * man.astype(dtype) * jnp.asarray(scale, dtype)
-    return jnp.where(ls.subnormal(t), exact, t.astype(dtype))
-
-
 def levels_core(segs, wstats, x, y, *, cost):
     """Point levels, their first-order error estimates and rigorous enclosures for one example.
 
@@ -343,7 +324,7 @@ def levels_core(segs, wstats, x, y, *, cost):
     # an input of a narrower type (float32 or int into a float64 network) in the network's dtype: exactly what
     # promotion made of it in the first product, and a scanned segment needs a carry of one type
     x, y = (jnp.asarray(t) for t in (x, y))
-    x, y = (t if _wider_float(t.dtype, dtype) else _exact_cast(t, dtype) for t in (x, y))
+    x, y = (t if _wider_float(t.dtype, dtype) else exact_cast(t, dtype) for t in (x, y))
 
     # forward pass with a running componentwise error bound
     zs, ens = [], []

@@ -30,7 +30,9 @@ References:
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradbounds import linalg
 from gradbounds.core import enclosures as db
@@ -53,6 +55,25 @@ def _flushed(W, b, a, ea, tiny):
     xa = jnp.where(nx > 0, enc.up(nx * tiny * jnp.maximum(jnp.max(jnp.abs(W), axis=-1), 1.0)), 0.0)
     tot = wa + xa + jnp.where(ls.subnormal(b), tiny, 0.0)
     return jnp.where(tot > 0, enc.up(tot, 2), 0.0)
+
+
+def exact_cast(t, dtype):
+    """``t`` in the wider ``dtype``, exactly: XLA's convert flushes a subnormal of ``t``'s type to 0 (1e-40 in
+    float32 is a normal float64), so those are rebuilt from their bits as ``±m·2^{emin−p}`` (exact: ``m`` has
+    at most ``p`` bits and the power of two is normal in ``dtype``)."""
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        return t.astype(dtype)
+    fs = jnp.finfo(t.dtype)
+    scale = 2.0 ** (fs.minexp - fs.nmant)
+    if scale < float(jnp.finfo(dtype).tiny):
+        raise ValueError(
+            f"x and y: expected {jnp.dtype(dtype).name} (the network's dtype) or a type whose subnormals are normal in "
+            f"it, got {jnp.dtype(t.dtype).name}: cast it with NumPy first (XLA would flush its subnormals to 0)"
+        )
+    ut = {16: jnp.uint16, 32: jnp.uint32, 64: jnp.uint64}[fs.bits]
+    man = jax.lax.bitcast_convert_type(t, ut) & np.asarray((1 << fs.nmant) - 1, ut)
+    exact = jnp.where(jnp.signbit(t), -1.0, 1.0).astype(dtype) * man.astype(dtype) * jnp.asarray(scale, dtype)
+    return jnp.where(ls.subnormal(t), exact, t.astype(dtype))
 
 
 def tighter(old, new):

@@ -803,7 +803,7 @@ def test_a_narrower_input_keeps_its_subnormals_when_cast():
     """Found in review: a float32 ``x`` into a float64 network (``sweep_drawn`` and ``levels`` take it) was cast
     with XLA's convert, which flushes a float32 subnormal (1e-40, a normal float64) to 0; the flush test then saw
     0.  With ``W = 1e30`` the enclosure of E was ``[-inf, -152.2]`` for an exact log10 E of -10.0000023."""
-    from gradbounds.bounds._enclosed import _exact_cast
+    from gradbounds.bounds._forward import exact_cast as _exact_cast
 
     x32 = np.array([1e-40, -3e-45, 1.5, 0.0, np.finfo(np.float32).tiny], np.float32)
     np.testing.assert_array_equal(
