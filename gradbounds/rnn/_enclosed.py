@@ -203,6 +203,36 @@ def back_step(carry, B, beta, ef):
     return (v_new, eta_new, Q_new, enc.up(phi + qerr), enc.up(r_hi / sp * (1 + 2 * u) + qerr, 2)), out
 
 
+def vacuous_if_subnormal(out: dict, cell: _cells.Cell, xs, y) -> dict:
+    """``out`` with every enclosure ``[−inf, inf]`` (and ``finite`` false) where a weight, bias, input or target
+    has a subnormal entry; ``out["subnormal"]`` says whether one had.
+
+    XLA on CPU reads a subnormal input of an operation as 0 (denormals-are-zero), and the recurrent
+    enclosures carry no error term for that (the feed-forward ones do, ``docs/design.md`` §3.4): a plain tanh
+    cell with ``weight_ih = 1e-39`` against ``x = 1e35`` in float32 was enclosed below ``log10 E = −18`` for an
+    exact ``−4.0``.  Vacuous bounds are sound; :func:`gradbounds.rnn.bptt` refuses such data with a clear error
+    before it gets here.
+    """
+    arrays = [*jax.tree_util.tree_leaves(cell), xs, y]
+    flag = jnp.zeros((), bool)
+    for a in arrays:
+        a = jnp.asarray(a)
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            flag = flag | jnp.any(ls.subnormal(a))
+    res = {}
+    for k, v in out.items():
+        parts = k.split("_")
+        if "lo" in parts:
+            v = jnp.where(flag, -jnp.inf, v)
+        elif "hi" in parts:
+            v = jnp.where(flag, jnp.inf, v)
+        elif k == "finite":
+            v = v & ~flag
+        res[k] = v
+    res["subnormal"] = flag
+    return res
+
+
 def _carry0(st, S, dtype):
     return (st["v"], st["eta0"], jnp.eye(S, dtype=dtype), jnp.zeros((), dtype), enc.up(jnp.ones((), dtype)))
 
@@ -313,4 +343,4 @@ def plain_enclosures(cell: _cells.Cell, xs, y) -> dict:
     out["pascanu_lo"], out["pascanu_hi"] = pas_lo, pas_hi
     out["norm_W_lo"], out["norm_W_hi"] = lw_lo, lw_hi
     out["finite"] = jnp.all(jnp.isfinite(eT))
-    return out
+    return vacuous_if_subnormal(out, cell, xs, y)

@@ -201,4 +201,4 @@ def gated_enclosures(cell: _cells.Cell, xs, y) -> dict:
     Bs, betas, es = jax.vmap(scale)(Jm, Jr)
     out = _enclosed.backward_enclosures(Bs, betas, es, g_m, g_r)
     out["finite"] = jnp.all(jnp.isfinite(sT[1]))
-    return out
+    return _enclosed.vacuous_if_subnormal(out, cell, xs, y)

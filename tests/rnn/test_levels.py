@@ -245,3 +245,25 @@ def test_enclosures_refuse_subnormal_weights_and_inputs(kind):
     ok = dataclasses.replace(cell, weight_ih=jnp.full_like(cell.weight_ih, 0.5))
     with pytest.raises(ValueError, match="xs: expected no subnormal entries"):
         rnn.bptt(ok, jnp.full((2, 1), 1e-40, jnp.float32), y)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_public_enclosures_are_vacuous_on_subnormal_data(kind):
+    """The public enclosure functions run under ``jit`` (no host check): a subnormal weight or input makes every
+    enclosure ``[−inf, inf]`` and ``subnormal`` true, where the plain cell was enclosed below the exact
+    ``log10 E = −4`` before; normal data keeps finite, flagged-false enclosures."""
+    cell = rnn.init_cell(jax.random.key(0), kind, hidden=1, inputs=1, outputs=1, dtype=jnp.float32)
+    f = jax.jit(rnn.plain_enclosures if kind == "rnn" else rnn.gated_enclosures)
+    xs, y = jnp.full((2, 1), 1e35, jnp.float32), jnp.zeros(1, jnp.float32)
+    ok = dataclasses.replace(cell, weight_ih=jnp.full_like(cell.weight_ih, 0.5))
+    base = f(ok, jnp.full((2, 1), 0.5, jnp.float32), y)
+    assert not bool(base["subnormal"]) and np.all(np.isfinite(np.asarray(base["hi_E"])))
+    bad = dataclasses.replace(cell, weight_ih=jnp.full_like(cell.weight_ih, 1e-39))
+    for c, x in ((bad, xs), (ok, jnp.full((2, 1), 1e-40, jnp.float32))):
+        out = f(c, x, y)
+        assert bool(out["subnormal"]) and not bool(out["finite"])
+        for k, v in out.items():
+            if "lo" in k.split("_"):
+                assert np.all(np.asarray(v) == -np.inf), k
+            elif "hi" in k.split("_"):
+                assert np.all(np.asarray(v) == np.inf), k
