@@ -30,9 +30,7 @@ References:
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gradbounds import linalg
 from gradbounds.core import enclosures as db
@@ -70,8 +68,7 @@ def exact_cast(t, dtype):
             f"x and y: expected {jnp.dtype(dtype).name} (the network's dtype) or a type whose subnormals are normal in "
             f"it, got {jnp.dtype(t.dtype).name}: cast it with NumPy first (XLA would flush its subnormals to 0)"
         )
-    ut = {16: jnp.uint16, 32: jnp.uint32, 64: jnp.uint64}[fs.bits]
-    man = jax.lax.bitcast_convert_type(t, ut) & np.asarray((1 << fs.nmant) - 1, ut)
+    man = ls.mantissa(t)
     exact = jnp.where(jnp.signbit(t), -1.0, 1.0).astype(dtype) * man.astype(dtype) * jnp.asarray(scale, dtype)
     return jnp.where(ls.subnormal(t), exact, t.astype(dtype))
 

@@ -37,13 +37,18 @@ def subnormal(x):
     ``W = 1e-39`` in float32 is 0 for any ``a``, so a subnormal weight, input or target needs its own error
     term (at most ``tiny`` in magnitude each), which a bound on rounding alone does not give.
     """
-    dt = jnp.result_type(x)
-    fi = jnp.finfo(dt)
+    fi = jnp.finfo(jnp.result_type(x))
+    man = mantissa(x)
+    expo = ((1 << (fi.bits - 1)) - 1) & ~((1 << fi.nmant) - 1)
+    i = jax.lax.bitcast_convert_type(x, man.dtype)
+    return ((i & np.asarray(expo, man.dtype)) == 0) & (man != 0)
+
+
+def mantissa(x):
+    """The stored mantissa bits of ``x`` (without the implicit leading bit) as an unsigned integer array."""
+    fi = jnp.finfo(jnp.result_type(x))
     ut = {16: jnp.uint16, 32: jnp.uint32, 64: jnp.uint64}[fi.bits]
-    i = jax.lax.bitcast_convert_type(x, ut)
-    man = (1 << fi.nmant) - 1
-    expo = ((1 << (fi.bits - 1)) - 1) & ~man
-    return ((i & np.asarray(expo, ut)) == 0) & ((i & np.asarray(man, ut)) != 0)
+    return jax.lax.bitcast_convert_type(x, ut) & np.asarray((1 << fi.nmant) - 1, ut)
 
 
 def vacuous_if_nan(x, *, upper: bool = True):
