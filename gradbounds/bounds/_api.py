@@ -121,8 +121,7 @@ def _check_levels(lv: Levels) -> None:
             l = int(np.argwhere(bad)[0][-1]) + 1
             raise ValueError(
                 f"layer {l}: level {name} is {arr[tuple(np.argwhere(bad)[0])]} (a norm overflowed or was NaN, "
-                "or log σ' at some layer is beyond the scaled products' exponent range, |log σ'| > 1.4e9: "
-                "a pre-activation far out in a tail)"
+                "or a product of scaled factors overflowed)"
             )
 
 

@@ -13,8 +13,9 @@ the same pass, by a posteriori bounds with rigorous constants:
   (log space: a sigmoid unit at ``|z| = 740`` stays ``e^{−740}``, not 0).
   Every layer's derivatives are scaled by ``2^{-e}`` with ``e`` from the
   largest upper bound, so ``B̃^l = 2^{-e-f}B^l`` has entries at most 1 at any
-  depth (``2^f`` scales ``W``); ``|e| ≤ 2^30`` (an int32 with room for ``f``):
-  past it the scaled σ' underflow to their rounded-up bounds, wide and sound.
+  depth (``2^f`` scales ``W``); ``|e| ≤ min(2^30, 2^{p−4})``
+  (:func:`~gradbounds.core._derivative_bounds.scale_exponent`): past it the
+  scaled σ' underflow to their rounded-up bounds, wide and sound.
   An infinite forward radius gives σ' its global enclosure.
 * **Factors.**  ``2^{-e-f}B^l_{\\rm exact} = B̃ + ΔB`` with
   ``‖ΔB‖₂ ≤ β = (\\sum_i ρ_i^2 ‖W_{:,i}‖^2)^{1/2} + u‖B̃‖_F``, ``ρ_i`` the
@@ -128,11 +129,7 @@ def _scaled_deriv(act, z, en, *, M_one=False):
     s_lo, l_lo, s_hi, l_hi = en
     mig, mag = db.mig_mag(*en)
     Lmax = jnp.max(mag)
-    # Any integer e keeps every bound rigorous (scaled_value is outward for each e); beyond ±2^30 (a pre-activation
-    # so far in a tail that |log σ'| > 7.4e8) the scaled σ' underflow to their rounded-up smallest bounds (wide,
-    # sound) instead of the int32 exponent overflowing: e + f wrapped round to +2^31, and an upper bound of
-    # 10^(6e8) stood for a gradient of 10^(-4e9).
-    e = jnp.where(jnp.isfinite(Lmax), jnp.clip(jnp.floor(Lmax / LOG2) + 1, -(2.0**30), 2.0**30), 0.0).astype(jnp.int32)
+    e = db.scale_exponent(Lmax, dtype)
     dlo = db.scaled_value(s_lo, l_lo, e, up=False)
     dhi = db.scaled_value(s_hi, l_hi, e, up=True)
     dhat = act.deriv(z)

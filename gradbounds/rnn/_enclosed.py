@@ -120,7 +120,7 @@ def _scaled_deriv(act, z, en):
     dtype = z.dtype
     mig, mag = db.mig_mag(*en)
     Lmax = jnp.max(mag)
-    e = jnp.where(jnp.isfinite(Lmax), jnp.floor(Lmax / LOG2) + 1, 0.0).astype(jnp.int32)
+    e = db.scale_exponent(Lmax, dtype)
     s_lo, l_lo, s_hi, l_hi = en
     dlo = db.scaled_value(s_lo, l_lo, e, up=False)
     dhi = db.scaled_value(s_hi, l_hi, e, up=True)

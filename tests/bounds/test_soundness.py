@@ -563,8 +563,22 @@ def test_a_pre_activation_past_the_exponent_range_gives_wide_sound_bounds(dtype,
     σ' underflow to their rounded-up bounds, sound and wide, still far below 1; before, e + f wrapped round
     (W^2 = 0.1 has f < 0) and E's upper bound at layer 1 was 10^(6.5e8) for an E of 10^(−4.3e9)."""
     h, ref = _check_one([[[w]], [[0.1]]], [[0.0], [0.0]], ["sigmoid", "tanh"], [1.0], [0.0], dtype=dtype)
+    lim = min(2**30, 2 ** (np.finfo(dtype).nmant - 3))  # the clamp: 2^20 in float32 (scale_exponent)
     for k in ("E", "P", "J"):
-        assert np.asarray(h.enclosure(k)[1])[0] < -1e6 and ref[k][1][0] < -1e6, k
+        assert np.asarray(h.enclosure(k)[1])[0] < -(lim - 2) * np.log10(2.0) and ref[k][1][0] < -1e6, k
+
+
+@pytest.mark.parametrize("w2", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("act", ["silu", "gelu"])
+def test_float32_log_sigma_prime_past_its_precision_is_a_wide_sound_bound(act, w2):
+    """float32, ``z^2 = 3.6e8·w2``: ``log tanh'(z^2) ≈ −7.2e8·w2`` is inside the int32 exponent's range but far
+    past float32's precision (its ulp there is 64), and the rounding error of the scaled σ' exponent made an
+    upper bound of ``e^{170}``, which overflowed the products: "level E is nan", an error on a finite network,
+    for 3 % of random float32 silu networks with weights up to 1e9.  The exponent is now clamped at ``2^20``
+    in float32: a sound, finite hierarchy whose enclosures hold the exact levels."""
+    h, ref = _check_one([[[3.6e8]], [[w2]]], [[0.0], [0.0]], [act, "tanh"], [1.0], [0.0], dtype=np.float32)
+    for k in ("E", "P", "J"):
+        assert np.isfinite(np.asarray(h.enclosure(k)[1])[0]) and ref[k][1][0] < -1e8, k
 
 
 @pytest.mark.parametrize(
