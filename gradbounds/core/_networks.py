@@ -192,6 +192,22 @@ def _unfused(a):
     return jax.lax.optimization_barrier(a) if isinstance(a, Tracer) else a
 
 
+def _normals_by_shape(keys, shapes, dtype) -> list:
+    """``[jax.random.normal(keys[i], shapes[i], dtype)]``, drawn once per distinct shape (vmapped over the keys).
+
+    The same bits as one call per array (the generator is exact integer arithmetic per key and ``erf_inv``
+    is elementwise), with one sampler per shape in a compiled program instead of one per layer: the seed
+    network's draws compile to about half the kernels.
+    """
+    out: list = [None] * len(shapes)
+    for shape in dict.fromkeys(shapes):
+        idx = [i for i, s in enumerate(shapes) if s == shape]
+        drawn = _unfused(jax.vmap(lambda k, shape=shape: jax.random.normal(k, shape, dtype))(keys[np.asarray(idx)]))
+        for j, i in enumerate(idx):
+            out[i] = drawn[j]
+    return out
+
+
 def init_network(
     key: jax.Array,
     widths: Sequence[int],
@@ -233,12 +249,12 @@ def init_network(
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype: expected a float dtype, got {dtype}")
     keys = jax.random.split(key, len(ws) - 1)
+    kwb = jax.vmap(jax.random.split)(keys)  # layer l draws W from kwb[l, 0] and b from kwb[l, 1]
+    gws = _normals_by_shape(kwb[:, 0], [(n_out, n_in) for n_in, n_out in zip(ws[:-1], ws[1:])], dtype)
+    gbs = _normals_by_shape(kwb[:, 1], [(n_out,) for n_out in ws[1:]], dtype)
     layers = []
-    for i, (k, n_in, n_out) in enumerate(zip(keys, ws[:-1], ws[1:])):
-        kw, kb = jax.random.split(k)
-        gw = jax.random.normal(kw, (n_out, n_in), dtype)
-        gb = jax.random.normal(kb, (n_out,), dtype)
-        gw, gb = _unfused(gw), _unfused(gb)
+    for i, (n_in, n_out) in enumerate(zip(ws[:-1], ws[1:])):
+        kw, gw, gb = kwb[i, 0], gws[i], gbs[i]
         if init == "nielsen":
             W, b = gw / math.sqrt(n_in), gb
         elif init == "standard-normal":

@@ -1,5 +1,7 @@
 """Networks: init schemes, forward pass, npz round trip, and clear errors for bad input."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,6 +31,26 @@ def test_init_gives_the_same_bits_inside_jit(init, dtype):
         assert a.W.dtype == b.W.dtype == dtype
         np.testing.assert_array_equal(a.W, b.W)
         np.testing.assert_array_equal(a.b, b.b)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_init_draws_each_layer_from_its_own_key(dtype):
+    """What a seed means: layer l's ``W`` is ``normal(kw, (n_l, n_{l−1}))/sqrt(n_{l−1})`` and its ``b`` is
+    ``normal(kb, (n_l,))`` with ``kw, kb = split(split(key, L)[l])``, to the last bit, eagerly, under ``jit``
+    and under ``vmap`` (init_network draws the layers of one shape together)."""
+    widths = (7, 5, 5, 5, 4)
+    want = []
+    for k, n_in, n_out in zip(jax.random.split(key(5), 4), widths[:-1], widths[1:]):
+        kw, kb = jax.random.split(k)
+        want.append(
+            (jax.random.normal(kw, (n_out, n_in), dtype) / math.sqrt(n_in), jax.random.normal(kb, (n_out,), dtype))
+        )
+    draw = lambda k: gb.init_network(k, widths, dtype=dtype)  # noqa: E731
+    batched = jax.vmap(draw)(jnp.stack([key(5), key(6)]))
+    for got in (draw(key(5)), jax.jit(draw)(key(5)), [gb.Layer(l.W[0], l.b[0], l.activation) for l in batched]):
+        for (W, b), layer in zip(want, got):
+            np.testing.assert_array_equal(layer.W, W)
+            np.testing.assert_array_equal(layer.b, b)
 
 
 def test_init_statistics_nielsen_and_gaussian():
