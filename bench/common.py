@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -70,6 +71,7 @@ def machine() -> dict:
         "n_devices": jax.device_count(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
+        "ml_dtypes": importlib.metadata.version("ml_dtypes"),
     }
     try:
         import torch
