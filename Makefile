@@ -10,6 +10,7 @@ PYSRC  := gradbounds tests bench notebooks paper
 help:
 	@echo "make demo    create $(VENV), install gradbounds, run 'gradbounds check' on the seed network"
 	@echo "make test    install the test extras (adapters: torch, equinox, flax, safetensors), run ruff and the whole suite"
+	@echo "             in TEST_WORKERS processes (default 2; make test TEST_WORKERS=4)"
 	@echo "make test-fast  the suite without the tests marked slow, Hypothesis profile dev (a few minutes)"
 	@echo "make lint    ruff check and ruff format --check; make precommit runs the pre-commit hooks on every file"
 	@echo "make typecheck  pyright (basedpyright, basic mode) on the package"
@@ -34,16 +35,19 @@ demo: $(VENV)/.core
 	$(BIN)/gradbounds check --widths 784,30,30,30,30,10 --activation sigmoid --cost quadratic --init nielsen
 	$(BIN)/gradbounds chain --depth 8 --exploding
 
-# the adapter tests (torch, equinox, flax) run in their own process: with torch loaded, XLA's compiler
+# the suite runs in TEST_WORKERS processes (pytest-xdist), a test file to a process (its compiled programs
+# and module fixtures are shared by its tests): it is bound by XLA compiles, which use one core each.
+# The adapter tests (torch, equinox, flax) run in their own process: with torch loaded, XLA's compiler
 # segfaulted once in a full run (backend_compile_and_load); JAX alone never has
+TEST_WORKERS ?= 2
 test: $(VENV)/.all
 	$(BIN)/ruff check $(PYSRC)
-	$(BIN)/python -m pytest -q --ignore=tests/adapters
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/adapters
 	$(BIN)/python -m pytest -q tests/adapters
 
 # the tests not marked slow (notebooks, property sweeps and training runs are), with fewer Hypothesis examples
 test-fast: $(VENV)/.all
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -q -m "not slow"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check $(PYSRC)

@@ -53,3 +53,23 @@ def _release_compiled_programs():
     if mapped_regions() > MAP_BUDGET:
         jax.clear_caches()
         gc.collect()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the lines tests recorded as ``record_property("summary", line)`` (how many networks were checked).
+
+    A report's properties travel from a pytest-xdist worker to the main process, where a test's own print or
+    terminal write would be lost.
+    """
+    lines = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", "call") == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.section("networks checked")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -700,20 +700,17 @@ def test_sigma2_table_is_the_supremum(name):
 
 
 # ------------------------------------------------------------------ the count
-def test_thousands_of_networks_checked(request):
-    """Runs last in this module: how many generated networks were checked (printed, and asserted)."""
+def test_thousands_of_networks_checked(request, record_property):
+    """Runs last in this module: how many generated networks were checked (in the run's summary, and asserted)."""
     total = sum(CHECKED.values())
     report = ", ".join(f"{k}: {v}" for k, v in sorted(CHECKED.items()))
     decided = ", ".join(f"{k}: {v}" for k, v in DECIDED.items())
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if tr is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            tr.write_line(
-                f"\ntest_properties: {total} generated networks checked ({report}); strict 'holds' verdicts per "
-                f"comparison ({decided}); {WRONG_BOUND[0]} cross-entropy networks exceed the quadratic-cost bound "
-                "below layer L"
-            )
+    record_property(  # printed at the end of the run by tests/conftest.py, from a worker too (pytest -n)
+        "summary",
+        f"test_properties: {total} generated networks checked ({report}); strict 'holds' verdicts per "
+        f"comparison ({decided}); {WRONG_BOUND[0]} cross-entropy networks exceed the quadratic-cost bound "
+        "below layer L",
+    )
     if not CHECKED:  # run alone (e.g. with -k): nothing was counted
         return
     collected = collections.Counter(it.originalname for it in request.session.items if it.module is request.module)

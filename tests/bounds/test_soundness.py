@@ -197,11 +197,12 @@ def test_checker_catches_a_shrunken_enclosure(monkeypatch):
     assert found and "exact log10 E" in found[0] and "outside the enclosure" in found[0]
 
 
-def test_count(request):
+def test_count(request, record_property):
     """At least 10,000 adversarial networks were checked (when every kind's property test ran in this session)."""
     ran = sum(item.name.startswith("test_enclosures_and_verdicts_on_adversarial") for item in request.session.items)
     total = sum(CHECKED.values())
-    print(f"\nadversarial networks checked: {total} ({', '.join(f'{k}: {v}' for k, v in sorted(CHECKED.items()))})")
+    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(CHECKED.items()))
+    record_property("summary", f"test_soundness: {total} adversarial networks checked ({kinds})")
     want = BATCH * share(EXAMPLES) * len(ADVERSARIAL_KINDS) * 2
     if ran == 2 * len(ADVERSARIAL_KINDS) and settings().max_examples >= 100:
         assert want >= 10_000 and total >= want, f"{total} adversarial networks checked, expected at least {want}"
