@@ -40,14 +40,15 @@ demo: $(VENV)/.core
 # The adapter tests (torch, equinox, flax) run in their own process: with torch loaded, XLA's compiler
 # segfaulted once in a full run (backend_compile_and_load); JAX alone never has
 TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 test: $(VENV)/.all
 	$(BIN)/ruff check $(PYSRC)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/adapters
+	$(BIN)/python -m pytest -q $(XDIST) --ignore=tests/adapters
 	$(BIN)/python -m pytest -q tests/adapters
 
 # the tests not marked slow (notebooks, property sweeps and training runs are), with fewer Hypothesis examples
 test-fast: $(VENV)/.all
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -q $(XDIST) -m "not slow"
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check $(PYSRC)
